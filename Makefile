@@ -1,0 +1,63 @@
+# Musterrolle: `make run` serves the demo, `make test` runs the whole suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock | cut -c1-16)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Bytecode caching makes every Django start ~3x faster; some shells switch it off.
+unexport PYTHONDONTWRITEBYTECODE
+
+DEV_ENV := DJANGO_DEBUG=1 MUSTERROLLE_RELAX_MFA=1
+
+.PHONY: help install run test bench lint format messages lock clean
+
+help:
+	@echo "make run    install, migrate, load demo data, serve on http://$(HOST):$(PORT)"
+	@echo "make test   the whole test suite"
+	@echo "make lint   ruff check, ruff format --check, makemigrations --check"
+
+$(STAMP): requirements.lock
+	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
+	@echo "Installing the locked dependencies into $(VENV) ..."
+	@$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+install: $(STAMP)
+
+run: install
+	$(DEV_ENV) $(PY) manage.py migrate --noinput
+	$(DEV_ENV) $(PY) manage.py seed_demo
+	@echo
+	@echo "  Musterrolle runs on http://$(HOST):$(PORT)/  (demo password: musterrolle-demo)"
+	@echo "  E-mails it sends are written to var/mail/"
+	@echo
+	$(DEV_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# Needs GNU gettext (msgfmt); the compiled .mo files are committed so `make run` does not.
+messages: install
+	DJANGO_DEBUG=1 $(PY) manage.py makemessages -l de --no-obsolete --ignore=.venv --ignore=var
+	DJANGO_DEBUG=1 $(PY) manage.py compilemessages -l de --ignore=.venv
+
+# Regenerate the hash-pinned lock file after changing pyproject.toml (needs uv).
+lock:
+	uv pip compile pyproject.toml --group dev --universal --generate-hashes --python-version 3.12 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) var

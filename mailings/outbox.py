@@ -1,0 +1,118 @@
+"""The one way out for every e-mail the system sends.
+
+Renders `templates/emails/<name>/{subject.txt,body.txt,body.html}` in the recipient's
+language, keeps the result as an `OutboundEmail` row and sends it after the transaction
+commits, through a Celery task, with the configured mailer (django-anymail or SMTP in
+production, a file in development, locmem in tests). This module imports no domain app.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMessage, EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from mailings.models import OutboundEmail
+
+logger = logging.getLogger(__name__)
+
+
+def render(name: str, context: Mapping[str, Any], language: str) -> tuple[str, str, str]:
+    with translation.override(language):
+        subject = render_to_string(f"emails/{name}/subject.txt", dict(context))
+        text = render_to_string(f"emails/{name}/body.txt", dict(context))
+        html = render_to_string(f"emails/{name}/body.html", dict(context))
+    return " ".join(subject.split()), text.strip() + "\n", html
+
+
+def queue(
+    *,
+    to: Sequence[str],
+    subject: str,
+    text: str,
+    html: str = "",
+    template: str = "",
+    reply_to: Sequence[str] = (),
+) -> OutboundEmail:
+    """Keep the message and send it once the surrounding transaction has committed."""
+    from mailings import tasks
+
+    email = OutboundEmail.objects.create(
+        template=template,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=list(to),
+        reply_to=list(reply_to),
+        subject=subject[:300],
+        body_text=text,
+        body_html=html,
+    )
+    transaction.on_commit(lambda: tasks.send_email.delay(email.pk))
+    return email
+
+
+def send_templated(
+    *,
+    name: str,
+    to: Sequence[str],
+    context: Mapping[str, Any],
+    language: str | None = None,
+    reply_to: Sequence[str] = (),
+) -> OutboundEmail:
+    subject, text, html = render(name, context, language or settings.LANGUAGE_CODE)
+    return queue(to=to, subject=subject, text=text, html=html, template=name, reply_to=reply_to)
+
+
+def queue_message(message: EmailMessage, *, template: str = "") -> OutboundEmail:
+    """Queue a message rendered elsewhere (django-allauth renders its own)."""
+    html = ""
+    for content, mimetype in getattr(message, "alternatives", []):
+        if mimetype == "text/html":
+            html = str(content)
+    return queue(
+        to=message.to,
+        subject=str(message.subject),
+        text=str(message.body),
+        html=html,
+        template=template,
+        reply_to=message.reply_to,
+    )
+
+
+def send_email(*, email_id: int) -> bool:
+    """Send one queued e-mail. Claims the row first, so running twice sends once."""
+    claimed = OutboundEmail.objects.filter(pk=email_id, status=OutboundEmail.Status.QUEUED).update(
+        status=OutboundEmail.Status.SENDING
+    )
+    if not claimed:
+        return False
+    email = OutboundEmail.objects.get(pk=email_id)
+    message = EmailMultiAlternatives(
+        subject=email.subject,
+        body=email.body_text,
+        from_email=email.from_email,
+        to=email.to,
+        reply_to=email.reply_to,
+    )
+    if email.body_html:
+        message.attach_alternative(email.body_html, "text/html")
+    try:
+        message.send()
+    except Exception as error:  # the mailer's errors are many; each is kept on the row
+        logger.exception("Sending e-mail %s failed", email_id)
+        OutboundEmail.objects.filter(pk=email_id).update(
+            status=OutboundEmail.Status.FAILED, error=f"{type(error).__name__}: {error}"[:2000]
+        )
+        return False
+    status = getattr(message, "anymail_status", None)
+    OutboundEmail.objects.filter(pk=email_id).update(
+        status=OutboundEmail.Status.SENT,
+        sent_at=timezone.now(),
+        message_id=(status.message_id or "") if status is not None else "",
+    )
+    return True

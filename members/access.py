@@ -1,0 +1,237 @@
+"""The access rule, in one place.
+
+Every question of the form "may this user see or act on this division, or on records that
+belong to it" is answered here. Views, the admin, exports, mailings and statements ask this
+module; nothing else filters by division for access.
+
+A role on a division covers the whole subtree below it. Federal admins reach everything
+through an explicit permission (`members.access_all_divisions`), never through `is_staff`
+alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Model, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from members.models import Division, Role, RoleAssignment
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from members.models import User
+
+    AnyUser = User | AnonymousUser
+
+GLOBAL_PERMISSION = "members.access_all_divisions"
+
+
+class Action(StrEnum):
+    VIEW_DIVISION = "view_division"
+    VIEW_MEMBERS = "view_members"
+    VIEW_FINANCE = "view_finance"
+    REQUEST_CHANGE = "request_change"
+    EXPORT_MEMBERS = "export_members"
+    SEND_MAILING = "send_mailing"
+    RELEASE_MAILING = "release_mailing"
+    RECEIVE_STATEMENT = "receive_statement"
+    MANAGE_ROLES = "manage_roles"
+    COORDINATE_ONBOARDING = "coordinate_onboarding"
+
+
+# The permission matrix of DESIGN.md. A role grants its actions on its division and below.
+ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
+    Role.BOARD: frozenset(
+        {
+            Action.VIEW_DIVISION,
+            Action.VIEW_MEMBERS,
+            Action.VIEW_FINANCE,
+            Action.REQUEST_CHANGE,
+            Action.EXPORT_MEMBERS,
+            Action.SEND_MAILING,
+            Action.RELEASE_MAILING,
+            Action.RECEIVE_STATEMENT,
+            Action.MANAGE_ROLES,
+        }
+    ),
+    Role.TREASURER: frozenset(
+        {
+            Action.VIEW_DIVISION,
+            Action.VIEW_MEMBERS,
+            Action.VIEW_FINANCE,
+            Action.EXPORT_MEMBERS,
+            Action.RECEIVE_STATEMENT,
+        }
+    ),
+    Role.MEMBERSHIP_OFFICER: frozenset(
+        {
+            Action.VIEW_DIVISION,
+            Action.VIEW_MEMBERS,
+            Action.REQUEST_CHANGE,
+            Action.EXPORT_MEMBERS,
+        }
+    ),
+    Role.MAILING_SENDER: frozenset({Action.VIEW_DIVISION, Action.SEND_MAILING}),
+    Role.ONBOARDING_COORDINATOR: frozenset({Action.COORDINATE_ONBOARDING}),
+    Role.VIEWER: frozenset({Action.VIEW_DIVISION, Action.VIEW_MEMBERS}),
+}
+
+
+@dataclass(frozen=True)
+class Grant:
+    division_id: int
+    path: str
+    role: Role
+
+    @property
+    def actions(self) -> frozenset[Action]:
+        return ROLE_ACTIONS[self.role]
+
+    def covers(self, division: Division) -> bool:
+        return division.path.startswith(self.path)
+
+
+_CACHE_ATTR = "_musterrolle_grants"
+
+
+def grants_of(user: AnyUser) -> tuple[Grant, ...]:
+    """The user's active role grants today, read once per user object (i.e. per request)."""
+    if not user.is_authenticated or not user.is_active:
+        return ()
+    today = timezone.localdate()
+    cached = getattr(user, _CACHE_ATTR, None)
+    if cached is not None and cached[0] == today:
+        return cached[1]
+    rows = (
+        RoleAssignment.objects.active(today)
+        .filter(user=user)
+        .values_list("division_id", "division__path", "role")
+    )
+    grants = tuple(Grant(division_id=d, path=p, role=Role(r)) for d, p, r in rows)
+    setattr(user, _CACHE_ATTR, (today, grants))
+    return grants
+
+
+def forget_grants(user: AnyUser) -> None:
+    """Drop the per-request cache after the user's own roles changed."""
+    if hasattr(user, _CACHE_ATTR):
+        delattr(user, _CACHE_ATTR)
+
+
+def has_global_access(user: AnyUser) -> bool:
+    return bool(user.is_authenticated and user.is_active and user.is_staff) and user.has_perm(
+        GLOBAL_PERMISSION
+    )
+
+
+def holds_privileges(user: AnyUser) -> bool:
+    """Anyone with a role or staff status must use a second factor."""
+    if not user.is_authenticated:
+        return False
+    return bool(user.is_staff or user.is_superuser or grants_of(user))
+
+
+def root_paths(user: AnyUser, action: Action) -> list[str]:
+    """The tops of the subtrees on which the user may perform `action`, none inside another."""
+    paths = sorted({g.path for g in grants_of(user) if action in g.actions})
+    roots: list[str] = []
+    for path in paths:  # sorted, so an ancestor always comes before its descendants
+        if not any(path.startswith(root) for root in roots):
+            roots.append(path)
+    return roots
+
+
+def _subtree_q(paths: list[str], field: str) -> Q:
+    q = Q(pk__in=[])
+    for path in paths:
+        q |= Q(**{f"{field}__startswith": path})
+    return q
+
+
+def scope_divisions(qs: QuerySet[Division], user: AnyUser, action: Action) -> QuerySet[Division]:
+    if has_global_access(user):
+        return qs
+    paths = root_paths(user, action)
+    if not paths:
+        return qs.none()
+    return qs.filter(_subtree_q(paths, "path"))
+
+
+def scope_by_division[M: Model](
+    qs: QuerySet[M], user: AnyUser, action: Action, field: str = "division"
+) -> QuerySet[M]:
+    """Narrow a queryset of records that belong to a division (through `field`)."""
+    if has_global_access(user):
+        return qs
+    paths = root_paths(user, action)
+    if not paths:
+        return qs.none()
+    return qs.filter(_subtree_q(paths, f"{field}__path"))
+
+
+def divisions_visible_to(
+    user: AnyUser, action: Action = Action.VIEW_DIVISION
+) -> QuerySet[Division]:
+    return scope_divisions(Division.objects.all(), user, action)
+
+
+def can(user: AnyUser, action: Action, division: Division) -> bool:
+    if has_global_access(user):
+        return True
+    return any(action in g.actions and g.covers(division) for g in grants_of(user))
+
+
+def actions_on(user: AnyUser, division: Division) -> frozenset[Action]:
+    if has_global_access(user):
+        return frozenset(Action)
+    actions: set[Action] = set()
+    for grant in grants_of(user):
+        if grant.covers(division):
+            actions |= grant.actions
+    return frozenset(actions)
+
+
+def get_visible_or_404[M: Model](user: AnyUser, model: type[M], action: Action, **lookup: Any) -> M:
+    """Fetch one record the user may act on; out of scope is a 404, like a missing record."""
+    qs = model._default_manager.all()
+    if not hasattr(qs, "visible_to"):
+        raise TypeError(f"{model.__name__} has no visible_to() and cannot be scoped.")
+    try:
+        return qs.visible_to(user, action).get(**lookup)
+    except model.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+# --- Delegation: who may grant which role where ---------------------------------------
+
+
+def can_grant(user: AnyUser, role: Role, division: Division) -> bool:
+    """No escalation.
+
+    A grant needs the right to manage roles on the division, may only hand on actions the
+    granter holds there, and a board role (elected) is recorded only from strictly above:
+    a board records the boards of its sub-divisions, never its own.
+    """
+    if has_global_access(user):
+        return True
+    managing = [
+        g for g in grants_of(user) if Action.MANAGE_ROLES in g.actions and g.covers(division)
+    ]
+    if not managing:
+        return False
+    if role == Role.BOARD and not any(g.path != division.path for g in managing):
+        return False
+    return ROLE_ACTIONS[role] <= actions_on(user, division)
+
+
+def grantable_roles(user: AnyUser, division: Division) -> list[Role]:
+    return [role for role in Role if can_grant(user, role, division)]
+
+
+def can_revoke(user: AnyUser, assignment: RoleAssignment) -> bool:
+    return can_grant(user, Role(assignment.role), assignment.division)

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from treebeard.admin import TreeAdmin
+from treebeard.forms import movenodeform_factory
+
+from members import access, services
+from members.models import AuditEntry, Division, Role, RoleAssignment, User
+
+
+@admin.register(Division)
+class DivisionAdmin(TreeAdmin):
+    form = movenodeform_factory(Division, fields=["name", "code", "level"])
+    list_display = ["name", "code", "level"]
+    list_filter = ["level"]
+    search_fields = ["name", "code"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Division]:
+        return access.scope_divisions(
+            super().get_queryset(request), request.user, access.Action.VIEW_DIVISION
+        )
+
+    def save_model(self, request: HttpRequest, obj: Division, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        services.record_audit(
+            actor=request.user,
+            action="division.changed" if change else "division.added",
+            obj=obj,
+            division=obj,
+            summary=f"{obj} {'changed' if change else 'added'} in the admin",
+            data={"changed": form.changed_data},
+        )
+
+
+class InviteUserForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["email", "first_name", "last_name"]
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    add_form = InviteUserForm
+    add_fieldsets = ((None, {"fields": ("email", "first_name", "last_name")}),)
+    fieldsets = (
+        (None, {"fields": ("email",)}),
+        (_("Personal info"), {"fields": ("first_name", "last_name")}),
+        (_("Permissions"), {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        (_("Important dates"), {"fields": ("last_login", "date_joined")}),
+    )
+    readonly_fields = ["last_login", "date_joined"]
+    list_display = ["email", "first_name", "last_name", "is_staff", "is_active"]
+    list_filter = ["is_staff", "is_active", "groups"]
+    search_fields = ["email", "first_name", "last_name"]
+    ordering = ["email"]
+    filter_horizontal = ["groups"]
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            services.record_audit(
+                actor=request.user,
+                action="user.changed",
+                obj=obj,
+                summary=f"{obj.email} changed in the admin",
+                data={"changed": form.changed_data},
+            )
+            return
+        invited = services.invite_user(
+            email=obj.email, first_name=obj.first_name, last_name=obj.last_name, by=request.user
+        )
+        obj.pk = invited.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
+
+
+class RoleAssignmentForm(forms.ModelForm):
+    class Meta:
+        model = RoleAssignment
+        fields = ["user", "division", "role", "valid_from", "valid_until"]
+
+
+@admin.register(RoleAssignment)
+class RoleAssignmentAdmin(admin.ModelAdmin):
+    form = RoleAssignmentForm
+    list_display = ["user", "division", "role", "valid_from", "valid_until", "revoked_at"]
+    list_filter = ["role", "division__level", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["user__email", "user__last_name", "division__name", "division__code"]
+    autocomplete_fields = ["user", "division"]
+    list_select_related = ["user", "division"]
+    actions = ["revoke_selected"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[RoleAssignment]:
+        return access.scope_by_division(
+            super().get_queryset(request), request.user, access.Action.MANAGE_ROLES
+        )
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: RoleAssignment | None = None
+    ) -> list[str]:
+        if obj is None:
+            return []
+        return [*self.form.Meta.fields, "granted_by", "granted_at", "revoked_by", "revoked_at"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # history stays; a role ends by being revoked
+
+    def save_model(
+        self, request: HttpRequest, obj: RoleAssignment, form: Any, change: bool
+    ) -> None:
+        if change:
+            return  # every field is read-only once granted
+        try:
+            granted = services.grant_role(
+                by=request.user,
+                division=obj.division,
+                role=Role(obj.role),
+                email=obj.user.email,
+                valid_from=obj.valid_from,
+                valid_until=obj.valid_until,
+            )
+        except (ValidationError, PermissionDenied) as error:
+            raise PermissionDenied(str(error)) from error
+        obj.pk = granted.pk
+
+    @admin.action(description=_("Revoke selected roles"))
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[RoleAssignment]) -> None:
+        revoked = 0
+        for assignment in queryset.filter(revoked_at__isnull=True).select_related(
+            "division", "user"
+        ):
+            services.revoke_role(by=request.user, assignment=assignment)
+            revoked += 1
+        self.message_user(request, _("%d roles revoked.") % revoked, messages.SUCCESS)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ["at", "actor", "action", "summary", "division"]
+    list_filter = ["action"]
+    search_fields = ["summary", "object_id", "actor__email"]
+    list_select_related = ["actor", "division"]
+    date_hierarchy = "at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEntry]:
+        qs = super().get_queryset(request)
+        return qs if access.has_global_access(request.user) else qs.none()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

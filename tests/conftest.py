@@ -1,0 +1,50 @@
+import os
+import shutil
+
+import pytest
+from django.core.cache import cache
+
+from tests.factories import Tree, build_tree, make_user
+
+# Playwright's sync API runs an event loop in the test thread.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    # allauth keeps its rate limits in the cache; with Redis they would leak between tests.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def tree(db) -> Tree:
+    return build_tree()
+
+
+@pytest.fixture
+def board_sn(tree):
+    return make_user("vorstand-sn@example.org", tree.sn, "board")
+
+
+@pytest.fixture
+def board_sh(tree):
+    return make_user("vorstand-sh@example.org", tree.sh, "board")
+
+
+@pytest.fixture
+def board_leipzig(tree):
+    return make_user("kv-leipzig@example.org", tree.leipzig, "board")
+
+
+@pytest.fixture
+def treasurer_sn(tree):
+    return make_user("schatz-sn@example.org", tree.sn, "treasurer")
+
+
+@pytest.fixture
+def federal_admin(tree):
+    return make_user("bund@example.org", None, None, federal=True)

@@ -1,0 +1,70 @@
+"""Test data built through the services, the way the app builds it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from django.contrib.auth.models import Permission
+
+from members import services
+from members.models import Division, DivisionLevel, Role, RoleAssignment, User
+
+PASSWORD = "a-long-test-password"
+
+
+@dataclass
+class Tree:
+    bund: Division
+    sn: Division
+    leipzig: Division
+    leipzig_sued: Division
+    dresden: Division
+    sh: Division
+    kiel: Division
+
+
+def add(name: str, code: str, level: DivisionLevel, parent: Division | None) -> Division:
+    return services.add_division(name=name, code=code, level=level, parent=parent, by=None)
+
+
+def build_tree() -> Tree:
+    bund = add("Bundesverband", "BUND", DivisionLevel.FEDERAL, None)
+    sn = add("Landesverband Sachsen", "SN", DivisionLevel.STATE, bund)
+    leipzig = add("Kreisverband Leipzig", "SN-L", DivisionLevel.DISTRICT, sn)
+    leipzig_sued = add("Ortsverband Leipzig-Süd", "SN-L-1", DivisionLevel.LOCAL, leipzig)
+    dresden = add("Kreisverband Dresden", "SN-DD", DivisionLevel.DISTRICT, sn)
+    sh = add("Landesverband Schleswig-Holstein", "SH", DivisionLevel.STATE, bund)
+    kiel = add("Kreisverband Kiel", "SH-KI", DivisionLevel.DISTRICT, sh)
+    return Tree(bund, sn, leipzig, leipzig_sued, dresden, sh, kiel)
+
+
+def enable_totp(user: User) -> str:
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    return secret
+
+
+def make_user(
+    email: str,
+    division: Division | None,
+    role: str | None,
+    *,
+    mfa: bool = True,
+    federal: bool = False,
+) -> User:
+    user = User.objects.create_user(email=email, password=PASSWORD, first_name=email.split("@")[0])
+    if federal:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+        user.user_permissions.set(
+            Permission.objects.filter(content_type__app_label__in=["members", "mailings"])
+        )
+    if division is not None and role is not None:
+        RoleAssignment.objects.create(
+            user=user, division=division, role=Role(role), valid_from=date(2020, 1, 1)
+        )
+    if mfa:
+        enable_totp(user)
+    return user

@@ -1,0 +1,254 @@
+"""The access rule: out of scope is 404, roles cover subtrees, delegation never escalates."""
+
+from datetime import date
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from members import access, services
+from members.access import Action
+from members.models import AuditEntry, Division, Role, RoleAssignment
+from tests.factories import make_user
+
+pytestmark = pytest.mark.django_db
+
+# Every URL of the board UI that takes an object, with how to build it from a foreign
+# (Schleswig-Holstein) object. test_leak_test_covers_every_board_url keeps this complete.
+FOREIGN_OBJECT_URLS = {
+    "members:division_detail": lambda objs: [objs["division"].pk],
+    "members:division_roles": lambda objs: [objs["division"].pk],
+    "members:role_grant": lambda objs: [objs["division"].pk],
+    "members:role_revoke": lambda objs: [objs["role"].pk],
+}
+URLS_WITHOUT_OBJECT = {"members:dashboard"}
+
+
+def _board_url_names() -> set[str]:
+    names = set()
+    for namespace in ["members"]:
+        resolver = get_resolver().namespace_dict[namespace][1]
+        for pattern in resolver.url_patterns:
+            assert isinstance(pattern, URLPattern | URLResolver)
+            if isinstance(pattern, URLPattern):
+                names.add(f"{namespace}:{pattern.name}")
+    return names
+
+
+def test_leak_test_covers_every_board_url():
+    assert _board_url_names() == set(FOREIGN_OBJECT_URLS) | URLS_WITHOUT_OBJECT
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize("name", sorted(FOREIGN_OBJECT_URLS))
+def test_sachsen_board_gets_404_for_schleswig_holstein_objects(
+    client, tree, board_sn, board_sh, name, method
+):
+    foreign = {"division": tree.sh, "role": board_sh.role_assignments.get()}
+    client.force_login(board_sn)
+    url = reverse(name, args=FOREIGN_OBJECT_URLS[name](foreign))
+    response = getattr(client, method)(
+        url, {"email": "x@example.org", "role": "viewer", "valid_from": "2026-01-01"}
+    )
+    assert response.status_code == 404
+    assert RoleAssignment.objects.filter(revoked_at__isnull=False).count() == 0
+    assert not RoleAssignment.objects.filter(user__email="x@example.org").exists()
+
+
+@pytest.mark.parametrize("name", sorted(FOREIGN_OBJECT_URLS))
+def test_the_same_urls_open_for_the_own_state(client, tree, board_sn, board_leipzig, name):
+    own = {"division": tree.sn, "role": board_leipzig.role_assignments.get()}
+    client.force_login(board_sn)
+    response = client.get(reverse(name, args=FOREIGN_OBJECT_URLS[name](own)))
+    assert response.status_code == 200
+
+
+def test_district_board_cannot_act_on_its_state(client, tree, board_leipzig, treasurer_sn):
+    client.force_login(board_leipzig)
+    assert client.get(reverse("members:division_detail", args=[tree.sn.pk])).status_code == 404
+    assert client.get(reverse("members:division_roles", args=[tree.sn.pk])).status_code == 404
+    response = client.post(
+        reverse("members:role_grant", args=[tree.sn.pk]),
+        {"email": "new@example.org", "role": "viewer", "valid_from": "2026-01-01"},
+    )
+    assert response.status_code == 404
+    revoke = reverse("members:role_revoke", args=[treasurer_sn.role_assignments.get().pk])
+    assert client.post(revoke).status_code == 404
+    assert treasurer_sn.role_assignments.get().revoked_at is None
+    # ... but it does reach its own district and the chapters below it.
+    assert (
+        client.get(reverse("members:division_roles", args=[tree.leipzig_sued.pk])).status_code
+        == 200
+    )
+
+
+def test_role_covers_the_subtree_and_nothing_beside_it(tree, board_leipzig):
+    visible = set(access.divisions_visible_to(board_leipzig).values_list("code", flat=True))
+    assert visible == {"SN-L", "SN-L-1"}
+
+
+def test_treasurer_sees_divisions_but_manages_no_roles(client, tree, treasurer_sn):
+    client.force_login(treasurer_sn)
+    assert client.get(reverse("members:division_detail", args=[tree.leipzig.pk])).status_code == 200
+    assert client.get(reverse("members:division_roles", args=[tree.sn.pk])).status_code == 404
+    assert access.grantable_roles(treasurer_sn, tree.sn) == []
+
+
+def test_staff_status_alone_reaches_nothing(tree):
+    staff = make_user("staff@example.org", None, None)
+    staff.is_staff = True
+    staff.save()
+    assert not access.divisions_visible_to(staff).exists()
+    assert not access.can(staff, Action.VIEW_MEMBERS, tree.sn)
+
+
+def test_federal_admin_with_the_explicit_permission_reaches_everything(tree, federal_admin):
+    assert (
+        access.divisions_visible_to(federal_admin, Action.MANAGE_ROLES).count()
+        == Division.objects.count()
+    )
+    assert access.can_grant(federal_admin, Role.BOARD, tree.sn)
+
+
+def test_expired_and_future_roles_grant_nothing(tree):
+    user = make_user("old@example.org", None, None)
+    RoleAssignment.objects.create(
+        user=user,
+        division=tree.sn,
+        role=Role.BOARD,
+        valid_from=date(2020, 1, 1),
+        valid_until=date(2021, 1, 1),
+    )
+    RoleAssignment.objects.create(
+        user=user, division=tree.sh, role=Role.BOARD, valid_from=date(2999, 1, 1)
+    )
+    assert not access.divisions_visible_to(user).exists()
+
+
+# --- Delegation -----------------------------------------------------------------------
+
+
+def test_board_grants_its_own_permissions_but_not_its_own_board(tree, board_sn):
+    roles = access.grantable_roles(board_sn, tree.sn)
+    assert Role.BOARD not in roles
+    assert set(roles) == {Role.TREASURER, Role.MEMBERSHIP_OFFICER, Role.MAILING_SENDER, Role.VIEWER}
+
+
+def test_board_records_the_boards_of_its_sub_divisions(tree, board_sn):
+    assert Role.BOARD in access.grantable_roles(board_sn, tree.leipzig)
+
+
+def test_board_cannot_hand_on_what_it_does_not_hold(tree, board_sn):
+    # Onboarding coordination is a right no division board holds.
+    assert not access.can_grant(board_sn, Role.ONBOARDING_COORDINATOR, tree.sn)
+
+
+def test_escalation_through_the_form_is_refused(client, tree, board_sn):
+    client.force_login(board_sn)
+    response = client.post(
+        reverse("members:role_grant", args=[tree.sn.pk]),
+        {"email": "friend@example.org", "role": "board", "valid_from": "2026-01-01"},
+    )
+    assert response.status_code == 200
+    assert "role" in response.context["form"].errors
+    assert not RoleAssignment.objects.filter(user__email="friend@example.org").exists()
+
+
+def test_escalation_through_the_service_is_refused(tree, board_sn, board_leipzig):
+    with pytest.raises(PermissionDenied):
+        services.grant_role(by=board_sn, division=tree.sn, role=Role.BOARD, email="x@example.org")
+    with pytest.raises(PermissionDenied):
+        services.grant_role(
+            by=board_leipzig, division=tree.sn, role=Role.VIEWER, email="x@example.org"
+        )
+    with pytest.raises(PermissionDenied):
+        services.grant_role(by=board_sn, division=tree.sh, role=Role.VIEWER, email="x@example.org")
+    assert not RoleAssignment.objects.filter(user__email="x@example.org").exists()
+
+
+def test_board_cannot_revoke_its_own_board_colleague(client, tree, board_sn):
+    colleague = make_user("kollege@example.org", tree.sn, "board")
+    client.force_login(board_sn)
+    assignment = colleague.role_assignments.get()
+    assert client.post(reverse("members:role_revoke", args=[assignment.pk])).status_code == 403
+    assignment.refresh_from_db()
+    assert assignment.revoked_at is None
+
+
+# --- Grant and revoke through the UI, audited ----------------------------------------
+
+
+def test_granting_a_role_invites_a_new_person_and_is_audited(
+    client, tree, board_sn, mailoutbox, django_capture_on_commit_callbacks
+):
+    client.force_login(board_sn)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("members:role_grant", args=[tree.leipzig.pk]),
+            {
+                "email": "Neu@Example.org",
+                "first_name": "Nora",
+                "last_name": "Neumann",
+                "role": "treasurer",
+                "valid_from": "2026-01-01",
+                "valid_until": "2027-12-31",
+            },
+        )
+    assert response.status_code == 302
+    assignment = RoleAssignment.objects.get(user__email="neu@example.org")
+    assert (assignment.division, assignment.role, assignment.granted_by) == (
+        tree.leipzig,
+        "treasurer",
+        board_sn,
+    )
+    assert assignment.valid_until == date(2027, 12, 31)
+    assert not assignment.user.has_usable_password()
+    audit = AuditEntry.objects.get(action="role.granted")
+    assert (audit.actor, audit.division, audit.data["user"]) == (
+        board_sn,
+        tree.leipzig,
+        "neu@example.org",
+    )
+    assert AuditEntry.objects.filter(action="user.invited", actor=board_sn).count() == 1
+    subjects = sorted(m.subject for m in mailoutbox)
+    assert subjects == [
+        "Deine Einladung zu Musterrolle",
+        "Du bist jetzt Schatzmeister*in von Kreisverband Leipzig",
+    ]
+
+
+def test_invitation_link_lets_the_person_set_a_password_and_log_in(
+    client, tree, board_sn, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.grant_role(
+            by=board_sn, division=tree.sn, role=Role.VIEWER, email="gast@example.org"
+        )
+    invitation = next(m for m in mailoutbox if "Einladung" in m.subject)
+    link = next(
+        line for line in invitation.body.splitlines() if "/accounts/password/reset/key/" in line
+    )
+    path = link.split("127.0.0.1:8000", 1)[1]
+    response = client.get(path, follow=True)
+    set_password_url = response.redirect_chain[-1][0]
+    new_password = "ein-sehr-langes-passwort-2026"
+    response = client.post(set_password_url, {"password1": new_password, "password2": new_password})
+    assert response.status_code == 302
+    client.logout()
+    response = client.post(
+        reverse("account_login"), {"login": "gast@example.org", "password": new_password}
+    )
+    assert response.status_code == 302
+
+
+def test_revoking_a_role_ends_the_access_and_is_audited(client, tree, board_sn, board_leipzig):
+    assignment = board_leipzig.role_assignments.get()
+    client.force_login(board_sn)
+    assert client.get(reverse("members:role_revoke", args=[assignment.pk])).status_code == 200
+    response = client.post(reverse("members:role_revoke", args=[assignment.pk]))
+    assert response.status_code == 302
+    assignment.refresh_from_db()
+    assert assignment.revoked_by == board_sn
+    assert AuditEntry.objects.get(action="role.revoked").object_id == str(assignment.pk)
+    client.force_login(board_leipzig)
+    assert client.get(reverse("members:division_detail", args=[tree.leipzig.pk])).status_code == 404
