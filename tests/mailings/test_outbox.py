@@ -1,0 +1,68 @@
+from types import SimpleNamespace
+
+import pytest
+from django.core import mail
+from django.test import override_settings
+
+from mailings import outbox
+from mailings.models import OutboundEmail
+from mailings.tasks import send_email
+
+pytestmark = pytest.mark.django_db
+
+
+def queue_one() -> OutboundEmail:
+    return outbox.queue(to=["a@example.org"], subject="Hallo", text="Text", html="<p>Text</p>")
+
+
+def test_queued_email_is_sent_after_commit_with_text_and_html(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        email = queue_one()
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].body == "Text"
+    assert mail.outbox[0].alternatives[0].content == "<p>Text</p>"
+    email.refresh_from_db()
+    assert email.status == OutboundEmail.Status.SENT
+    assert email.sent_at is not None
+
+
+def test_send_task_running_twice_sends_once(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        email = queue_one()
+    send_email(email.pk)
+    send_email(email.pk)
+    assert len(mail.outbox) == 1
+
+
+def test_sending_waits_for_the_commit(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        queue_one()
+    assert len(callbacks) == 1  # the send waits for the commit
+    assert len(mail.outbox) == 0
+
+
+@override_settings(MAILERS={"default": {"BACKEND": "tests.mailings.broken.EmailBackend"}})
+def test_a_failing_mailer_marks_the_email_failed(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        email = queue_one()
+    send_email(email.pk)
+    email.refresh_from_db()
+    assert email.status == OutboundEmail.Status.FAILED
+    assert "refused" in email.error
+
+
+def test_templated_email_is_rendered_in_german_with_a_plain_text_part():
+    subject, text, html = outbox.render(
+        "invitation",
+        {
+            "user": SimpleNamespace(first_name="Nora", email="n@example.org"),
+            "invited_by": None,
+            "url": "https://x.example/set",
+        },
+        "de",
+    )
+    assert text.startswith("Hallo Nora,")
+    assert subject == "Deine Einladung zu Musterrolle"
+    assert "https://x.example/set" in text
+    assert "<" not in text
+    assert 'href="https://x.example/set"' in html

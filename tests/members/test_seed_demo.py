@@ -1,0 +1,77 @@
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from members import access
+from members.management.commands.seed_demo import DEMO_PASSWORD
+from members.models import Division, DivisionLevel, Role, RoleAssignment, User
+
+pytestmark = pytest.mark.django_db
+
+STATE_CODES = {
+    "BW",
+    "BY",
+    "BE",
+    "BB",
+    "HB",
+    "HH",
+    "HE",
+    "MV",
+    "NI",
+    "NW",
+    "RP",
+    "SL",
+    "SN",
+    "ST",
+    "SH",
+    "TH",
+}
+
+
+def test_seed_demo_is_idempotent():
+    call_command("seed_demo", stdout=None)
+    counts = (Division.objects.count(), User.objects.count(), RoleAssignment.objects.count())
+    call_command("seed_demo")
+    assert (
+        Division.objects.count(),
+        User.objects.count(),
+        RoleAssignment.objects.count(),
+    ) == counts
+
+
+def test_seed_demo_builds_the_sixteen_states_with_districts():
+    call_command("seed_demo")
+    states = Division.objects.filter(level=DivisionLevel.STATE)
+    assert set(states.values_list("code", flat=True)) == STATE_CODES
+    assert Division.objects.get(code="SN").name == "Landesverband Sachsen"
+    for state in states:
+        assert (
+            Division.objects.get_children(state).filter(level=DivisionLevel.DISTRICT).count() >= 2
+        )
+    assert Division.objects.filter(level=DivisionLevel.LOCAL).exists()
+
+
+@pytest.mark.parametrize(
+    ("email", "code", "role"),
+    [
+        ("vorstand-sn@example.org", "SN", Role.BOARD),
+        ("schatz-sn@example.org", "SN", Role.TREASURER),
+        ("vorstand-sh@example.org", "SH", Role.BOARD),
+        ("kv-leipzig@example.org", "SN-L", Role.BOARD),
+        ("utopie25@example.org", "BUND", Role.ONBOARDING_COORDINATOR),
+    ],
+)
+def test_demo_accounts_log_in_with_their_roles(email, code, role):
+    call_command("seed_demo")
+    user = authenticate(username=email, password=DEMO_PASSWORD)
+    assert user is not None
+    assert [
+        (g.role, Division.objects.get(pk=g.division_id).code) for g in access.grants_of(user)
+    ] == [(role, code)]
+
+
+def test_demo_federal_admin_reaches_everything_through_the_explicit_permission():
+    call_command("seed_demo")
+    user = authenticate(username="bund@example.org", password=DEMO_PASSWORD)
+    assert user.is_staff and not user.is_superuser
+    assert access.has_global_access(user)

@@ -1,0 +1,82 @@
+"""One flow across a real Celery worker and the real Redis broker (skipped without REDIS_URL)."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection, transaction
+
+from config.celery import app as celery_app
+from mailings import outbox
+from mailings.models import OutboundEmail
+
+pytestmark = [
+    pytest.mark.worker,
+    pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs a Redis server (REDIS_URL)"),
+]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def worker(transactional_db, tmp_path):
+    if connection.vendor == "sqlite":
+        pytest.skip("the worker needs a database server it can share with the test (DATABASE_URL)")
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "MUSTERROLLE_TESTING": "1",
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "MAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "MAIL_OPTIONS": json.dumps({"file_path": str(tmp_path / "mail")}),
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel=INFO",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    try:
+        yield tmp_path / "mail"
+    finally:
+        celery_app.conf.task_always_eager = eager
+        process.terminate()
+        output, _ = process.communicate(timeout=20)
+        print(output.decode(errors="replace")[-3000:])
+
+
+def test_email_queued_in_a_transaction_is_sent_by_the_worker(worker):
+    with transaction.atomic():
+        email = outbox.queue(to=["worker@example.org"], subject="Über den Worker", text="Hallo")
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        email.refresh_from_db()
+        if email.status == OutboundEmail.Status.SENT:
+            break
+        time.sleep(0.2)
+    assert email.status == OutboundEmail.Status.SENT
+    files = list(worker.glob("*.log"))
+    assert len(files) == 1
+    assert "worker@example.org" in files[0].read_text()

@@ -1,0 +1,69 @@
+"""Security headers and the strict CSP: no inline script anywhere."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script>", re.S | re.I)
+
+
+def inline_scripts(html: str) -> list[str]:
+    found = []
+    for attrs, body in SCRIPT.findall(html):
+        if "src=" in attrs or "application/json" in attrs:
+            continue
+        if body.strip():
+            found.append(body.strip()[:80])
+    return found
+
+
+def test_csp_forbids_inline_scripts_and_foreign_hosts(client):
+    response = client.get(reverse("account_login"))
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp
+    assert "default-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert "unsafe-eval" not in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "members:dashboard",
+        "members:division_detail",
+        "members:division_roles",
+        "members:role_grant",
+        "mfa_index",
+        "admin:index",
+    ],
+)
+def test_pages_have_no_inline_script_and_no_cdn(client, tree, board_sn, federal_admin, name):
+    user = federal_admin if name.startswith("admin") else board_sn
+    client.force_login(user)
+    args = (
+        [tree.sn.pk] if name.startswith("members:division") or name == "members:role_grant" else []
+    )
+    response = client.get(reverse(name, args=args))
+    assert response.status_code == 200
+    html = response.text
+    assert inline_scripts(html) == []
+    assert not re.search(r"(src|href)=\"https?://", html), "assets must come from the app itself"
+
+
+def test_static_assets_are_served_by_the_app(client):
+    html = client.get(reverse("account_login")).text
+    for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', html):
+        response = client.get(asset)
+        assert response.status_code == 200, asset
+
+
+def test_health_check_answers_without_login(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.text == "ok"
