@@ -9,6 +9,15 @@ from django.utils.translation import gettext_lazy as _
 from members.models import Role
 
 
+class DateInput(forms.DateInput):
+    """The browser's date picker; it shows the user's locale but speaks ISO dates."""
+
+    input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+
 class GrantRoleForm(forms.Form):
     email = forms.EmailField(
         label=_("E-mail address"),
@@ -17,13 +26,11 @@ class GrantRoleForm(forms.Form):
     first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
     role = forms.ChoiceField(label=_("Role"))
-    valid_from = forms.DateField(
-        label=_("Valid from"), widget=forms.DateInput(attrs={"type": "date"})
-    )
+    valid_from = forms.DateField(label=_("Valid from"), widget=DateInput())
     valid_until = forms.DateField(
         label=_("Valid until"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=DateInput(),
         help_text=_("Leave empty for no end date."),
     )
 

@@ -5,6 +5,7 @@ from datetime import date
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from members import access, services
 from members.access import Action
@@ -141,6 +142,13 @@ def test_board_records_the_boards_of_its_sub_divisions(tree, board_sn):
 def test_board_cannot_hand_on_what_it_does_not_hold(tree, board_sn):
     # Onboarding coordination is a right no division board holds.
     assert not access.can_grant(board_sn, Role.ONBOARDING_COORDINATOR, tree.sn)
+
+
+def test_grant_form_offers_today_in_the_date_pickers_format(client, tree, board_sn):
+    client.force_login(board_sn)
+    response = client.get(reverse("members:role_grant", args=[tree.sn.pk]))
+    today = timezone.localdate().isoformat()
+    assert f'type="date" name="valid_from" value="{today}"' in response.text
 
 
 def test_escalation_through_the_form_is_refused(client, tree, board_sn):

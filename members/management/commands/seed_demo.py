@@ -134,7 +134,9 @@ class Command(BaseCommand):
 
     def _federal_office_group(self) -> Group:
         group, _ = Group.objects.get_or_create(name=FEDERAL_OFFICE_GROUP)
-        group.permissions.set(Permission.objects.filter(content_type__app_label="members"))
+        group.permissions.set(
+            Permission.objects.filter(content_type__app_label__in=["members", "mailings"])
+        )
         return group
 
     def _accounts(self, group: Group) -> int:
