@@ -34,7 +34,7 @@ run: install
 	$(DEV_ENV) $(PY) manage.py seed_demo
 	@echo
 	@echo "  Musterrolle runs on http://$(HOST):$(PORT)/  (demo password: musterrolle-demo)"
-	@echo "  E-mails it sends are written to var/mail/"
+	@echo "  E-mails it sends are written to var/mail/ (one .txt file each)"
 	@echo
 	$(DEV_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 

@@ -227,12 +227,12 @@ CELERY_TASK_IGNORE_RESULT = True
 # ANYMAIL is a JSON object with the ESP's settings (API keys, webhook secret).
 MAIL_DIR = BASE_DIR / "var" / "mail"
 _mail_backend = env("MAIL_BACKEND") or (
-    "django.core.mail.backends.filebased.EmailBackend"
+    "mailings.backends.ReadableFileBackend"
     if DEBUG
     else "django.core.mail.backends.smtp.EmailBackend"
 )
 _mail_options = json.loads(env("MAIL_OPTIONS", "{}"))
-if _mail_backend.endswith("filebased.EmailBackend"):
+if _mail_backend.endswith(("filebased.EmailBackend", "ReadableFileBackend")):
     _mail_options.setdefault("file_path", str(MAIL_DIR))
 MAILERS = {"default": {"BACKEND": _mail_backend, "OPTIONS": _mail_options}}
 ANYMAIL = json.loads(env("ANYMAIL", "{}"))

@@ -4,8 +4,9 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 
-from members import access
+from members import queries
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -13,10 +14,10 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {"mfa_relaxed": settings.MUSTERROLLE_RELAX_MFA}
     return {
-        "nav_can_manage_roles": any(
-            access.Action.MANAGE_ROLES in g.actions for g in access.grants_of(user)
+        # Lazy: pages that do not render the menu (htmx partials) do not pay the query.
+        "nav_divisions": SimpleLazyObject(
+            lambda: [mine.division for mine in queries.my_divisions(user) if mine.can_open]
         ),
-        "nav_is_federal_admin": access.has_global_access(user),
         "nav_admin": user.is_staff,
         "mfa_relaxed": settings.MUSTERROLLE_RELAX_MFA,
     }

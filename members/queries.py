@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -11,8 +12,16 @@ from members import access
 from members.models import Division, RoleAssignment, User
 
 
-def my_divisions(user: User) -> list[tuple[Division, list[str]]]:
-    """The divisions the user holds roles on, each with the role labels, top first."""
+@dataclass(frozen=True)
+class MyDivision:
+    division: Division
+    roles: list[str]
+    can_open: bool
+
+
+def my_divisions(user: User) -> list[MyDivision]:
+    """The divisions the user holds roles on, with the role labels and whether the user may
+    open the division's page (an onboarding coordinator may not), top first."""
     roles: dict[int, list[str]] = defaultdict(list)
     assignments = (
         RoleAssignment.objects.active(timezone.localdate())
@@ -24,7 +33,10 @@ def my_divisions(user: User) -> list[tuple[Division, list[str]]]:
     for assignment in assignments:
         divisions[assignment.division_id] = assignment.division
         roles[assignment.division_id].append(assignment.get_role_display())
-    return [(division, roles[pk]) for pk, division in divisions.items()]
+    return [
+        MyDivision(division, roles[pk], access.can(user, access.Action.VIEW_DIVISION, division))
+        for pk, division in divisions.items()
+    ]
 
 
 def role_assignments_in_subtree(user: User, division: Division) -> QuerySet[RoleAssignment]:

@@ -66,3 +66,19 @@ def test_templated_email_is_rendered_in_german_with_a_plain_text_part():
     assert "https://x.example/set" in text
     assert "<" not in text
     assert 'href="https://x.example/set"' in html
+
+
+def test_development_mailer_writes_readable_text_with_whole_links(tmp_path):
+    from mailings.backends import ReadableFileBackend
+
+    link = "https://mitglieder.example.org/accounts/password/reset/key/7-abcdefghijklmnopqrstuvwxyz0123456789/"
+    message = mail.EmailMultiAlternatives(
+        "Einladung", f"Hallo Jörg,\n{link}\n", "a@example.org", ["b@example.org"]
+    )
+    message.attach_alternative("<p>Hallo</p>", "text/html")
+    assert ReadableFileBackend(file_path=str(tmp_path)).send_messages([message]) == 1
+    (written,) = tmp_path.glob("*.txt")
+    text = written.read_text(encoding="utf-8")
+    assert "Subject: Einladung" in text
+    assert "Hallo Jörg," in text
+    assert f"\n{link}\n" in text

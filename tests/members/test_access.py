@@ -260,3 +260,20 @@ def test_revoking_a_role_ends_the_access_and_is_audited(client, tree, board_sn, 
     assert AuditEntry.objects.get(action="role.revoked").object_id == str(assignment.pk)
     client.force_login(board_leipzig)
     assert client.get(reverse("members:division_detail", args=[tree.leipzig.pk])).status_code == 404
+
+
+def test_onboarding_coordinator_sees_the_role_but_no_division_page(client, tree):
+    coordinator = make_user("utopie25@example.org", tree.bund, "onboarding_coordinator")
+    client.force_login(coordinator)
+    response = client.get(reverse("members:dashboard"))
+    detail = reverse("members:division_detail", args=[tree.bund.pk])
+    assert "Onboarding-Koordination" in response.text
+    assert detail not in response.text
+    assert client.get(detail).status_code == 404
+
+
+def test_navigation_lists_the_divisions_the_user_may_open(client, tree, board_leipzig):
+    client.force_login(board_leipzig)
+    response = client.get(reverse("members:dashboard"))
+    assert [d.code for d in response.context["nav_divisions"]] == ["SN-L"]
+    assert reverse("members:division_detail", args=[tree.leipzig.pk]) in response.text
