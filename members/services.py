@@ -73,9 +73,7 @@ def _set_password_url(user: User) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
-@transaction.atomic
-def invite_user(*, email: str, first_name: str = "", last_name: str = "", by: User | None) -> User:
-    """Create an account without a password and mail the person a link to set one."""
+def _create_invited_user(*, email: str, first_name: str, last_name: str, by: User | None) -> User:
     email = email.strip().lower()
     if User.objects.filter(email__iexact=email).exists():
         raise ValidationError(_("An account with this e-mail address exists already."))
@@ -85,10 +83,27 @@ def invite_user(*, email: str, first_name: str = "", last_name: str = "", by: Us
     # The link only reaches the address itself, so following it proves the address.
     EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
     record_audit(actor=by, action="user.invited", obj=user, summary=f"{email} invited")
-    url = _set_password_url(user)
+    return user
+
+
+def _send_invitation(*, user: User, by: User | None, assignment: RoleAssignment | None) -> None:
     outbox.send_templated(
-        name="invitation", to=[email], context={"user": user, "invited_by": by, "url": url}
+        name="invitation",
+        to=[user.email],
+        context={
+            "user": user,
+            "invited_by": by,
+            "assignment": assignment,
+            "url": _set_password_url(user),
+        },
     )
+
+
+@transaction.atomic
+def invite_user(*, email: str, first_name: str = "", last_name: str = "", by: User | None) -> User:
+    """Create an account without a password and mail the person a link to set one."""
+    user = _create_invited_user(email=email, first_name=first_name, last_name=last_name, by=by)
+    _send_invitation(user=user, by=by, assignment=None)
     return user
 
 
@@ -114,8 +129,9 @@ def grant_role(
     if valid_until is not None and valid_until < valid_from:
         raise ValidationError(_("The end date lies before the start date."))
     user = User.objects.filter(email__iexact=email.strip()).first()
+    invited = user is None
     if user is None:
-        user = invite_user(email=email, first_name=first_name, last_name=last_name, by=by)
+        user = _create_invited_user(email=email, first_name=first_name, last_name=last_name, by=by)
     elif RoleAssignment.objects.filter(
         user=user, division=division, role=role, revoked_at__isnull=True
     ).exists():
@@ -143,11 +159,14 @@ def grant_role(
         },
     )
     access.forget_grants(user)
-    outbox.send_templated(
-        name="role_granted",
-        to=[user.email],
-        context={"assignment": assignment, "site_url": settings.SITE_URL},
-    )
+    if invited:
+        _send_invitation(user=user, by=by, assignment=assignment)
+    else:
+        outbox.send_templated(
+            name="role_granted",
+            to=[user.email],
+            context={"assignment": assignment, "site_url": settings.SITE_URL},
+        )
     return assignment
 
 

@@ -91,7 +91,7 @@ def role_grant(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("%(user)s is now %(role)s of %(division)s.")
+                _("%(user)s now holds the role %(role)s in %(division)s.")
                 % {
                     "user": assignment.user,
                     "role": assignment.get_role_display(),
@@ -122,7 +122,7 @@ def role_revoke(request: HttpRequest, pk: int) -> HttpResponse:
         services.revoke_role(by=request.user, assignment=assignment)
         messages.success(
             request,
-            _("%(user)s is no longer %(role)s of %(division)s.")
+            _("%(user)s no longer holds the role %(role)s in %(division)s.")
             % {
                 "user": assignment.user,
                 "role": assignment.get_role_display(),

@@ -218,11 +218,12 @@ def test_granting_a_role_invites_a_new_person_and_is_audited(
         "neu@example.org",
     )
     assert AuditEntry.objects.filter(action="user.invited", actor=board_sn).count() == 1
-    subjects = sorted(m.subject for m in mailoutbox)
-    assert subjects == [
-        "Deine Einladung zu Musterrolle",
-        "Du bist jetzt Schatzmeister*in von Kreisverband Leipzig",
-    ]
+    (invitation,) = mailoutbox  # one mail: the invitation names the role
+    assert invitation.subject == "Deine Einladung zu Musterrolle"
+    assert (
+        "Deine Rolle: „Schatzmeister*in“ in Kreisverband Leipzig, ab dem 1. Januar 2026."
+        in invitation.body
+    )
 
 
 def test_invitation_link_lets_the_person_set_a_password_and_log_in(
@@ -277,3 +278,15 @@ def test_navigation_lists_the_divisions_the_user_may_open(client, tree, board_le
     response = client.get(reverse("members:dashboard"))
     assert [d.code for d in response.context["nav_divisions"]] == ["SN-L"]
     assert reverse("members:division_detail", args=[tree.leipzig.pk]) in response.text
+
+
+def test_granting_a_role_to_an_existing_account_tells_them_without_an_invitation(
+    tree, board_sn, board_leipzig, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.grant_role(
+            by=board_sn, division=tree.dresden, role=Role.VIEWER, email=board_leipzig.email
+        )
+    assert [(m.to, m.subject) for m in mailoutbox] == [
+        (["kv-leipzig@example.org"], "Neue Rolle: „Lesezugriff“ in Kreisverband Dresden")
+    ]
