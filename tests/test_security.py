@@ -67,3 +67,8 @@ def test_health_check_answers_without_login(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.text == "ok"
+
+
+def test_favicon_request_is_answered(client):
+    response = client.get("/favicon.ico", follow=True)
+    assert response.status_code == 200
