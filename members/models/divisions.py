@@ -4,7 +4,6 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -12,47 +11,7 @@ from treebeard.mp_tree import MP_Node, MP_NodeManager, MP_NodeQuerySet
 
 if TYPE_CHECKING:
     from members.access import Action
-
-
-class UserManager(BaseUserManager["User"]):
-    use_in_migrations = True
-
-    def _create(self, email: str, password: str | None, **extra: object) -> User:
-        if not email:
-            raise ValueError("An e-mail address is required.")
-        user = self.model(email=self.normalize_email(email).lower(), **extra)
-        user.set_password(password)
-        user.save(using=self._db)
-        return user
-
-    def create_user(self, email: str, password: str | None = None, **extra: object) -> User:
-        extra.setdefault("is_staff", False)
-        extra.setdefault("is_superuser", False)
-        return self._create(email, password, **extra)
-
-    def create_superuser(self, email: str, password: str | None = None, **extra: object) -> User:
-        extra.setdefault("is_staff", True)
-        extra.setdefault("is_superuser", True)
-        return self._create(email, password, **extra)
-
-
-class User(AbstractUser):
-    """A login account. E-mail is the login; there is no username."""
-
-    username = None
-    email = models.EmailField(_("e-mail address"), unique=True)
-
-    USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
-
-    objects = UserManager()
-
-    class Meta:
-        verbose_name = _("user")
-        verbose_name_plural = _("users")
-
-    def __str__(self) -> str:
-        return self.get_full_name() or self.email
+    from members.models.accounts import User
 
 
 class DivisionLevel(models.TextChoices):
@@ -213,41 +172,3 @@ class RoleAssignment(models.Model):
             and self.valid_from <= day
             and (self.valid_until is None or self.valid_until >= day)
         )
-
-
-class AuditEntry(models.Model):
-    """Who did what, when, to which record. Written by services, never edited."""
-
-    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("actor"),
-    )
-    action = models.CharField(_("action"), max_length=60)
-    division = models.ForeignKey(
-        Division,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("division"),
-    )
-    object_type = models.CharField(_("object type"), max_length=60)
-    object_id = models.CharField(_("object id"), max_length=40)
-    summary = models.CharField(_("summary"), max_length=300)
-    data = models.JSONField(_("data"), default=dict, blank=True)
-
-    class Meta:
-        verbose_name = _("audit entry")
-        verbose_name_plural = _("audit entries")
-        ordering = ["-at", "-pk"]
-        indexes = [
-            models.Index(fields=["object_type", "object_id"], name="members_audit_object_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.action}: {self.summary}"
