@@ -16,7 +16,8 @@ RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements.lock
 
 COPY . .
 # collectstatic needs settings that load; the real secret comes at run time.
-RUN DJANGO_SECRET_KEY=build-only DJANGO_DEBUG=0 python manage.py collectstatic --noinput \
+RUN DJANGO_SECRET_KEY=build-only DJANGO_DEBUG=0 MUSTERROLLE_SITE_URL=http://build.invalid \
+    python manage.py collectstatic --noinput \
     && mkdir -p /app/var && chown -R musterrolle /app/var
 
 USER musterrolle

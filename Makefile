@@ -11,7 +11,7 @@ PORT ?= 8000
 # Bytecode caching makes every Django start ~3x faster; some shells switch it off.
 unexport PYTHONDONTWRITEBYTECODE
 
-DEV_ENV := DJANGO_DEBUG=1 MUSTERROLLE_RELAX_MFA=1
+DEV_ENV := DJANGO_DEBUG=1 MUSTERROLLE_RELAX_MFA=1 MUSTERROLLE_SITE_URL=http://$(HOST):$(PORT)
 
 .PHONY: help install run test bench lint format messages lock clean
 

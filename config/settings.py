@@ -46,7 +46,13 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1" if DEBUG 
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 # The public address used in e-mails that are sent outside a request (invitations from the
 # admin, tasks): scheme and host, no trailing slash.
-SITE_URL = env("MUSTERROLLE_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+SITE_URL = env("MUSTERROLLE_SITE_URL").rstrip("/")
+if not SITE_URL:
+    if not (DEBUG or TESTING):
+        raise ImproperlyConfigured(
+            "MUSTERROLLE_SITE_URL must be set, e.g. https://mitglieder.example.org"
+        )
+    SITE_URL = "http://127.0.0.1:8000"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from mailings.models import OutboundEmail
 
@@ -14,9 +15,28 @@ class OutboundEmailAdmin(admin.ModelAdmin):
     list_filter = ["status", "template"]
     search_fields = ["subject"]
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in OutboundEmail._meta.fields]
+    fields = [
+        "created_at",
+        "status",
+        "sent_at",
+        "from_email",
+        "to",
+        "subject",
+        "text",
+        "template",
+        "message_id",
+        "error",
+        "sensitive",
+    ]
+    readonly_fields = fields
 
-    @admin.display(description="to")
+    @admin.display(description=_("text"))
+    def text(self, obj: OutboundEmail) -> str:
+        if obj.sensitive:
+            return _("Hidden: this e-mail contains a personal sign-in link.")
+        return obj.body_text
+
+    @admin.display(description=_("to"))
     def recipients(self, obj: OutboundEmail) -> str:
         return ", ".join(obj.to)
 

@@ -25,6 +25,9 @@ class OutboundEmail(models.Model):
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     message_id = models.CharField(_("provider message id"), max_length=200, blank=True)
     error = models.TextField(_("error"), blank=True)
+    # Holds a sign-in or password link: nobody but the recipient may read it, so the
+    # admin hides the text and it is removed once sent.
+    sensitive = models.BooleanField(_("contains a sign-in link"), default=False)
 
     class Meta:
         verbose_name = _("outbound e-mail")

@@ -22,6 +22,8 @@ from mailings.models import OutboundEmail
 
 logger = logging.getLogger(__name__)
 
+REMOVED = "[removed after sending: it contained a personal sign-in link]"
+
 
 def render(name: str, context: Mapping[str, Any], language: str) -> tuple[str, str, str]:
     with translation.override(language):
@@ -39,6 +41,7 @@ def queue(
     html: str = "",
     template: str = "",
     reply_to: Sequence[str] = (),
+    sensitive: bool = False,
 ) -> OutboundEmail:
     """Keep the message and send it once the surrounding transaction has committed."""
     from mailings import tasks
@@ -51,6 +54,7 @@ def queue(
         subject=subject[:300],
         body_text=text,
         body_html=html,
+        sensitive=sensitive,
     )
     transaction.on_commit(lambda: tasks.send_email.delay(email.pk))
     return email
@@ -63,12 +67,23 @@ def send_templated(
     context: Mapping[str, Any],
     language: str | None = None,
     reply_to: Sequence[str] = (),
+    sensitive: bool = False,
 ) -> OutboundEmail:
     subject, text, html = render(name, context, language or settings.LANGUAGE_CODE)
-    return queue(to=to, subject=subject, text=text, html=html, template=name, reply_to=reply_to)
+    return queue(
+        to=to,
+        subject=subject,
+        text=text,
+        html=html,
+        template=name,
+        reply_to=reply_to,
+        sensitive=sensitive,
+    )
 
 
-def queue_message(message: EmailMessage, *, template: str = "") -> OutboundEmail:
+def queue_message(
+    message: EmailMessage, *, template: str = "", sensitive: bool = False
+) -> OutboundEmail:
     """Queue a message rendered elsewhere (django-allauth renders its own)."""
     html = ""
     for content, mimetype in getattr(message, "alternatives", []):
@@ -81,6 +96,7 @@ def queue_message(message: EmailMessage, *, template: str = "") -> OutboundEmail
         html=html,
         template=template,
         reply_to=message.reply_to,
+        sensitive=sensitive,
     )
 
 
@@ -110,9 +126,12 @@ def send_email(*, email_id: int) -> bool:
         )
         return False
     status = getattr(message, "anymail_status", None)
-    OutboundEmail.objects.filter(pk=email_id).update(
-        status=OutboundEmail.Status.SENT,
-        sent_at=timezone.now(),
-        message_id=(status.message_id or "") if status is not None else "",
-    )
+    sent = {
+        "status": OutboundEmail.Status.SENT,
+        "sent_at": timezone.now(),
+        "message_id": (status.message_id or "") if status is not None else "",
+    }
+    if email.sensitive:
+        sent |= {"body_text": REMOVED, "body_html": ""}
+    OutboundEmail.objects.filter(pk=email_id).update(**sent)
     return True

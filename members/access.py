@@ -12,6 +12,7 @@ alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +88,7 @@ class Grant:
     division_id: int
     path: str
     role: Role
+    valid_until: date | None = None
 
     @property
     def actions(self) -> frozenset[Action]:
@@ -110,9 +112,9 @@ def grants_of(user: AnyUser) -> tuple[Grant, ...]:
     rows = (
         RoleAssignment.objects.active(today)
         .filter(user=user)
-        .values_list("division_id", "division__path", "role")
+        .values_list("division_id", "division__path", "role", "valid_until")
     )
-    grants = tuple(Grant(division_id=d, path=p, role=Role(r)) for d, p, r in rows)
+    grants = tuple(Grant(division_id=d, path=p, role=Role(r), valid_until=u) for d, p, r, u in rows)
     setattr(user, _CACHE_ATTR, (today, grants))
     return grants
 
@@ -227,6 +229,23 @@ def can_grant(user: AnyUser, role: Role, division: Division) -> bool:
     if role == Role.BOARD and not any(g.path != division.path for g in managing):
         return False
     return ROLE_ACTIONS[role] <= actions_on(user, division)
+
+
+def managing_term_ends(user: AnyUser, division: Division) -> date | None:
+    """Until when the user may manage roles on the division; None: without an end date.
+
+    A role handed on may not outlast the term of the role that allowed handing it on.
+    """
+    if has_global_access(user):
+        return None
+    ends = [
+        g.valid_until
+        for g in grants_of(user)
+        if Action.MANAGE_ROLES in g.actions and g.covers(division)
+    ]
+    if not ends or None in ends:
+        return None
+    return max(e for e in ends if e is not None)
 
 
 def grantable_roles(user: AnyUser, division: Division) -> list[Role]:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.models import EmailAddress
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -45,6 +46,12 @@ class InviteUserForm(forms.ModelForm):
         model = User
         fields = ["email", "first_name", "last_name"]
 
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError(_("An account with this e-mail address exists already."))
+        return email
+
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
@@ -63,9 +70,24 @@ class UserAdmin(DjangoUserAdmin):
     ordering = ["email"]
     filter_horizontal = ["groups"]
 
+    def get_fieldsets(self, request: HttpRequest, obj: User | None = None) -> Any:
+        if obj is None or request.user.is_superuser:
+            return super().get_fieldsets(request, obj)
+        # Only a superuser hands out staff status, superuser status and groups.
+        return (
+            (None, {"fields": ("email",)}),
+            (_("Personal info"), {"fields": ("first_name", "last_name")}),
+            (_("Permissions"), {"fields": ("is_active",)}),
+            (_("Important dates"), {"fields": ("last_login", "date_joined")}),
+        )
+
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
+            if "email" in form.changed_data:
+                # The old address must stop working for login and password resets.
+                EmailAddress.objects.filter(user=obj).delete()
+                EmailAddress.objects.create(user=obj, email=obj.email, primary=True, verified=True)
             services.record_audit(
                 actor=request.user,
                 action="user.changed",
@@ -83,9 +105,29 @@ class UserAdmin(DjangoUserAdmin):
 
 
 class RoleAssignmentForm(forms.ModelForm):
+    granter: User | None = None  # set by RoleAssignmentAdmin.get_form
+
     class Meta:
         model = RoleAssignment
         fields = ["user", "division", "role", "valid_from", "valid_until"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.instance.pk is None and self.granter and not self.errors:
+            try:
+                services.check_grant(
+                    by=self.granter,
+                    user=data["user"],
+                    division=data["division"],
+                    role=Role(data["role"]),
+                    valid_from=data["valid_from"],
+                    valid_until=data.get("valid_until"),
+                )
+            except (ValidationError, PermissionDenied) as error:
+                raise forms.ValidationError(
+                    str(error.message if hasattr(error, "message") else error)
+                ) from error
+        return data
 
 
 @admin.register(RoleAssignment)
@@ -103,6 +145,13 @@ class RoleAssignmentAdmin(admin.ModelAdmin):
             super().get_queryset(request), request.user, access.Action.MANAGE_ROLES
         )
 
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.granter = request.user
+        return form
+
     def get_readonly_fields(
         self, request: HttpRequest, obj: RoleAssignment | None = None
     ) -> list[str]:
@@ -118,17 +167,14 @@ class RoleAssignmentAdmin(admin.ModelAdmin):
     ) -> None:
         if change:
             return  # every field is read-only once granted
-        try:
-            granted = services.grant_role(
-                by=request.user,
-                division=obj.division,
-                role=Role(obj.role),
-                email=obj.user.email,
-                valid_from=obj.valid_from,
-                valid_until=obj.valid_until,
-            )
-        except (ValidationError, PermissionDenied) as error:
-            raise PermissionDenied(str(error)) from error
+        granted = services.grant_role(  # the form has run services.check_grant already
+            by=request.user,
+            division=obj.division,
+            role=Role(obj.role),
+            email=obj.user.email,
+            valid_from=obj.valid_from,
+            valid_until=obj.valid_until,
+        )
         obj.pk = granted.pk
 
     @admin.action(description=_("Revoke selected roles"))

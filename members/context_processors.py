@@ -6,7 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from members import queries
+from members import access, queries
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -18,6 +18,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "nav_divisions": SimpleLazyObject(
             lambda: [mine.division for mine in queries.my_divisions(user) if mine.can_open]
         ),
+        "nav_requests": access.has_global_access(user)
+        or any(access.Action.VIEW_MEMBERS in g.actions for g in access.grants_of(user)),
         "nav_admin": user.is_staff,
         "mfa_relaxed": settings.MUSTERROLLE_RELAX_MFA,
     }

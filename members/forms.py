@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django import forms
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from members.models import Role
+from members.models import Division, EndReason, FeeClass, Member, MemberQuerySet, MemberStatus, Role
 
 
 class DateInput(forms.DateInput):
@@ -45,3 +47,222 @@ class GrantRoleForm(forms.Form):
         if start and end and end < start:
             self.add_error("valid_until", _("The end date lies before the start date."))
         return data
+
+
+# --- The member list -------------------------------------------------------------------
+
+SORTS: dict[str, tuple[str, ...]] = {
+    "name": ("last_name", "first_name", "membership_number"),
+    "-name": ("-last_name", "-first_name", "-membership_number"),
+    "number": ("membership_number",),
+    "-number": ("-membership_number",),
+    "joined": ("joined_on", "membership_number"),
+    "-joined": ("-joined_on", "-membership_number"),
+    "city": ("city", "last_name", "membership_number"),
+    "-city": ("-city", "-last_name", "-membership_number"),
+}
+
+STATUS_FILTERS = {
+    "current": ~Q(status=MemberStatus.ENDED),
+    "active": Q(status=MemberStatus.ACTIVE),
+    "pending": Q(status=MemberStatus.PENDING),
+    "ended": Q(status=MemberStatus.ENDED),
+    "all": Q(),
+}
+
+
+class MemberFilterForm(forms.Form):
+    q = forms.CharField(
+        label=_("Search"),
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": _("Name, number, e-mail, postal code or city")}
+        ),
+    )
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[
+            ("current", _("current members")),
+            ("active", _("active")),
+            ("pending", _("pending")),
+            ("ended", _("ended")),
+            ("all", _("all")),
+        ],
+    )
+    fee_class = forms.ChoiceField(
+        label=_("Fee class"), required=False, choices=[("", _("all")), *FeeClass.choices]
+    )
+    division = forms.ModelChoiceField(
+        label=_("Sub-division"),
+        required=False,
+        queryset=Division.objects.none(),
+        empty_label=_("all"),
+    )
+    sort = forms.ChoiceField(
+        required=False, choices=[(key, key) for key in SORTS], widget=forms.HiddenInput
+    )
+
+    def __init__(self, *args: Any, divisions: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["division"].queryset = divisions
+        self.fields["division"].label_from_instance = lambda d: (
+            "\u2003" * max(d.depth - 2, 0) + d.name
+        )
+
+    def filter(self, qs: MemberQuerySet) -> MemberQuerySet:
+        data = self.cleaned_data if self.is_valid() else {}
+        qs = qs.filter(STATUS_FILTERS[data.get("status") or "current"])
+        if data.get("fee_class"):
+            qs = qs.filter(fee_class=data["fee_class"])
+        if data.get("division"):
+            qs = qs.in_subtree(data["division"])
+        if data.get("q"):
+            qs = qs.search(data["q"])
+        return qs.order_by(*SORTS[data.get("sort") or "name"])
+
+    @property
+    def current_sort(self) -> str:
+        return (self.cleaned_data.get("sort") if self.is_valid() else "") or "name"
+
+
+# --- Change requests -------------------------------------------------------------------
+
+
+def _not_in_future(value: date) -> None:
+    if value > timezone.localdate():
+        raise forms.ValidationError(_("The date may not lie in the future."))
+
+
+def _german_postal_code(form: forms.Form, data: dict[str, Any]) -> None:
+    code = (data.get("postal_code") or "").strip()
+    if data.get("country", "DE") == "DE" and code and not (code.isdigit() and len(code) == 5):
+        form.add_error("postal_code", _("A German postal code has five digits."))
+
+
+CONTACT_FIELDS = ["first_name", "last_name", "email", "phone", "street", "postal_code", "city"]
+
+
+class ContactForm(forms.ModelForm):
+    """Proposes new contact data; only what differs from the record is requested."""
+
+    note = forms.CharField(
+        label=_("Note for the federal office"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    class Meta:
+        model = Member
+        fields = CONTACT_FIELDS
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        _german_postal_code(self, data)
+        if not self.changed_data or self.changed_data == ["note"]:
+            raise forms.ValidationError(_("Nothing has changed."))
+        return data
+
+    def proposed(self) -> dict[str, Any]:
+        return {
+            field: self.cleaned_data[field]
+            for field in self.changed_data
+            if field in CONTACT_FIELDS
+        }
+
+
+class EntryForm(forms.ModelForm):
+    division = forms.ModelChoiceField(label=_("Division"), queryset=Division.objects.none())
+    joined_on = forms.DateField(
+        label=_("Joined on"), widget=DateInput(), validators=[_not_in_future]
+    )
+    note = forms.CharField(
+        label=_("Note for the federal office"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    class Meta:
+        model = Member
+        fields = [*CONTACT_FIELDS, "date_of_birth", "fee_class", "newsletter_consent"]
+        widgets = {"date_of_birth": DateInput()}
+
+    def __init__(self, *args: Any, divisions: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"joined_on": timezone.localdate()})
+        super().__init__(*args, **kwargs)
+        self.fields["division"].queryset = divisions
+        self.fields["division"].label_from_instance = lambda d: (
+            "\u2003" * max(d.depth - 2, 0) + d.name
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        _german_postal_code(self, data)
+        return data
+
+    def proposed(self) -> dict[str, Any]:
+        return {field: self.cleaned_data[field] for field in self.Meta.fields}
+
+
+class ExitForm(forms.Form):
+    end_reason = forms.ChoiceField(
+        label=_("Reason"),
+        choices=[
+            (r.value, r.label) for r in (EndReason.EXIT, EndReason.DEATH, EndReason.INELIGIBLE)
+        ],
+        help_text=_("Striking off and expulsion are decided by the federal office."),
+    )
+    effective_on = forms.DateField(
+        label=_("Effective on"), widget=DateInput(), validators=[_not_in_future]
+    )
+    note = forms.CharField(
+        label=_("Note for the federal office"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"effective_on": timezone.localdate()})
+        super().__init__(*args, **kwargs)
+
+    def proposed(self) -> dict[str, Any]:
+        return {"end_reason": self.cleaned_data["end_reason"]}
+
+
+class TransferForm(forms.Form):
+    target_division = forms.ModelChoiceField(
+        label=_("New division"),
+        queryset=Division.objects.exclude(level="federal").order_by("path"),
+        help_text=_("A move to another state needs that state's consent or the federal office."),
+    )
+    effective_on = forms.DateField(
+        label=_("Effective on"), widget=DateInput(), validators=[_not_in_future]
+    )
+    note = forms.CharField(
+        label=_("Note for the federal office"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"effective_on": timezone.localdate()})
+        super().__init__(*args, **kwargs)
+        self.fields["target_division"].label_from_instance = lambda d: (
+            "\u2003" * max(d.depth - 2, 0) + f"{d.name} ({d.code})"
+        )
+
+    def proposed(self) -> dict[str, Any]:
+        return {}
+
+
+class FeeClassForm(forms.Form):
+    fee_class = forms.ChoiceField(label=_("New fee class"), choices=FeeClass.choices)
+    note = forms.CharField(
+        label=_("Note for the federal office"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def proposed(self) -> dict[str, Any]:
+        return {"fee_class": self.cleaned_data["fee_class"]}

@@ -45,6 +45,7 @@ def role_assignments_in_subtree(user: User, division: Division) -> QuerySet[Role
         RoleAssignment.objects.visible_to(user, access.Action.MANAGE_ROLES)
         .in_subtree(division)
         .filter(revoked_at__isnull=True)
+        .exclude(valid_until__lt=timezone.localdate())
         .select_related("user", "division", "granted_by")
         .order_by("division__path", "role", "user__email")
     )
@@ -53,3 +54,22 @@ def role_assignments_in_subtree(user: User, division: Division) -> QuerySet[Role
 def visible_ancestors(user: User, division: Division) -> QuerySet[Division]:
     """For breadcrumbs: the divisions above, as far as the user may see them."""
     return Division.objects.get_ancestors(division).visible_to(user, access.Action.VIEW_DIVISION)
+
+
+def sub_divisions(user: User, division: Division) -> QuerySet[Division]:
+    """The division's subtree below it, for filters, as far as the user may see members."""
+    return (
+        Division.objects.visible_to(user, access.Action.VIEW_MEMBERS)
+        .subtree_of(division)
+        .exclude(pk=division.pk)
+        .order_by("path")
+    )
+
+
+def request_divisions(user: User, division: Division) -> QuerySet[Division]:
+    """Where the user may enter new members, starting at `division`."""
+    return (
+        Division.objects.visible_to(user, access.Action.REQUEST_CHANGE)
+        .subtree_of(division)
+        .order_by("path")
+    )

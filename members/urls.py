@@ -10,4 +10,12 @@ urlpatterns = [
     path("divisions/<int:pk>/roles/", views.division_roles, name="division_roles"),
     path("divisions/<int:pk>/roles/grant/", views.role_grant, name="role_grant"),
     path("roles/<int:pk>/revoke/", views.role_revoke, name="role_revoke"),
+    path("divisions/<int:pk>/members/", views.member_list, name="member_list"),
+    path("divisions/<int:pk>/members/new/", views.request_entry, name="request_entry"),
+    path("members/<int:pk>/", views.member_detail, name="member_detail"),
+    path(
+        "members/<int:pk>/request/<str:kind>/", views.request_for_member, name="request_for_member"
+    ),
+    path("requests/", views.request_list, name="request_list"),
+    path("requests/<int:pk>/consent/", views.request_consent, name="request_consent"),
 ]

@@ -1,7 +1,10 @@
 import os
 import shutil
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.cache import cache
 
 from tests.factories import Tree, build_tree, make_user
@@ -48,3 +51,13 @@ def treasurer_sn(tree):
 @pytest.fixture
 def federal_admin(tree):
     return make_user("bund@example.org", None, None, federal=True)
+
+
+NEW_YEAR = datetime(2026, 1, 1, 9, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+
+
+@pytest.fixture
+def new_year():
+    """Freeze "today" at 1 January 2026, 09:00 in Berlin (the clock keeps ticking)."""
+    with time_machine.travel(NEW_YEAR, tick=True):
+        yield NEW_YEAR.date()

@@ -151,17 +151,17 @@ class RoleAssignment(models.Model):
         verbose_name_plural = _("role assignments")
         ordering = ["division__path", "role", "user__email"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["user", "division", "role"],
-                condition=Q(revoked_at__isnull=True),
-                name="members_roleassignment_one_unrevoked",
-            ),
             models.CheckConstraint(
                 condition=Q(valid_until__isnull=True) | Q(valid_until__gte=models.F("valid_from")),
                 name="members_roleassignment_valid_range",
+                violation_error_message=_("The end date lies before the start date."),
             ),
         ]
-        indexes = [models.Index(fields=["user", "revoked_at"], name="members_role_user_idx")]
+        # Terms of the same role may follow each other; services.check_grant refuses overlaps.
+        indexes = [
+            models.Index(fields=["user", "revoked_at"], name="members_role_user_idx"),
+            models.Index(fields=["user", "division", "role"], name="members_role_user_div_role"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} – {self.get_role_display()} – {self.division}"

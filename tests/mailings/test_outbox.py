@@ -3,6 +3,7 @@ from types import SimpleNamespace
 import pytest
 from django.core import mail
 from django.test import override_settings
+from django.urls import reverse
 
 from mailings import outbox
 from mailings.models import OutboundEmail
@@ -82,3 +83,28 @@ def test_development_mailer_writes_readable_text_with_whole_links(tmp_path):
     assert "Subject: Einladung" in text
     assert "Hallo Jörg," in text
     assert f"\n{link}\n" in text
+
+
+def test_sign_in_links_are_hidden_in_the_admin_and_removed_after_sending(
+    client, tree, federal_admin, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        email = outbox.queue(
+            to=["a@example.org"], subject="Link", text="https://x/reset/123", sensitive=True
+        )
+    assert mail.outbox[0].body == "https://x/reset/123"
+    email.refresh_from_db()
+    assert "reset/123" not in email.body_text
+    client.force_login(federal_admin)
+    response = client.get(reverse("admin:mailings_outboundemail_change", args=[email.pk]))
+    assert "reset/123" not in response.text
+
+
+def test_password_reset_mails_are_sensitive(
+    client, tree, board_sn, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("account_reset_password"), {"email": board_sn.email})
+    sent = OutboundEmail.objects.get()
+    assert sent.sensitive
+    assert "Musterrolle" in mail.outbox[0].body  # the site name, not an empty one

@@ -3,7 +3,7 @@
 from datetime import date
 
 import pytest
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
@@ -187,7 +187,7 @@ def test_board_cannot_revoke_its_own_board_colleague(client, tree, board_sn):
 
 
 def test_granting_a_role_invites_a_new_person_and_is_audited(
-    client, tree, board_sn, mailoutbox, django_capture_on_commit_callbacks
+    client, new_year, tree, board_sn, mailoutbox, django_capture_on_commit_callbacks
 ):
     client.force_login(board_sn)
     with django_capture_on_commit_callbacks(execute=True):
@@ -290,3 +290,106 @@ def test_granting_a_role_to_an_existing_account_tells_them_without_an_invitation
     assert [(m.to, m.subject) for m in mailoutbox] == [
         (["kv-leipzig@example.org"], "Neue Rolle: „Lesezugriff“ in Kreisverband Dresden")
     ]
+
+
+# --- Terms of roles ---------------------------------------------------------------------
+
+
+def test_nobody_grants_a_role_to_themselves(tree, board_sn):
+    with pytest.raises(PermissionDenied):
+        services.grant_role(
+            by=board_sn, division=tree.leipzig, role=Role.VIEWER, email=board_sn.email
+        )
+
+
+def test_a_role_cannot_be_backdated_by_a_board(new_year, tree, board_sn):
+    with pytest.raises(ValidationError):
+        services.grant_role(
+            by=board_sn,
+            division=tree.sn,
+            role=Role.VIEWER,
+            email="alt@example.org",
+            valid_from=date(2025, 6, 1),
+        )
+
+
+def test_a_handed_on_role_may_not_outlast_the_granters_term(new_year, tree):
+    board = make_user("befristet@example.org", None, None)
+    RoleAssignment.objects.create(
+        user=board,
+        division=tree.sn,
+        role=Role.BOARD,
+        valid_from=date(2024, 1, 1),
+        valid_until=date(2026, 12, 31),
+    )
+    with pytest.raises(ValidationError):
+        services.grant_role(by=board, division=tree.sn, role=Role.VIEWER, email="a@example.org")
+    with pytest.raises(ValidationError):
+        services.grant_role(
+            by=board,
+            division=tree.sn,
+            role=Role.VIEWER,
+            email="a@example.org",
+            valid_until=date(2027, 1, 1),
+        )
+    granted = services.grant_role(
+        by=board,
+        division=tree.sn,
+        role=Role.VIEWER,
+        email="a@example.org",
+        valid_until=date(2026, 12, 31),
+    )
+    assert granted.valid_until == date(2026, 12, 31)
+
+
+def test_terms_may_follow_each_other_but_not_overlap(new_year, tree, board_sn):
+    first = services.grant_role(
+        by=board_sn,
+        division=tree.sn,
+        role=Role.VIEWER,
+        email="a@example.org",
+        valid_until=date(2026, 6, 30),
+    )
+    with pytest.raises(ValidationError):
+        services.grant_role(
+            by=board_sn,
+            division=tree.sn,
+            role=Role.VIEWER,
+            email="a@example.org",
+            valid_from=date(2026, 6, 1),
+        )
+    second = services.grant_role(
+        by=board_sn,
+        division=tree.sn,
+        role=Role.VIEWER,
+        email="a@example.org",
+        valid_from=date(2026, 7, 1),
+    )
+    assert (first.user, second.valid_from) == (second.user, date(2026, 7, 1))
+
+
+def test_expired_roles_leave_the_roles_list(client, tree, board_sn):
+    old = make_user("ehemalig@example.org", None, None)
+    RoleAssignment.objects.create(
+        user=old,
+        division=tree.leipzig,
+        role=Role.VIEWER,
+        valid_from=date(2020, 1, 1),
+        valid_until=date(2021, 1, 1),
+    )
+    client.force_login(board_sn)
+    response = client.get(reverse("members:division_roles", args=[tree.sn.pk]))
+    assert "ehemalig@example.org" not in response.text
+
+
+def test_someone_who_never_set_a_password_gets_a_fresh_invitation(
+    tree, board_sn, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.grant_role(
+            by=board_sn, division=tree.sn, role=Role.VIEWER, email="zoegerlich@example.org"
+        )
+        services.grant_role(
+            by=board_sn, division=tree.dresden, role=Role.TREASURER, email="zoegerlich@example.org"
+        )
+    assert [m.subject for m in mailoutbox] == ["Deine Einladung zu Musterrolle"] * 2

@@ -1,11 +1,12 @@
 """The federal office works in the Django admin; every change there goes through services."""
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from members.models import AuditEntry, Division, RoleAssignment, User
-from tests.factories import make_user
+from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -87,3 +88,59 @@ def test_admin_grants_and_revokes_roles_through_the_services(client, tree, feder
         "role.granted",
         "role.revoked",
     ]
+
+
+def test_federal_office_staff_cannot_make_anyone_superuser(client, tree, federal_admin):
+    client.force_login(federal_admin)
+    url = reverse("admin:members_user_change", args=[federal_admin.pk])
+    response = client.get(url)
+    assert "is_superuser" not in response.context["adminform"].form.fields
+    client.post(
+        url,
+        {"email": federal_admin.email, "is_active": "on", "is_superuser": "on", "is_staff": "on"},
+    )
+    federal_admin.refresh_from_db()
+    assert not federal_admin.is_superuser
+
+
+def test_changing_the_email_in_the_admin_retires_the_old_address(
+    client, tree, federal_admin, board_sh
+):
+    EmailAddress.objects.create(user=board_sh, email=board_sh.email, primary=True, verified=True)
+    client.force_login(federal_admin)
+    url = reverse("admin:members_user_change", args=[board_sh.pk])
+    response = client.post(
+        url, {"email": "neu-sh@example.org", "first_name": "H", "last_name": "H", "is_active": "on"}
+    )
+    assert response.status_code == 302
+    assert list(EmailAddress.objects.filter(user=board_sh).values_list("email", flat=True)) == [
+        "neu-sh@example.org"
+    ]
+    client.logout()
+    assert (
+        client.post(
+            reverse("account_login"), {"login": "vorstand-sh@example.org", "password": PASSWORD}
+        ).status_code
+        == 200
+    )
+    assert "_auth_user_id" not in client.session
+
+
+def test_inviting_an_existing_address_in_other_case_is_a_form_error(
+    client, tree, federal_admin, board_sn
+):
+    client.force_login(federal_admin)
+    response = client.post(reverse("admin:members_user_add"), {"email": "VORSTAND-SN@example.org"})
+    assert response.status_code == 200
+    assert "email" in response.context["adminform"].form.errors
+
+
+def test_a_duplicate_grant_in_the_admin_is_a_form_error(client, tree, federal_admin, board_sn):
+    client.force_login(federal_admin)
+    response = client.post(
+        reverse("admin:members_roleassignment_add"),
+        {"user": board_sn.pk, "division": tree.sn.pk, "role": "board", "valid_from": "2026-01-01"},
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.non_field_errors()
+    assert board_sn.role_assignments.count() == 1

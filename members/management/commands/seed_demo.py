@@ -9,9 +9,20 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from members import services
-from members.models import Division, DivisionLevel, Role, RoleAssignment, User
+from members.demo import populate_register
+from members.models import (
+    ChangeRequest,
+    Division,
+    DivisionLevel,
+    Member,
+    RequestKind,
+    Role,
+    RoleAssignment,
+    User,
+)
 
 DEMO_PASSWORD = "musterrolle-demo"  # noqa: S105 - documented demo password, demo data only
 
@@ -95,12 +106,65 @@ class Command(BaseCommand):
         created = self._divisions()
         group = self._federal_office_group()
         accounts = self._accounts(group)
+        members = 0
+        if not Member.objects.exists():
+            members = populate_register(total=options["members"], today=timezone.localdate())
+        requests = self._open_requests()
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo data ready: {created} divisions added, {accounts} accounts added "
-                f"(password {DEMO_PASSWORD})."
+                f"Demo data ready: {created} divisions, {accounts} accounts, {members} members "
+                f"and {requests} change requests added (password {DEMO_PASSWORD})."
             )
         )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--members", type=int, default=3000, help="How many members a new register gets."
+        )
+
+    def _open_requests(self) -> int:
+        """Two open change requests in every state, by its board where the demo has one."""
+        federal = User.objects.get(email="bund@example.org")
+        added = 0
+        for state in Division.objects.filter(level=DivisionLevel.STATE):
+            if ChangeRequest.objects.open().in_subtree(state).exists():
+                continue
+            board = (
+                User.objects.filter(
+                    role_assignments__division=state, role_assignments__role=Role.BOARD
+                ).first()
+                or federal
+            )
+            member = (
+                Member.objects.current().in_subtree(state).order_by("membership_number").first()
+            )
+            if member is None:
+                continue
+            services.submit_change_request(
+                by=board,
+                kind=RequestKind.CONTACT,
+                member=member,
+                values={"street": "Neue Straße 7", "phone": "0341 1234567"},
+                note="Umzug innerhalb der Stadt",
+            )
+            district = Division.objects.get_children(state).first()
+            services.submit_change_request(
+                by=board,
+                kind=RequestKind.ENTRY,
+                division=district or state,
+                values={
+                    "first_name": "Neu",
+                    "last_name": f"Mitglied-{state.code}",
+                    "email": f"neu-{state.code.lower()}@example.org",
+                    "postal_code": member.postal_code,
+                    "city": member.city,
+                    "street": "Am Markt 1",
+                    "fee_class": "regular",
+                },
+                effective_on=timezone.localdate(),
+            )
+            added += 2
+        return added
 
     def _add(self, name: str, code: str, level: DivisionLevel, parent: Division | None) -> int:
         if Division.objects.filter(code=code).exists():

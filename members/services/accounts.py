@@ -1,4 +1,4 @@
-"""Every write to divisions, accounts and roles. Each service owns its transaction and audit."""
+"""Divisions, accounts and roles."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from allauth.account.utils import user_pk_to_url_str
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Model, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from mailings import outbox
@@ -89,6 +90,7 @@ def _create_invited_user(*, email: str, first_name: str, last_name: str, by: Use
 def _send_invitation(*, user: User, by: User | None, assignment: RoleAssignment | None) -> None:
     outbox.send_templated(
         name="invitation",
+        sensitive=True,
         to=[user.email],
         context={
             "user": user,
@@ -107,6 +109,48 @@ def invite_user(*, email: str, first_name: str = "", last_name: str = "", by: Us
     return user
 
 
+def check_grant(
+    *,
+    by: User,
+    user: User | None,
+    division: Division,
+    role: Role,
+    valid_from: date,
+    valid_until: date | None,
+) -> None:
+    """Everything a grant must satisfy; raises PermissionDenied or ValidationError.
+
+    Shared by the board UI and the admin, so both give the same answer.
+    """
+    if not access.can_grant(by, role, division):
+        raise PermissionDenied(_("You may not grant this role on this division."))
+    if valid_until is not None and valid_until < valid_from:
+        raise ValidationError(_("The end date lies before the start date."))
+    if not access.has_global_access(by):
+        if user is not None and user.pk == by.pk:
+            raise PermissionDenied(_("You cannot grant a role to yourself."))
+        if valid_from < timezone.localdate():
+            raise ValidationError(_("A role cannot begin in the past."))
+        term_ends = access.managing_term_ends(by, division)
+        if term_ends is not None and (valid_until is None or valid_until > term_ends):
+            raise ValidationError(
+                _("The role may not last longer than your own term (until %(day)s).")
+                % {"day": date_format(term_ends, "SHORT_DATE_FORMAT")}
+            )
+    elif valid_until is not None and valid_until < timezone.localdate():
+        raise ValidationError(_("This role would already have ended."))
+    if user is not None:
+        overlapping = RoleAssignment.objects.filter(
+            user=user, division=division, role=role, revoked_at__isnull=True
+        ).filter(Q(valid_until__isnull=True) | Q(valid_until__gte=valid_from))
+        if valid_until is not None:
+            overlapping = overlapping.filter(valid_from__lte=valid_until)
+        if overlapping.exists():
+            raise ValidationError(
+                _("This person already holds this role on this division in that period.")
+            )
+
+
 @transaction.atomic
 def grant_role(
     *,
@@ -121,21 +165,21 @@ def grant_role(
 ) -> RoleAssignment:
     """Give a person a role on a division; invite them first if they have no account.
 
-    Refused unless the granter may hand on exactly this role here (see access.can_grant).
+    Someone who never set a password gets a fresh invitation instead of a role notice.
     """
-    if not access.can_grant(by, role, division):
-        raise PermissionDenied(_("You may not grant this role on this division."))
     valid_from = valid_from or timezone.localdate()
-    if valid_until is not None and valid_until < valid_from:
-        raise ValidationError(_("The end date lies before the start date."))
-    user = User.objects.filter(email__iexact=email.strip()).first()
-    invited = user is None
+    user = User.objects.select_for_update().filter(email__iexact=email.strip()).first()
+    check_grant(
+        by=by,
+        user=user,
+        division=division,
+        role=role,
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
+    invited = user is None or not user.has_usable_password()
     if user is None:
         user = _create_invited_user(email=email, first_name=first_name, last_name=last_name, by=by)
-    elif RoleAssignment.objects.filter(
-        user=user, division=division, role=role, revoked_at__isnull=True
-    ).exists():
-        raise ValidationError(_("This person already holds this role on this division."))
     assignment = RoleAssignment.objects.create(
         user=user,
         division=division,

@@ -7,13 +7,14 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from members import access, queries, services
+from members import access, charts, queries, services, stats
 from members.access import Action, get_visible_or_404
 from members.forms import GrantRoleForm
-from members.models import Division, Role, RoleAssignment
+from members.models import ChangeRequest, Division, Role, RoleAssignment
 
 
 @login_required
@@ -30,17 +31,34 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def division_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The division's dashboard: members now, recent entries and exits, 24 months."""
     division = get_visible_or_404(request.user, Division, Action.VIEW_DIVISION, pk=pk)
-    children = Division.objects.get_children(division).visible_to(
-        request.user, Action.VIEW_DIVISION
-    )
+    total, children = stats.division_figures(division, timezone.localdate())
     return render(
         request,
         "members/division_detail.html",
         {
             "division": division,
             "ancestors": queries.visible_ancestors(request.user, division),
-            "children": children.order_by("name"),
+            "total": total,
+            "windows": stats.WINDOWS,
+            "chart": charts.membership_chart(total.series),
+            "series_rows": zip(
+                total.series.months,
+                total.series.members,
+                total.series.entries,
+                total.series.exits,
+                strict=True,
+            ),
+            "children": [
+                (figures, charts.sparkline(figures.series.members)) for figures in children
+            ],
+            "open_requests": ChangeRequest.objects.visible_to(request.user)
+            .open()
+            .in_subtree(division)
+            .count(),
+            "can_view_members": access.can(request.user, Action.VIEW_MEMBERS, division),
+            "can_request": access.can(request.user, Action.REQUEST_CHANGE, division),
             "can_manage_roles": access.can(request.user, Action.MANAGE_ROLES, division),
         },
     )
@@ -93,7 +111,7 @@ def role_grant(request: HttpRequest, pk: int) -> HttpResponse:
                 request,
                 _("%(user)s now holds the role %(role)s in %(division)s.")
                 % {
-                    "user": assignment.user,
+                    "user": data["email"],
                     "role": assignment.get_role_display(),
                     "division": division.name,
                 },
@@ -130,7 +148,11 @@ def role_revoke(request: HttpRequest, pk: int) -> HttpResponse:
             },
         )
         return redirect("members:division_roles", pk=assignment.division_id)
-    return render(request, "members/role_revoke.html", {"assignment": assignment})
+    return render(
+        request,
+        "members/role_revoke.html",
+        {"assignment": assignment, "ancestors": queries.visible_ancestors(request.user, assignment.division)},
+    )
 
 
 def healthz(request: HttpRequest) -> HttpResponse:

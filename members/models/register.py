@@ -1,0 +1,269 @@
+"""The member register: members, their change history and their membership periods."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from members.models.divisions import Division
+
+if TYPE_CHECKING:
+    from members.access import Action
+    from members.models.accounts import User
+
+
+class MemberStatus(models.TextChoices):
+    PENDING = "pending", _("pending (first dues not yet paid)")
+    ACTIVE = "active", _("active")
+    ENDED = "ended", _("ended")
+
+
+class EndReason(models.TextChoices):
+    EXIT = "exit", _("exit")
+    DEATH = "death", _("death")
+    STRUCK_OFF = "struck_off", _("struck off the register")
+    INELIGIBLE = "ineligible", _("loss of eligibility")
+    EXPULSION = "expulsion", _("expulsion")
+
+
+class FeeClass(models.TextChoices):
+    REGULAR = "regular", _("regular")
+    REDUCED = "reduced", _("reduced")
+    EXEMPT = "exempt", _("exempt")
+
+
+# The fields of a member that the register versions; a MemberVersion keeps all of them.
+REGISTER_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "street",
+    "postal_code",
+    "city",
+    "country",
+    "date_of_birth",
+    "division_id",
+    "status",
+    "end_reason",
+    "joined_on",
+    "left_on",
+    "fee_class",
+    "newsletter_consent",
+)
+
+
+class MemberQuerySet(models.QuerySet["Member"]):
+    def visible_to(self, user: User, action: Action | None = None) -> MemberQuerySet:
+        from members import access
+
+        return access.scope_by_division(self, user, action or access.Action.VIEW_MEMBERS)
+
+    def in_subtree(self, division: Division) -> MemberQuerySet:
+        return self.filter(division__path__startswith=division.path)
+
+    def current(self) -> MemberQuerySet:
+        """Members whose membership has not ended (pending or active)."""
+        return self.exclude(status=MemberStatus.ENDED)
+
+    def search(self, text: str) -> MemberQuerySet:
+        """Name, membership number, e-mail, postal code or city, in any order."""
+        qs = self
+        for word in text.lower().split()[:5]:
+            qs = qs.filter(search_text__contains=word)
+        return qs
+
+
+class Member(models.Model):
+    membership_number = models.PositiveIntegerField(
+        _("membership number"), unique=True, editable=False
+    )
+    first_name = models.CharField(_("first name"), max_length=100)
+    last_name = models.CharField(_("last name"), max_length=100)
+    email = models.EmailField(_("e-mail"), blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    street = models.CharField(_("street and number"), max_length=200, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=10, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    country = models.CharField(_("country"), max_length=2, default="DE")
+    date_of_birth = models.DateField(_("date of birth"), null=True, blank=True)
+    division = models.ForeignKey(
+        Division, on_delete=models.PROTECT, related_name="members", verbose_name=_("division")
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=MemberStatus.choices, default=MemberStatus.PENDING
+    )
+    end_reason = models.CharField(
+        _("end reason"), max_length=12, choices=EndReason.choices, blank=True
+    )
+    joined_on = models.DateField(_("joined on"))
+    left_on = models.DateField(_("left on"), null=True, blank=True)
+    fee_class = models.CharField(
+        _("fee class"), max_length=10, choices=FeeClass.choices, default=FeeClass.REGULAR
+    )
+    newsletter_consent = models.BooleanField(_("newsletter consent"), default=False)
+    # Bumped by every change; a change request remembers the version it was based on.
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+    # Lower-case "number last first e-mail postal-code city" for the list's search box; kept
+    # up to date by Member.save(); a trigram index serves it on PostgreSQL.
+    search_text = models.TextField(editable=False, default="")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = MemberQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        ordering = ["last_name", "first_name", "membership_number"]
+        indexes = [
+            models.Index(fields=["division", "status"], name="members_member_div_status"),
+            models.Index(
+                fields=["last_name", "first_name", "membership_number"], name="members_member_name"
+            ),
+            models.Index(fields=["postal_code"], name="members_member_postal"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="ended", left_on__isnull=False, end_reason__gt="")
+                | (~Q(status="ended") & Q(left_on__isnull=True, end_reason="")),
+                name="members_member_ended_has_date_and_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name} ({self.membership_number})"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.search_text = self.compute_search_text()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "search_text", "updated_at"}  # type: ignore[misc]
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    def compute_search_text(self) -> str:
+        parts = [
+            str(self.membership_number),
+            self.last_name,
+            self.first_name,
+            self.email,
+            self.postal_code,
+            self.city,
+        ]
+        return " ".join(p for p in parts if p).lower()
+
+    def register_values(self) -> dict[str, object]:
+        """The versioned fields as JSON-safe values."""
+        values: dict[str, object] = {}
+        for field in REGISTER_FIELDS:
+            value = getattr(self, field)
+            values[field] = value.isoformat() if hasattr(value, "isoformat") else value
+        return values
+
+
+class MemberVersion(models.Model):
+    """One state of a member's record: who changed what, when and why."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField(_("version"))
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    values = models.JSONField(_("values"))
+    changes = models.JSONField(_("changes"), default=dict, blank=True)
+    change_request = models.ForeignKey(
+        "members.ChangeRequest",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("change request"),
+    )
+
+    class Meta:
+        verbose_name = _("member version")
+        verbose_name_plural = _("member versions")
+        ordering = ["member", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "version"], name="members_memberversion_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} v{self.version}"
+
+
+class PeriodStart(models.TextChoices):
+    ENTRY = "entry", _("entry")
+    TRANSFER_IN = "transfer_in", _("transfer in")
+
+
+TRANSFER_OUT = "transfer_out"
+PERIOD_END_CHOICES = [*EndReason.choices, (TRANSFER_OUT, _("transfer out"))]
+
+
+class MembershipPeriod(models.Model):
+    """A span of membership in one division, in business dates.
+
+    An entry opens a period, a transfer closes one and opens the next, an exit closes the
+    last. "How many members did this division have on date X" counts the periods that cover
+    X in the division's subtree.
+    """
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="periods")
+    division = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="+")
+    started_on = models.DateField(_("from"))
+    start_kind = models.CharField(_("how it began"), max_length=12, choices=PeriodStart.choices)
+    ended_on = models.DateField(_("until"), null=True, blank=True)
+    end_kind = models.CharField(
+        _("how it ended"), max_length=12, choices=PERIOD_END_CHOICES, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("membership period")
+        verbose_name_plural = _("membership periods")
+        ordering = ["member", "started_on", "pk"]
+        indexes = [
+            models.Index(fields=["division", "started_on"], name="members_period_div_start"),
+            models.Index(fields=["division", "ended_on"], name="members_period_div_end"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"],
+                condition=Q(ended_on__isnull=True),
+                name="members_membershipperiod_one_open",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_on__isnull=True) | Q(ended_on__gte=models.F("started_on")),
+                name="members_membershipperiod_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.division_id} {self.started_on}–{self.ended_on or ''}"
+
+
+class NumberSequence(models.Model):
+    """Hands out membership numbers; numbers are never reused, members are never deleted."""
+
+    name = models.CharField(max_length=30, primary_key=True)
+    last_value = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.last_value}"

@@ -1,0 +1,46 @@
+"""Every write to the register, divisions, accounts and roles.
+
+Each service is keyword-only, owns its transaction and writes its audit entry.
+"""
+
+from members.services.accounts import (
+    add_division,
+    check_grant,
+    grant_role,
+    invite_user,
+    record_audit,
+    revoke_role,
+)
+from members.services.register import (
+    admit_member,
+    end_membership,
+    transfer_member,
+    update_member,
+)
+from members.services.requests import (
+    ChangeRequestError,
+    StaleChangeRequest,
+    approve_change_request,
+    consent_to_transfer,
+    reject_change_request,
+    submit_change_request,
+)
+
+__all__ = [
+    "ChangeRequestError",
+    "StaleChangeRequest",
+    "add_division",
+    "admit_member",
+    "approve_change_request",
+    "check_grant",
+    "consent_to_transfer",
+    "end_membership",
+    "grant_role",
+    "invite_user",
+    "record_audit",
+    "reject_change_request",
+    "revoke_role",
+    "submit_change_request",
+    "transfer_member",
+    "update_member",
+]

@@ -1,0 +1,251 @@
+"""Writes to the member register. Each keeps a version (who, when, what, why) and audits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils.translation import gettext as _
+
+from members.models import (
+    TRANSFER_OUT,
+    Division,
+    EndReason,
+    Member,
+    MembershipPeriod,
+    MemberStatus,
+    MemberVersion,
+    NumberSequence,
+    PeriodStart,
+    User,
+)
+from members.services.accounts import record_audit
+
+if TYPE_CHECKING:
+    from members.models import ChangeRequest
+
+# What a change of the record may touch; status, division and dates change only through
+# admission, exit and transfer.
+EDITABLE_FIELDS = frozenset(
+    {
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "street",
+        "postal_code",
+        "city",
+        "country",
+        "date_of_birth",
+        "fee_class",
+        "newsletter_consent",
+    }
+)
+
+
+def next_membership_number() -> int:
+    """The next number; numbers are never reused because members are never deleted."""
+    sequence, _created = NumberSequence.objects.select_for_update().get_or_create(name="membership")
+    highest = Member.objects.aggregate(highest=Max("membership_number"))["highest"] or 0
+    sequence.last_value = max(sequence.last_value, highest) + 1
+    sequence.save(update_fields=["last_value"])
+    return sequence.last_value
+
+
+def _lock(member: Member) -> Member:
+    return Member.objects.select_for_update().select_related("division").get(pk=member.pk)
+
+
+def _save_version(
+    *,
+    member: Member,
+    by: User | None,
+    reason: str,
+    before: Mapping[str, Any] | None,
+    change_request: ChangeRequest | None,
+) -> MemberVersion:
+    after = member.register_values()
+    changes = {
+        field: [before.get(field), value]
+        for field, value in after.items()
+        if before is not None and before.get(field) != value
+    }
+    return MemberVersion.objects.create(
+        member=member,
+        version=member.version,
+        recorded_by=by,
+        reason=reason[:300],
+        values=after,
+        changes=changes,
+        change_request=change_request,
+    )
+
+
+def _validate(member: Member) -> None:
+    member.full_clean(
+        exclude=["membership_number", "division", "search_text"], validate_unique=False
+    )
+
+
+@transaction.atomic
+def admit_member(
+    *,
+    by: User | None,
+    division: Division,
+    values: Mapping[str, Any],
+    joined_on: date,
+    reason: str = "",
+    change_request: ChangeRequest | None = None,
+    membership_number: int | None = None,
+) -> Member:
+    """Enter a new member: pending until the first dues are paid."""
+    unknown = set(values) - EDITABLE_FIELDS
+    if unknown:
+        raise ValidationError(_("Unknown fields: %s") % ", ".join(sorted(unknown)))
+    member = Member(
+        membership_number=membership_number or next_membership_number(),
+        division=division,
+        joined_on=joined_on,
+        status=MemberStatus.PENDING,
+        **values,
+    )
+    _validate(member)
+    member.save()
+    MembershipPeriod.objects.create(
+        member=member, division=division, started_on=joined_on, start_kind=PeriodStart.ENTRY
+    )
+    _save_version(member=member, by=by, reason=reason, before=None, change_request=change_request)
+    record_audit(
+        actor=by,
+        action="member.admitted",
+        obj=member,
+        division=division,
+        summary=f"{member} admitted to {division.code}",
+        data={"change_request": change_request.pk if change_request else None},
+    )
+    return member
+
+
+@transaction.atomic
+def update_member(
+    *,
+    by: User | None,
+    member: Member,
+    changes: Mapping[str, Any],
+    reason: str = "",
+    change_request: ChangeRequest | None = None,
+) -> Member:
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise ValidationError(_("Unknown fields: %s") % ", ".join(sorted(unknown)))
+    member = _lock(member)
+    before = member.register_values()
+    for field, value in changes.items():
+        setattr(member, field, value)
+    _validate(member)
+    if member.register_values() == before:
+        return member
+    member.version += 1
+    member.save()
+    version = _save_version(
+        member=member, by=by, reason=reason, before=before, change_request=change_request
+    )
+    record_audit(
+        actor=by,
+        action="member.changed",
+        obj=member,
+        division=member.division,
+        summary=f"{member} changed: {', '.join(sorted(version.changes))}",
+        data={"changes": version.changes},
+    )
+    return member
+
+
+@transaction.atomic
+def end_membership(
+    *,
+    by: User | None,
+    member: Member,
+    on: date,
+    reason: EndReason,
+    note: str = "",
+    change_request: ChangeRequest | None = None,
+) -> Member:
+    """End the membership on `on` (exit takes effect at once: not a member from that day)."""
+    member = _lock(member)
+    if member.status == MemberStatus.ENDED:
+        raise ValidationError(_("This membership has already ended."))
+    period = MembershipPeriod.objects.select_for_update().get(member=member, ended_on__isnull=True)
+    if on < period.started_on:
+        raise ValidationError(_("The end date lies before the start of the membership."))
+    before = member.register_values()
+    period.ended_on = on
+    period.end_kind = reason
+    period.save(update_fields=["ended_on", "end_kind"])
+    member.status = MemberStatus.ENDED
+    member.end_reason = reason
+    member.left_on = on
+    member.version += 1
+    member.save()
+    _save_version(
+        member=member,
+        by=by,
+        reason=note or EndReason(reason).label,
+        before=before,
+        change_request=change_request,
+    )
+    record_audit(
+        actor=by,
+        action="member.ended",
+        obj=member,
+        division=member.division,
+        summary=f"{member} ended on {on.isoformat()} ({reason})",
+        data={"reason": reason, "on": on.isoformat(), "note": note},
+    )
+    return member
+
+
+@transaction.atomic
+def transfer_member(
+    *,
+    by: User | None,
+    member: Member,
+    to: Division,
+    on: date,
+    note: str = "",
+    change_request: ChangeRequest | None = None,
+) -> Member:
+    """Move the membership to another division from `on`."""
+    member = _lock(member)
+    if member.status == MemberStatus.ENDED:
+        raise ValidationError(_("An ended membership cannot be transferred."))
+    if to.pk == member.division_id:
+        raise ValidationError(_("The member already belongs to this division."))
+    period = MembershipPeriod.objects.select_for_update().get(member=member, ended_on__isnull=True)
+    if on < period.started_on:
+        raise ValidationError(_("The transfer date lies before the start of the membership."))
+    before = member.register_values()
+    source = member.division
+    period.ended_on = on
+    period.end_kind = TRANSFER_OUT
+    period.save(update_fields=["ended_on", "end_kind"])
+    MembershipPeriod.objects.create(
+        member=member, division=to, started_on=on, start_kind=PeriodStart.TRANSFER_IN
+    )
+    member.division = to
+    member.version += 1
+    member.save()
+    _save_version(member=member, by=by, reason=note, before=before, change_request=change_request)
+    record_audit(
+        actor=by,
+        action="member.transferred",
+        obj=member,
+        division=to,
+        summary=f"{member} transferred from {source.code} to {to.code} on {on.isoformat()}",
+        data={"from": source.code, "to": to.code, "on": on.isoformat()},
+    )
+    return member

@@ -1,0 +1,291 @@
+"""Change requests: submitted by a state board, decided by the federal office."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from mailings import outbox
+from members import access
+from members.access import Action
+from members.models import (
+    ChangeRequest,
+    Division,
+    EndReason,
+    Member,
+    MemberStatus,
+    RequestKind,
+    RequestStatus,
+    User,
+)
+from members.services.accounts import record_audit
+from members.services.register import (
+    EDITABLE_FIELDS,
+    admit_member,
+    end_membership,
+    transfer_member,
+    update_member,
+)
+
+
+class ChangeRequestError(ValidationError):
+    pass
+
+
+class StaleChangeRequest(ChangeRequestError):
+    pass
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Division):
+        return value.pk
+    return value
+
+
+def _from_json(field: str, value: Any) -> Any:
+    if field == "date_of_birth" and value:
+        return date.fromisoformat(value)
+    return value
+
+
+@transaction.atomic
+def submit_change_request(
+    *,
+    by: User,
+    kind: RequestKind,
+    values: Mapping[str, Any],
+    member: Member | None = None,
+    division: Division | None = None,
+    target_division: Division | None = None,
+    effective_on: date | None = None,
+    note: str = "",
+) -> ChangeRequest:
+    """Record what the board wants changed, with the values it saw when it asked.
+
+    `division` is where an entry goes; every other kind is about `member`.
+    """
+    if kind == RequestKind.ENTRY:
+        if division is None:
+            raise ValidationError(_("An entry needs a division."))
+        base: dict[str, Any] = {}
+        base_version = None
+    else:
+        if member is None:
+            raise ValidationError(_("This request needs a member."))
+        member = Member.objects.select_related("division").get(pk=member.pk)
+        division = member.division
+        if member.status == MemberStatus.ENDED:
+            raise ValidationError(_("This membership has ended; it cannot be changed any more."))
+        if member.change_requests.open().filter(kind=kind).exists():
+            raise ValidationError(
+                _("There is already an open request of this kind for this member.")
+            )
+        current = member.register_values()
+        base = {field: current[field] for field in values if field in current}
+        base_version = member.version
+    if not access.can(by, Action.REQUEST_CHANGE, division):
+        raise PermissionDenied(_("You may not submit changes for this division."))
+    unknown = set(values) - EDITABLE_FIELDS - {"end_reason"}
+    if unknown:
+        raise ValidationError(_("Unknown fields: %s") % ", ".join(sorted(unknown)))
+    if kind == RequestKind.TRANSFER:
+        if target_division is None or target_division.pk == division.pk:
+            raise ValidationError(_("Choose the division the member moves to."))
+        base = {"division_id": division.pk}
+    request = ChangeRequest.objects.create(
+        kind=kind,
+        division=division,
+        member=member,
+        target_division=target_division,
+        proposed={field: _json(value) for field, value in values.items()},
+        base=base,
+        base_version=base_version,
+        effective_on=effective_on,
+        note=note,
+        requested_by=by,
+    )
+    # Moving inside the requester's own area needs no further consent.
+    if target_division is not None and access.can(by, Action.REQUEST_CHANGE, target_division):
+        request.consented_by = by
+        request.consented_at = timezone.now()
+        request.save(update_fields=["consented_by", "consented_at"])
+    record_audit(
+        actor=by,
+        action="change_request.submitted",
+        obj=request,
+        division=division,
+        summary=f"{request.get_kind_display()} requested",
+        data={"proposed": request.proposed, "base": base},
+    )
+    return request
+
+
+@transaction.atomic
+def consent_to_transfer(*, request: ChangeRequest, by: User) -> ChangeRequest:
+    """The receiving division agrees to take the member."""
+    request = ChangeRequest.objects.select_for_update().get(pk=request.pk)
+    if request.kind != RequestKind.TRANSFER or request.status != RequestStatus.OPEN:
+        raise ChangeRequestError(_("Only open transfers need consent."))
+    if not access.can(by, Action.REQUEST_CHANGE, request.target_division):
+        raise PermissionDenied
+    request.consented_by = by
+    request.consented_at = timezone.now()
+    request.save(update_fields=["consented_by", "consented_at"])
+    record_audit(
+        actor=by,
+        action="change_request.consented",
+        obj=request,
+        division=request.target_division,
+        summary="transfer consented by the receiving division",
+    )
+    return request
+
+
+def _stale_fields(request: ChangeRequest, member: Member) -> list[str]:
+    current = member.register_values()
+    return [field for field, value in request.base.items() if current.get(field) != value]
+
+
+def _apply(request: ChangeRequest, by: User) -> None:
+    proposed = {field: _from_json(field, value) for field, value in request.proposed.items()}
+    reason = _("Change request #%(number)s by %(user)s") % {
+        "number": request.pk,
+        "user": request.requested_by,
+    }
+    match request.kind:
+        case RequestKind.ENTRY:
+            member = admit_member(
+                by=by,
+                division=request.division,
+                values=proposed,
+                joined_on=request.effective_on or timezone.localdate(),
+                reason=reason,
+                change_request=request,
+            )
+            request.member = member
+        case RequestKind.EXIT:
+            end_membership(
+                by=by,
+                member=request.member,
+                on=request.effective_on or timezone.localdate(),
+                reason=EndReason(proposed["end_reason"]),
+                note=reason,
+                change_request=request,
+            )
+        case RequestKind.TRANSFER:
+            transfer_member(
+                by=by,
+                member=request.member,
+                to=request.target_division,
+                on=request.effective_on or timezone.localdate(),
+                note=reason,
+                change_request=request,
+            )
+        case _:
+            update_member(
+                by=by,
+                member=request.member,
+                changes=proposed,
+                reason=reason,
+                change_request=request,
+            )
+
+
+def approve_change_request(*, request: ChangeRequest, by: User) -> ChangeRequest:
+    """Apply the proposed values at once, in one transaction, and tell the requester.
+
+    A request whose base values no longer match the member is marked stale and refused:
+    it never overwrites a newer change.
+    """
+    if not access.has_global_access(by):
+        raise PermissionDenied(_("Only the federal office decides change requests."))
+    try:
+        with transaction.atomic():
+            locked = ChangeRequest.objects.select_for_update().get(pk=request.pk)
+            if locked.status != RequestStatus.OPEN:
+                raise ChangeRequestError(_("This request has already been decided."))
+            if locked.member_id is not None:
+                member = Member.objects.select_for_update().get(pk=locked.member_id)
+                stale = _stale_fields(locked, member)
+                if stale:
+                    raise StaleChangeRequest(
+                        _("The member has changed since the request was made (%(fields)s).")
+                        % {"fields": ", ".join(stale)}
+                    )
+            _apply(locked, by)
+            locked.status = RequestStatus.APPLIED
+            locked.decided_by = by
+            locked.decided_at = timezone.now()
+            locked.save()
+            record_audit(
+                actor=by,
+                action="change_request.applied",
+                obj=locked,
+                division=locked.division,
+                summary=f"{locked.get_kind_display()} applied",
+            )
+            _tell_requester(locked)
+    except StaleChangeRequest:
+        _mark_stale(request, by)
+        raise
+    return locked
+
+
+@transaction.atomic
+def _mark_stale(request: ChangeRequest, by: User) -> None:
+    ChangeRequest.objects.filter(pk=request.pk).update(is_stale=True)
+    request.is_stale = True
+    record_audit(
+        actor=by,
+        action="change_request.stale",
+        obj=request,
+        division=request.division,
+        summary="refused: the member changed since the request was made",
+    )
+
+
+@transaction.atomic
+def reject_change_request(*, request: ChangeRequest, by: User, reason: str) -> ChangeRequest:
+    if not access.has_global_access(by):
+        raise PermissionDenied(_("Only the federal office decides change requests."))
+    if not reason.strip():
+        raise ValidationError(_("Please give a reason for the rejection."))
+    locked = ChangeRequest.objects.select_for_update().get(pk=request.pk)
+    if locked.status != RequestStatus.OPEN:
+        raise ChangeRequestError(_("This request has already been decided."))
+    locked.status = RequestStatus.REJECTED
+    locked.rejection_reason = reason.strip()
+    locked.decided_by = by
+    locked.decided_at = timezone.now()
+    locked.save()
+    record_audit(
+        actor=by,
+        action="change_request.rejected",
+        obj=locked,
+        division=locked.division,
+        summary=f"{locked.get_kind_display()} rejected",
+        data={"reason": locked.rejection_reason},
+    )
+    _tell_requester(locked)
+    return locked
+
+
+def _tell_requester(request: ChangeRequest) -> None:
+    outbox.send_templated(
+        name="change_request_decided",
+        to=[request.requested_by.email],
+        context={
+            "request": request,
+            "url": settings.SITE_URL + reverse("members:request_list"),
+        },
+    )

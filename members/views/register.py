@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from members import access, queries
+from members.access import Action, get_visible_or_404
+from members.forms import MemberFilterForm
+from members.models import Division, Member, RequestKind
+
+PAGE_SIZE = 50
+
+
+@login_required
+def member_list(request: HttpRequest, pk: int) -> HttpResponse:
+    division = get_visible_or_404(request.user, Division, Action.VIEW_MEMBERS, pk=pk)
+    form = MemberFilterForm(
+        request.GET or None, divisions=queries.sub_divisions(request.user, division)
+    )
+    members = form.filter(
+        Member.objects.visible_to(request.user).in_subtree(division).select_related("division")
+    )
+    page = Paginator(members, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "division": division,
+        "ancestors": queries.visible_ancestors(request.user, division),
+        "form": form,
+        "page_obj": page,
+        "sort": form.current_sort,
+        "query": request.GET.copy(),
+        "can_request": access.can(request.user, Action.REQUEST_CHANGE, division),
+    }
+    template = "members/_member_results.html" if request.htmx else "members/member_list.html"
+    return render(request, template, context)
+
+
+@login_required
+def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    member = get_visible_or_404(request.user, Member, Action.VIEW_MEMBERS, pk=pk)
+    return render(
+        request,
+        "members/member_detail.html",
+        {
+            "member": member,
+            "division": member.division,
+            "ancestors": queries.visible_ancestors(request.user, member.division),
+            "periods": member.periods.select_related("division").order_by("-started_on", "-pk"),
+            "versions": member.versions.select_related("recorded_by").order_by("-version")[:50],
+            "requests": member.change_requests.select_related("requested_by").order_by(
+                "-requested_at"
+            )[:50],
+            "can_request": access.can(request.user, Action.REQUEST_CHANGE, member.division)
+            and member.status != "ended",
+            "kinds": [
+                RequestKind.CONTACT,
+                RequestKind.TRANSFER,
+                RequestKind.FEE_CLASS,
+                RequestKind.EXIT,
+            ],
+        },
+    )
