@@ -22,7 +22,7 @@ def test_board_member_logs_in_with_totp_and_sees_the_german_dashboard(
     expect(page.locator("html")).to_have_attribute("lang", "de")
     page.get_by_label("E-Mail").fill(user.email)
     page.get_by_label("Passwort").fill(PASSWORD)
-    page.get_by_role("button", name="Anmeldung").click()
+    page.get_by_role("button", name="Anmelden", exact=True).click()
 
     expect(page).to_have_url(re.compile(r"/accounts/2fa/authenticate/"))
     page.get_by_label("Code").fill(current_totp(secret))

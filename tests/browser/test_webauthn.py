@@ -34,7 +34,7 @@ def test_board_member_registers_a_security_key_and_then_opens_roles(live_server,
     page.goto(f"{base}/accounts/login/")
     page.get_by_label("E-Mail").fill(user.email)
     page.get_by_label("Passwort").fill(PASSWORD)
-    page.get_by_role("button", name="Anmeldung").click()
+    page.get_by_role("button", name="Anmelden", exact=True).click()
     # Without a second factor the roles page sends the user to set one up.
     page.goto(f"{base}{reverse('members:division_roles', args=[tree.sn.pk])}")
     expect(page).to_have_url(re.compile(r"/accounts/2fa/$"))

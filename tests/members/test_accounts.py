@@ -23,7 +23,7 @@ def test_login_page_is_german_by_default(client):
     response = client.get(reverse("account_login"))
     assert response.status_code == 200
     assert response.headers["Content-Language"] == "de"
-    assert "Anmeldung" in response.text
+    assert "Anmelden" in response.text
     assert "Passwort vergessen?" in response.text
 
 
