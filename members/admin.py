@@ -13,7 +13,11 @@ from django.utils.translation import gettext_lazy as _
 from treebeard.admin import TreeAdmin
 from treebeard.forms import movenodeform_factory
 
-from members import access, services
+from members import (
+    access,
+    admin_register,  # noqa: F401  (registers the register's admins)
+    services,
+)
 from members.models import AuditEntry, Division, Role, RoleAssignment, User
 
 

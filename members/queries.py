@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from members import access
-from members.models import Division, RoleAssignment, User
+from members.models import Division, Member, MemberVersion, RoleAssignment, User
 
 
 @dataclass(frozen=True)
@@ -73,3 +74,20 @@ def request_divisions(user: User, division: Division) -> QuerySet[Division]:
         .subtree_of(division)
         .order_by("path")
     )
+
+
+def division_names_in(versions: list[MemberVersion]) -> dict[int, str]:
+    """Names for the division ids that a member's change history mentions (one query)."""
+    ids = {v for version in versions for v in version.changes.get("division_id", []) if v}
+    return dict(Division.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
+
+
+def member_record_on(member: Member, moment: datetime) -> dict[str, object] | None:
+    """What the member's record looked like at `moment` (None: not yet in the register)."""
+    version = (
+        member.versions.filter(recorded_at__lte=moment)
+        .order_by("-version")
+        .values_list("values", flat=True)
+        .first()
+    )
+    return version

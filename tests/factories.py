@@ -9,7 +9,7 @@ from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.contrib.auth.models import Permission
 
 from members import services
-from members.models import Division, DivisionLevel, Role, RoleAssignment, User
+from members.models import Division, DivisionLevel, Member, Role, RoleAssignment, User
 
 PASSWORD = "a-long-test-password"
 
@@ -68,3 +68,22 @@ def make_user(
     if mfa:
         enable_totp(user)
     return user
+
+
+_people = iter(range(10**6))
+
+
+def make_member(
+    division: Division, *, joined_on: date = date(2020, 1, 1), **values: object
+) -> Member:
+    n = next(_people)
+    fields = {
+        "first_name": f"Vorname{n}",
+        "last_name": f"Nachname{n}",
+        "email": f"person{n}@example.org",
+        "street": f"Hauptstraße {n % 100 + 1}",
+        "postal_code": "04109",
+        "city": "Leipzig",
+        **values,
+    }
+    return services.admit_member(by=None, division=division, values=fields, joined_on=joined_on)

@@ -35,6 +35,12 @@ class DivisionManager(MP_NodeManager):
     def get_queryset(self) -> DivisionQuerySet:
         return DivisionQuerySet(self.model, using=self._db).order_by("path")
 
+    def visible_to(self, user: User, action: Action | None = None) -> DivisionQuerySet:
+        return self.get_queryset().visible_to(user, action)
+
+    def subtree_of(self, division: Division) -> DivisionQuerySet:
+        return self.get_queryset().subtree_of(division)
+
 
 class Division(MP_Node):
     """A node of the party's tree: federal party, state, district, local chapter.

@@ -74,7 +74,11 @@ class MemberQuerySet(models.QuerySet["Member"]):
         """Name, membership number, e-mail, postal code or city, in any order."""
         qs = self
         for word in text.lower().split()[:5]:
-            qs = qs.filter(search_text__contains=word)
+            if word.isdigit():
+                # A number is a membership number, or the start of a postal code.
+                qs = qs.filter(Q(membership_number=int(word)) | Q(postal_code__startswith=word))
+            else:
+                qs = qs.filter(search_text__contains=word)
         return qs
 
 
@@ -125,7 +129,15 @@ class Member(models.Model):
             models.Index(
                 fields=["last_name", "first_name", "membership_number"], name="members_member_name"
             ),
-            models.Index(fields=["postal_code"], name="members_member_postal"),
+            models.Index(
+                fields=["postal_code"],
+                name="members_member_postal",
+                opclasses=["varchar_pattern_ops"],
+            ),
+            models.Index(fields=["joined_on", "membership_number"], name="members_member_joined"),
+            models.Index(
+                fields=["city", "last_name", "membership_number"], name="members_member_city"
+            ),
         ]
         constraints = [
             models.CheckConstraint(

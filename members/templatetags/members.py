@@ -40,3 +40,26 @@ def sort_link(context: dict[str, Any], label: str, key: str) -> str:
         arrow=arrow,
         state=state,
     )
+
+
+@register.filter
+def field_label(name: str) -> str:
+    """The translated label of a member field (`division_id` reads as the division)."""
+    from members.models import Member
+
+    try:
+        return str(Member._meta.get_field(name.removesuffix("_id")).verbose_name)
+    except Exception:  # an unknown key in an old version: show it as it is
+        return name
+
+
+@register.simple_tag
+def field_value(name: str, value: Any, division_names: dict[int, str] | None = None) -> str:
+    """A stored register value as a board member reads it."""
+    if value in (None, ""):
+        return "–"
+    if name == "division_id" and division_names is not None:
+        return division_names.get(value, str(value))
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    return str(value)

@@ -151,7 +151,10 @@ def role_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "members/role_revoke.html",
-        {"assignment": assignment, "ancestors": queries.visible_ancestors(request.user, assignment.division)},
+        {
+            "assignment": assignment,
+            "ancestors": queries.visible_ancestors(request.user, assignment.division),
+        },
     )
 
 

@@ -39,6 +39,7 @@ def member_list(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
     member = get_visible_or_404(request.user, Member, Action.VIEW_MEMBERS, pk=pk)
+    versions = list(member.versions.select_related("recorded_by").order_by("-version")[:50])
     return render(
         request,
         "members/member_detail.html",
@@ -47,7 +48,8 @@ def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "division": member.division,
             "ancestors": queries.visible_ancestors(request.user, member.division),
             "periods": member.periods.select_related("division").order_by("-started_on", "-pk"),
-            "versions": member.versions.select_related("recorded_by").order_by("-version")[:50],
+            "versions": versions,
+            "division_names": queries.division_names_in(versions),
             "requests": member.change_requests.select_related("requested_by").order_by(
                 "-requested_at"
             )[:50],

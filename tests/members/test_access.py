@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from members import access, services
 from members.access import Action
-from members.models import AuditEntry, Division, Role, RoleAssignment
-from tests.factories import make_user
+from members.models import AuditEntry, Division, RequestKind, Role, RoleAssignment
+from tests.factories import make_member, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -21,8 +21,13 @@ FOREIGN_OBJECT_URLS = {
     "members:division_roles": lambda objs: [objs["division"].pk],
     "members:role_grant": lambda objs: [objs["division"].pk],
     "members:role_revoke": lambda objs: [objs["role"].pk],
+    "members:member_list": lambda objs: [objs["division"].pk],
+    "members:request_entry": lambda objs: [objs["division"].pk],
+    "members:member_detail": lambda objs: [objs["member"].pk],
+    "members:request_for_member": lambda objs: [objs["member"].pk, "contact"],
+    "members:request_consent": lambda objs: [objs["request"].pk],
 }
-URLS_WITHOUT_OBJECT = {"members:dashboard"}
+URLS_WITHOUT_OBJECT = {"members:dashboard", "members:request_list"}
 
 
 def _board_url_names() -> set[str]:
@@ -36,6 +41,13 @@ def _board_url_names() -> set[str]:
     return names
 
 
+def _foreign_transfer(tree, board_sh, member):
+    """A transfer inside Schleswig-Holstein: Sachsen has nothing to consent to."""
+    return services.submit_change_request(
+        by=board_sh, kind=RequestKind.TRANSFER, member=member, values={}, target_division=tree.sh
+    )
+
+
 def test_leak_test_covers_every_board_url():
     assert _board_url_names() == set(FOREIGN_OBJECT_URLS) | URLS_WITHOUT_OBJECT
 
@@ -45,7 +57,13 @@ def test_leak_test_covers_every_board_url():
 def test_sachsen_board_gets_404_for_schleswig_holstein_objects(
     client, tree, board_sn, board_sh, name, method
 ):
-    foreign = {"division": tree.sh, "role": board_sh.role_assignments.get()}
+    sh_member = make_member(tree.kiel)
+    foreign = {
+        "division": tree.sh,
+        "role": board_sh.role_assignments.get(),
+        "member": sh_member,
+        "request": _foreign_transfer(tree, board_sh, sh_member),
+    }
     client.force_login(board_sn)
     url = reverse(name, args=FOREIGN_OBJECT_URLS[name](foreign))
     response = getattr(client, method)(
@@ -57,8 +75,23 @@ def test_sachsen_board_gets_404_for_schleswig_holstein_objects(
 
 
 @pytest.mark.parametrize("name", sorted(FOREIGN_OBJECT_URLS))
-def test_the_same_urls_open_for_the_own_state(client, tree, board_sn, board_leipzig, name):
-    own = {"division": tree.sn, "role": board_leipzig.role_assignments.get()}
+def test_the_same_urls_open_for_the_own_state(
+    client, tree, board_sn, board_sh, board_leipzig, name
+):
+    own_member = make_member(tree.leipzig)
+    incoming = services.submit_change_request(
+        by=board_sh,
+        kind=RequestKind.TRANSFER,
+        member=make_member(tree.kiel),
+        values={},
+        target_division=tree.dresden,
+    )
+    own = {
+        "division": tree.sn,
+        "role": board_leipzig.role_assignments.get(),
+        "member": own_member,
+        "request": incoming,
+    }
     client.force_login(board_sn)
     response = client.get(reverse(name, args=FOREIGN_OBJECT_URLS[name](own)))
     assert response.status_code == 200
