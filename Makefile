@@ -18,6 +18,7 @@ DEV_ENV := DJANGO_DEBUG=1 MUSTERROLLE_RELAX_MFA=1 MUSTERROLLE_SITE_URL=http://$(
 help:
 	@echo "make run    install, migrate, load demo data, serve on http://$(HOST):$(PORT)"
 	@echo "make test   the whole test suite"
+	@echo "make bench  board pages against a synthetic register (BENCH_MEMBERS=500000)"
 	@echo "make lint   ruff check, ruff format --check, makemigrations --check"
 
 $(STAMP): requirements.lock
@@ -40,6 +41,13 @@ run: install
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Board pages against a synthetic register (BENCH_MEMBERS, default 500000) in PostgreSQL.
+# Without DATABASE_URL a throwaway server is started, its data kept in $(BENCH_PG) for reuse.
+BENCH_PG ?= /tmp/musterrolle-bench-pg
+bench: install
+	@if [ -n "$$DATABASE_URL" ]; then $(PY) bench/run.py; \
+	else scripts/with-services --keep $(BENCH_PG) -- $(PY) bench/run.py; fi
 
 lint: install
 	$(VENV)/bin/ruff check .

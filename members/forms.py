@@ -4,7 +4,8 @@ from datetime import date
 from typing import Any
 
 from django import forms
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -71,6 +72,17 @@ STATUS_FILTERS = {
 }
 
 
+def _unindexed(field: str) -> Any:
+    name = field.lstrip("-")
+    if name in {"last_name", "first_name", "city"}:
+        expression = Lower(name)
+    elif name == "membership_number":
+        expression = F(name) + 0
+    else:
+        return field
+    return expression.desc() if field.startswith("-") else expression.asc()
+
+
 class MemberFilterForm(forms.Form):
     q = forms.CharField(
         label=_("Search"),
@@ -94,22 +106,29 @@ class MemberFilterForm(forms.Form):
     fee_class = forms.ChoiceField(
         label=_("Fee class"), required=False, choices=[("", _("all")), *FeeClass.choices]
     )
-    division = forms.ModelChoiceField(
-        label=_("Sub-division"),
-        required=False,
-        queryset=Division.objects.none(),
-        empty_label=_("all"),
+    division = forms.TypedChoiceField(
+        label=_("Sub-division"), required=False, coerce=int, empty_value=None
     )
     sort = forms.ChoiceField(
         required=False, choices=[(key, key) for key in SORTS], widget=forms.HiddenInput
     )
 
-    def __init__(self, *args: Any, divisions: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, divisions: list[tuple[int, str, int, str]], **kwargs: Any
+    ) -> None:
+        """`divisions`: (pk, path, depth, name) of the sub-divisions one may filter by."""
         super().__init__(*args, **kwargs)
-        self.fields["division"].queryset = divisions
-        self.fields["division"].label_from_instance = lambda d: (
-            "\u2003" * max(d.depth - 2, 0) + d.name
-        )
+        self.paths = {pk: path for pk, path, _depth, _name in divisions}
+        # A plain list, rendered by the template: a state has hundreds of chapters, and
+        # Django's per-option widget templates would cost more than the whole query.
+        self.division_options = [
+            (pk, "\u2003" * max(depth - 3, 0) + name) for pk, _path, depth, name in divisions
+        ]
+        self.fields["division"].choices = [("", _("all")), *self.division_options]
+
+    @property
+    def selected_division(self) -> int | None:
+        return self.cleaned_data.get("division") if self.is_valid() else None
 
     def filter(self, qs: MemberQuerySet) -> MemberQuerySet:
         data = self.cleaned_data if self.is_valid() else {}
@@ -117,10 +136,15 @@ class MemberFilterForm(forms.Form):
         if data.get("fee_class"):
             qs = qs.filter(fee_class=data["fee_class"])
         if data.get("division"):
-            qs = qs.in_subtree(data["division"])
+            qs = qs.filter(division__path__startswith=self.paths[data["division"]])
+        ordering = SORTS[data.get("sort") or "name"]
         if data.get("q"):
             qs = qs.search(data["q"])
-        return qs.order_by(*SORTS[data.get("sort") or "name"])
+            # Matches are few: let the database find them through the search index and sort
+            # them, instead of walking the whole name index in order (which it prefers, and
+            # which is slow for names late in the alphabet).
+            ordering = tuple(_unindexed(field) for field in ordering)
+        return qs.order_by(*ordering)
 
     @property
     def current_sort(self) -> str:

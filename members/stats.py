@@ -6,7 +6,6 @@ members did this division have on date X". A handful of grouped queries, whateve
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -76,117 +75,132 @@ def _key_length(division: Division) -> int:
 
 
 def division_figures(division: Division, today: date) -> tuple[Figures, list[Figures]]:
-    """Figures for the division and for each of its direct sub-divisions."""
+    """Figures for the division and for each of its direct sub-divisions.
+
+    Rows are grouped by division id (index-only work, no join) and folded into the
+    sub-divisions here, through the subtree's paths.
+    """
+    subtree = dict(
+        Division.objects.filter(path__startswith=division.path).values_list("pk", "path")
+    )
     children = list(Division.objects.get_children(division).order_by("name"))
     by_prefix = {child.path: Figures(child) for child in children}
     total = Figures(division)
     length = _key_length(division)
-
-    def figures_for(prefix: str) -> list[Figures]:
-        # Members directly in the division count for it only, not for a child.
-        child = by_prefix.get(prefix)
-        return [total, child] if child is not None else [total]
+    # Members directly in the division count for it only, not for a child.
+    targets = {
+        pk: [total, by_prefix[path[:length]]] if path[:length] in by_prefix else [total]
+        for pk, path in subtree.items()
+    }
+    ids = list(subtree)
 
     current = (
-        Member.objects.filter(division__path__startswith=division.path)
+        Member.objects.filter(division_id__in=ids)
         .exclude(status=MemberStatus.ENDED)
-        .annotate(prefix=Substr("division__path", 1, length))
-        .values("prefix", "status")
-        .annotate(n=Count("pk"))
+        .values("division_id", "status")
+        .annotate(n=Count("*"))
+        .order_by()
     )
     for row in current:
-        for figures in figures_for(row["prefix"]):
+        for figures in targets[row["division_id"]]:
             if row["status"] == MemberStatus.ACTIVE:
                 figures.active += row["n"]
             else:
                 figures.pending += row["n"]
 
     months = month_starts(today)
-    since = min(months[0], today - timedelta(days=max(WINDOWS)))
+    month_index = {month: i for i, month in enumerate(months)}
+    everyone = [total, *by_prefix.values()]
+    slot = {id(figures): i for i, figures in enumerate(everyone)}
+    # Per figures: starts and ends per month (all kinds), entries and exits per month.
+    starts = [[0] * len(months) for _ in everyone]
+    ends = [[0] * len(months) for _ in everyone]
+    entries = [[0] * len(months) for _ in everyone]
+    exits = [[0] * len(months) for _ in everyone]
+    # Periods are many: grouped in the database by the sub-division they fall under.
+    prefix_slots = {child.path: [0, slot[id(by_prefix[child.path])]] for child in children}
     periods = MembershipPeriod.objects.filter(division__path__startswith=division.path).annotate(
         prefix=Substr("division__path", 1, length)
     )
-    flows: dict[str, dict[str, dict[date, int]]] = defaultdict(
-        lambda: defaultdict(lambda: defaultdict(int))
-    )
-    window_counts: dict[str, dict[str, dict[int, int]]] = defaultdict(
-        lambda: defaultdict(lambda: defaultdict(int))
-    )
+    for prefix, kind, month, n in _monthly(periods, "started_on", "start_kind", months[0], today):
+        i = month_index[month]
+        for s in prefix_slots.get(prefix, [0]):
+            starts[s][i] += n
+            if kind == PeriodStart.ENTRY:
+                entries[s][i] += n
+    for prefix, kind, month, n in _monthly(periods, "ended_on", "end_kind", months[0], today):
+        i = month_index[month]
+        for s in prefix_slots.get(prefix, [0]):
+            ends[s][i] += n
+            if kind != TRANSFER_OUT:
+                exits[s][i] += n
 
-    starts = _grouped(
-        periods.filter(started_on__gte=since, started_on__lte=today),
-        "started_on",
-        "start_kind",
-        today,
-    )
-    ends = _grouped(
-        periods.filter(ended_on__gte=since, ended_on__lte=today), "ended_on", "end_kind", today
-    )
-    for direction, rows in (("start", starts), ("end", ends)):
-        for prefix, kind, month, windows in rows:
-            for key in {prefix, "*"}:
-                flows[key][f"{direction}:{kind}"][month] += windows["n"]
-                for days in WINDOWS:
-                    window_counts[key][f"{direction}:{kind}"][days] += windows[days]
+    windows_in = [dict.fromkeys(WINDOWS, 0) for _ in everyone]
+    windows_out = [dict.fromkeys(WINDOWS, 0) for _ in everyone]
+    for direction, prefix, counts in _windows(periods, today):
+        for s in prefix_slots.get(prefix, [0]):
+            bucket = windows_in[s] if direction == "in" else windows_out[s]
+            for days in WINDOWS:
+                bucket[days] += counts[days]
 
-    for key, figures in [("*", total), *by_prefix.items()]:
-        figures.entries = {d: window_counts[key][f"start:{PeriodStart.ENTRY}"][d] for d in WINDOWS}
-        figures.exits = {
-            d: sum(
-                v[d]
-                for k, v in window_counts[key].items()
-                if k.startswith("end:") and k != f"end:{TRANSFER_OUT}"
-            )
-            for d in WINDOWS
-        }
-        figures.series = _series(figures.members, flows[key], months)
+    for s, figures in enumerate(everyone):
+        figures.entries = windows_in[s]
+        figures.exits = windows_out[s]
+        figures.series = _series(figures.members, months, starts[s], ends[s], entries[s], exits[s])
     return total, [by_prefix[child.path] for child in children]
 
 
-def _grouped(
-    qs: QuerySet[MembershipPeriod], date_field: str, kind_field: str, today: date
-) -> list[tuple[str, str, date, dict]]:
-    windows = {
-        f"w{days}": Count("pk", filter=Q(**{f"{date_field}__gt": today - timedelta(days=days)}))
-        for days in WINDOWS
-    }
+def _monthly(
+    qs: QuerySet[MembershipPeriod], date_field: str, kind_field: str, since: date, today: date
+) -> list[tuple[str, str, date, int]]:
     rows = (
-        qs.annotate(month=TruncMonth(date_field))
-        .values("prefix", kind_field, "month")
-        .annotate(n=Count("pk"), **windows)
+        qs.filter(**{f"{date_field}__gte": since, f"{date_field}__lte": today})
+        .annotate(month=TruncMonth(date_field))
+        .values_list("prefix", kind_field, "month")
+        .annotate(n=Count("*"))
+        .order_by()
     )
+    return [(d, k, m.date() if hasattr(m, "date") else m, n) for d, k, m, n in rows]
+
+
+def _windows(qs: QuerySet[MembershipPeriod], today: date) -> list[tuple[str, str, dict[int, int]]]:
+    """Entries ("in") and exits ("out") in the last 14, 30, 90 and 365 days, per division."""
     result = []
-    for row in rows:
-        month = row["month"]
-        if hasattr(month, "date"):
-            month = month.date()
-        counts = {"n": row["n"], **{days: row[f"w{days}"] for days in WINDOWS}}
-        result.append((row["prefix"], row[kind_field], month, counts))
+    for direction, date_field, condition in (
+        ("in", "started_on", Q(start_kind=PeriodStart.ENTRY)),
+        ("out", "ended_on", ~Q(end_kind=TRANSFER_OUT)),
+    ):
+        counts = {
+            f"w{days}": Count(
+                "division_id", filter=Q(**{f"{date_field}__gt": today - timedelta(days=days)})
+            )
+            for days in WINDOWS
+        }
+        rows = (
+            qs.filter(condition, **{f"{date_field}__gt": today - timedelta(days=max(WINDOWS))})
+            .filter(**{f"{date_field}__lte": today})
+            .values("prefix")
+            .annotate(**counts)
+            .order_by()
+        )
+        for row in rows:
+            result.append((direction, row["prefix"], {d: row[f"w{d}"] for d in WINDOWS}))
     return result
 
 
-def _series(members_now: int, flows: dict[str, dict[date, int]], months: list[date]) -> Series:
-    starts_by_month: dict[date, int] = defaultdict(int)
-    ends_by_month: dict[date, int] = defaultdict(int)
-    entries, exits = [], []
-    for key, per_month in flows.items():
-        target = starts_by_month if key.startswith("start:") else ends_by_month
-        for month, n in per_month.items():
-            target[month] += n
-    for month in months:
-        entries.append(flows.get(f"start:{PeriodStart.ENTRY}", {}).get(month, 0))
-        exits.append(
-            sum(
-                v.get(month, 0)
-                for k, v in flows.items()
-                if k.startswith("end:") and k != f"end:{TRANSFER_OUT}"
-            )
-        )
+def _series(
+    members_now: int,
+    months: list[date],
+    starts: list[int],
+    ends: list[int],
+    entries: list[int],
+    exits: list[int],
+) -> Series:
     # Walk back from today: the members at the end of a month are today's, less what
     # started after it, plus what ended after it.
     members = []
     count = members_now
-    for month in reversed(months):
+    for i in reversed(range(len(months))):
         members.append(count)
-        count = count - starts_by_month.get(month, 0) + ends_by_month.get(month, 0)
+        count = count - starts[i] + ends[i]
     return Series(months=months, members=members[::-1], entries=entries, exits=exits)

@@ -252,8 +252,15 @@ class MembershipPeriod(models.Model):
         verbose_name_plural = _("membership periods")
         ordering = ["member", "started_on", "pk"]
         indexes = [
-            models.Index(fields=["division", "started_on"], name="members_period_div_start"),
-            models.Index(fields=["division", "ended_on"], name="members_period_div_end"),
+            # Covering (on PostgreSQL): the dashboard's monthly figures read only the index.
+            models.Index(
+                fields=["division", "started_on"],
+                name="members_period_div_start",
+                include=["start_kind"],
+            ),
+            models.Index(
+                fields=["division", "ended_on"], name="members_period_div_end", include=["end_kind"]
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

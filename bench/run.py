@@ -1,0 +1,112 @@
+"""`make bench`: board pages against a synthetic register of BENCH_MEMBERS members.
+
+Prints one line per scenario:
+    BENCH <scenario> members=<n> p50_ms=<x> p95_ms=<y> queries=<q>
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("MUSTERROLLE_TESTING", "1")  # simple static storage, no TLS redirect
+os.environ["DJANGO_DEBUG"] = "0"
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
+
+import django  # noqa: E402
+
+django.setup()
+
+from allauth.mfa.models import Authenticator  # noqa: E402
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.urls import reverse  # noqa: E402
+
+from bench.generate import ensure_register  # noqa: E402
+from members.demo_data import LAST_NAMES  # noqa: E402
+from members.models import Division, Member, Role, RoleAssignment, User  # noqa: E402
+
+RUNS = int(os.environ.get("BENCH_RUNS", "40"))
+STATE = os.environ.get("BENCH_STATE", "NW")  # the largest state: the hardest case
+
+
+def board_client(state: Division) -> Client:
+    user, _ = User.objects.get_or_create(email=f"bench-board-{state.code.lower()}@example.org")
+    RoleAssignment.objects.get_or_create(
+        user=user, division=state, role=Role.BOARD, defaults={"valid_from": "2020-01-01"}
+    )
+    if not Authenticator.objects.filter(user=user).exists():
+        TOTP.activate(user, generate_totp_secret())
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def measure(name: str, members: int, client: Client, urls: Callable[[int], str]) -> None:
+    for i in range(3):  # warm caches and connections
+        client.get(urls(i))
+    timings = []
+    for i in range(RUNS):
+        url = urls(i)
+        started = time.perf_counter()
+        response = client.get(url)
+        timings.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            raise SystemExit(f"{name}: {url} answered {response.status_code}")
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(urls(RUNS))
+    p50 = statistics.median(timings)
+    p95 = statistics.quantiles(timings, n=20)[18]
+    print(
+        f"BENCH {name} members={members} p50_ms={p50:.1f} p95_ms={p95:.1f} queries={len(ctx.captured_queries)}",
+        flush=True,
+    )
+
+
+def main() -> None:
+    if connection.vendor != "postgresql":
+        raise SystemExit(
+            "make bench needs PostgreSQL (DATABASE_URL); `make bench` starts one for you."
+        )
+    total = int(os.environ.get("BENCH_MEMBERS", "500000"))
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    seconds = ensure_register(total)
+    if seconds is not None:
+        print(f"BENCH generate members={total} seconds={seconds:.1f}", flush=True)
+    state = Division.objects.get(code=STATE)
+    client = board_client(state)
+    rng = random.Random(1)
+    ids = list(
+        Member.objects.filter(division__path__startswith=state.path).values_list("pk", flat=True)[
+            :5000
+        ]
+    )
+    names = [name.lower() for name in LAST_NAMES]
+    list_url = reverse("members:member_list", args=[state.pk])
+    measure("member_list", total, client, lambda i: f"{list_url}?page={1 + i % 20}")
+    measure("member_search", total, client, lambda i: f"{list_url}?q={rng.choice(names)}")
+    measure(
+        "member_detail",
+        total,
+        client,
+        lambda i: reverse("members:member_detail", args=[rng.choice(ids)]),
+    )
+    measure(
+        "dashboard", total, client, lambda i: reverse("members:division_detail", args=[state.pk])
+    )
+
+
+if __name__ == "__main__":
+    main()
