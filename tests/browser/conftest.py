@@ -42,3 +42,9 @@ def browser_context_args(browser_context_args):
 def screenshots(tmp_path_factory):
     """Where a browser test leaves pictures of what it saw (kept in pytest's temp folder)."""
     return tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture
+def page(page):
+    page.set_default_timeout(10_000)
+    return page
