@@ -165,17 +165,21 @@ def _german_postal_code(form: forms.Form, data: dict[str, Any]) -> None:
         form.add_error("postal_code", _("A German postal code has five digits."))
 
 
+def note_field() -> forms.CharField:
+    return forms.CharField(
+        label=_("Note for the federal office"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
 CONTACT_FIELDS = ["first_name", "last_name", "email", "phone", "street", "postal_code", "city"]
 
 
 class ContactForm(forms.ModelForm):
     """Proposes new contact data; only what differs from the record is requested."""
 
-    note = forms.CharField(
-        label=_("Note for the federal office"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
+    note = note_field()
 
     class Meta:
         model = Member
@@ -201,11 +205,7 @@ class EntryForm(forms.ModelForm):
     joined_on = forms.DateField(
         label=_("Joined on"), widget=DateInput(), validators=[_not_in_future]
     )
-    note = forms.CharField(
-        label=_("Note for the federal office"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
+    note = note_field()
 
     class Meta:
         model = Member
@@ -229,7 +229,20 @@ class EntryForm(forms.ModelForm):
         return {field: self.cleaned_data[field] for field in self.Meta.fields}
 
 
-class ExitForm(forms.Form):
+class DatedRequestForm(forms.Form):
+    """A request that takes effect on a day, today or in the past."""
+
+    effective_on = forms.DateField(
+        label=_("Effective on"), widget=DateInput(), validators=[_not_in_future]
+    )
+    note = note_field()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"effective_on": timezone.localdate()})
+        super().__init__(*args, **kwargs)
+
+
+class ExitForm(DatedRequestForm):
     end_reason = forms.ChoiceField(
         label=_("Reason"),
         choices=[
@@ -237,40 +250,21 @@ class ExitForm(forms.Form):
         ],
         help_text=_("Striking off and expulsion are decided by the federal office."),
     )
-    effective_on = forms.DateField(
-        label=_("Effective on"), widget=DateInput(), validators=[_not_in_future]
-    )
-    note = forms.CharField(
-        label=_("Note for the federal office"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("initial", {"effective_on": timezone.localdate()})
-        super().__init__(*args, **kwargs)
+    field_order = ["end_reason", "effective_on", "note"]
 
     def proposed(self) -> dict[str, Any]:
         return {"end_reason": self.cleaned_data["end_reason"]}
 
 
-class TransferForm(forms.Form):
+class TransferForm(DatedRequestForm):
     target_division = forms.ModelChoiceField(
         label=_("New division"),
         queryset=Division.objects.exclude(level="federal").order_by("path"),
         help_text=_("A move to another state needs that state's consent or the federal office."),
     )
-    effective_on = forms.DateField(
-        label=_("Effective on"), widget=DateInput(), validators=[_not_in_future]
-    )
-    note = forms.CharField(
-        label=_("Note for the federal office"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
+    field_order = ["target_division", "effective_on", "note"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("initial", {"effective_on": timezone.localdate()})
         super().__init__(*args, **kwargs)
         self.fields["target_division"].label_from_instance = lambda d: (
             "\u2003" * max(d.depth - 2, 0) + f"{d.name} ({d.code})"
@@ -282,11 +276,7 @@ class TransferForm(forms.Form):
 
 class FeeClassForm(forms.Form):
     fee_class = forms.ChoiceField(label=_("New fee class"), choices=FeeClass.choices)
-    note = forms.CharField(
-        label=_("Note for the federal office"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
+    note = note_field()
 
     def proposed(self) -> dict[str, Any]:
         return {"fee_class": self.cleaned_data["fee_class"]}
