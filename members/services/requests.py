@@ -223,18 +223,7 @@ def approve_change_request(*, request: ChangeRequest, by: User) -> ChangeRequest
                         % {"fields": ", ".join(stale)}
                     )
             _apply(locked, by)
-            locked.status = RequestStatus.APPLIED
-            locked.decided_by = by
-            locked.decided_at = timezone.now()
-            locked.save()
-            record_audit(
-                actor=by,
-                action="change_request.applied",
-                obj=locked,
-                division=locked.division,
-                summary=f"{locked.get_kind_display()} applied",
-            )
-            _tell_requester(locked)
+            _decide(locked, by=by, status=RequestStatus.APPLIED)
     except StaleChangeRequest:
         _mark_stale(request, by)
         raise
@@ -263,21 +252,26 @@ def reject_change_request(*, request: ChangeRequest, by: User, reason: str) -> C
     locked = ChangeRequest.objects.select_for_update().get(pk=request.pk)
     if locked.status != RequestStatus.OPEN:
         raise ChangeRequestError(_("This request has already been decided."))
-    locked.status = RequestStatus.REJECTED
     locked.rejection_reason = reason.strip()
-    locked.decided_by = by
-    locked.decided_at = timezone.now()
-    locked.save()
+    _decide(locked, by=by, status=RequestStatus.REJECTED)
+    return locked
+
+
+def _decide(request: ChangeRequest, *, by: User, status: RequestStatus) -> None:
+    """Record the decision, audit it and tell the requester by e-mail."""
+    request.status = status
+    request.decided_by = by
+    request.decided_at = timezone.now()
+    request.save()
     record_audit(
         actor=by,
-        action="change_request.rejected",
-        obj=locked,
-        division=locked.division,
-        summary=f"{locked.get_kind_display()} rejected",
-        data={"reason": locked.rejection_reason},
+        action=f"change_request.{status}",
+        obj=request,
+        division=request.division,
+        summary=f"{request.get_kind_display()} {status}",
+        data={"reason": request.rejection_reason} if request.rejection_reason else {},
     )
-    _tell_requester(locked)
-    return locked
+    _tell_requester(request)
 
 
 def _tell_requester(request: ChangeRequest) -> None:
