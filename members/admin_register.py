@@ -72,7 +72,21 @@ class MembershipPeriodInline(admin.TabularInline):
 class MemberAddForm(forms.ModelForm):
     class Meta:
         model = Member
-        fields = [*sorted(EDITABLE_FIELDS), "division", "joined_on"]
+        fields = [
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "email",
+            "phone",
+            "street",
+            "postal_code",
+            "city",
+            "country",
+            "fee_class",
+            "newsletter_consent",
+            "division",
+            "joined_on",
+        ]
 
 
 @admin.register(Member)
@@ -169,9 +183,6 @@ class MemberAdmin(admin.ModelAdmin):
         obj.pk = saved.pk
         obj.refresh_from_db()
 
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        pass  # the inlines are read-only
-
 
 class RejectForm(forms.Form):
     reason = forms.CharField(
@@ -181,16 +192,7 @@ class RejectForm(forms.Form):
 
 @admin.register(ChangeRequest)
 class ChangeRequestAdmin(admin.ModelAdmin):
-    list_display = [
-        "requested_at",
-        "kind",
-        "subject",
-        "division",
-        "status",
-        "is_stale",
-        "consent",
-        "requested_by",
-    ]
+    list_display = ["requested_at", "kind", "subject", "division", "status", "consent"]
     list_filter = ["status", "kind", "is_stale", StateFilter]
     list_select_related = ["member", "division", "requested_by", "consented_by", "target_division"]
     search_fields = ["member__search_text", "requested_by__email"]

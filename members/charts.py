@@ -62,7 +62,7 @@ def membership_chart(series: Series) -> Chart:
     plot_width = WIDTH - LEFT - RIGHT
     step = plot_width / max(count, 1)
     line_height = (HEIGHT - TOP - BOTTOM) * 0.6
-    flow_top = TOP + line_height + 8
+    flow_top = TOP + line_height + 20
     flow_height = HEIGHT - BOTTOM - flow_top
     baseline = flow_top + flow_height / 2
 

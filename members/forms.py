@@ -87,7 +87,6 @@ class MemberFilterForm(forms.Form):
     q = forms.CharField(
         label=_("Search"),
         required=False,
-        max_length=100,
         widget=forms.TextInput(
             attrs={"type": "search", "placeholder": _("Name, number, e-mail, postal code or city")}
         ),
@@ -128,10 +127,12 @@ class MemberFilterForm(forms.Form):
 
     @property
     def selected_division(self) -> int | None:
-        return self.cleaned_data.get("division") if self.is_valid() else None
+        self.is_valid()
+        return self.cleaned_data.get("division")
 
     def filter(self, qs: MemberQuerySet) -> MemberQuerySet:
-        data = self.cleaned_data if self.is_valid() else {}
+        self.is_valid()
+        data = self.cleaned_data  # the valid ones: a stale parameter drops only itself
         qs = qs.filter(STATUS_FILTERS[data.get("status") or "current"])
         if data.get("fee_class"):
             qs = qs.filter(fee_class=data["fee_class"])
@@ -139,7 +140,7 @@ class MemberFilterForm(forms.Form):
             qs = qs.filter(division__path__startswith=self.paths[data["division"]])
         ordering = SORTS[data.get("sort") or "name"]
         if data.get("q"):
-            qs = qs.search(data["q"])
+            qs = qs.search(data["q"][:100])
             # Matches are few: let the database find them through the search index and sort
             # them, instead of walking the whole name index in order (which it prefers, and
             # which is slow for names late in the alphabet).
@@ -148,7 +149,8 @@ class MemberFilterForm(forms.Form):
 
     @property
     def current_sort(self) -> str:
-        return (self.cleaned_data.get("sort") if self.is_valid() else "") or "name"
+        self.is_valid()
+        return self.cleaned_data.get("sort") or "name"
 
 
 # --- Change requests -------------------------------------------------------------------
@@ -223,6 +225,9 @@ class EntryForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         _german_postal_code(self, data)
+        born = data.get("date_of_birth")
+        if born and not date(1900, 1, 1) <= born <= timezone.localdate():
+            self.add_error("date_of_birth", _("Please check the date of birth."))
         return data
 
     def proposed(self) -> dict[str, Any]:

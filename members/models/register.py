@@ -239,10 +239,13 @@ class MembershipPeriod(models.Model):
     """
 
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="periods")
-    division = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="+")
-    started_on = models.DateField(_("from"))
+    division = models.ForeignKey(
+        Division, on_delete=models.PROTECT, related_name="+", verbose_name=_("division")
+    )
+    started_on = models.DateField(_("started on"))
     start_kind = models.CharField(_("how it began"), max_length=12, choices=PeriodStart.choices)
-    ended_on = models.DateField(_("until"), null=True, blank=True)
+    # The first day no longer covered (exclusive), like an exit's effective date.
+    ended_on = models.DateField(_("ended on"), null=True, blank=True)
     end_kind = models.CharField(
         _("how it ended"), max_length=12, choices=PERIOD_END_CHOICES, blank=True
     )

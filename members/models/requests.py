@@ -27,7 +27,8 @@ class RequestKind(models.TextChoices):
 
 class RequestStatus(models.TextChoices):
     OPEN = "open", _("open")
-    APPROVED = "approved", _("approved")
+    # Approval applies the change in the same transaction: there is no "approved, not yet
+    # applied" state to wait in.
     APPLIED = "applied", _("applied")
     REJECTED = "rejected", _("rejected")
 
@@ -78,11 +79,8 @@ class ChangeRequest(models.Model):
     base_version = models.PositiveIntegerField(_("based on version"), null=True, blank=True)
     effective_on = models.DateField(_("effective on"), null=True, blank=True)
     note = models.TextField(_("note"), blank=True)
-    is_stale = models.BooleanField(
-        _("stale"),
-        default=False,
-        help_text=_("The member changed since the request was made; it cannot be applied."),
-    )
+    # The member changed since the request was made; it cannot be applied.
+    is_stale = models.BooleanField(_("stale"), default=False)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from mailings import outbox
@@ -93,6 +94,17 @@ def submit_change_request(
         current = member.register_values()
         base = {field: current[field] for field in values if field in current}
         base_version = member.version
+        if kind in (RequestKind.CONTACT, RequestKind.FEE_CLASS) and all(
+            base.get(field) == _json(value) for field, value in values.items()
+        ):
+            raise ValidationError(_("Nothing has changed."))
+        if kind in (RequestKind.EXIT, RequestKind.TRANSFER) and effective_on is not None:
+            period = member.periods.filter(ended_on__isnull=True).first()
+            if period is not None and effective_on < period.started_on:
+                raise ValidationError(
+                    _("The date lies before %(day)s, when the current membership period began.")
+                    % {"day": date_format(period.started_on, "SHORT_DATE_FORMAT")}
+                )
     if not access.can(by, Action.REQUEST_CHANGE, division):
         raise PermissionDenied(_("You may not submit changes for this division."))
     unknown = set(values) - EDITABLE_FIELDS - {"end_reason"}

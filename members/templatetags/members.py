@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django import template
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
@@ -12,7 +14,7 @@ register = template.Library()
 @register.simple_tag(takes_context=True)
 def query_with(context: dict[str, Any], **changes: Any) -> str:
     """The current query string with some parameters replaced (pagination, sorting)."""
-    query = context["query"].copy()
+    query = (context.get("query") or context["request"].GET).copy()
     for key, value in changes.items():
         query[key] = value
     return query.urlencode()
@@ -55,11 +57,25 @@ def field_label(name: str) -> str:
 
 @register.simple_tag
 def field_value(name: str, value: Any, division_names: dict[int, str] | None = None) -> str:
-    """A stored register value as a board member reads it."""
+    """A stored register value as a board member reads it: labels, German dates."""
+    from members.models import PERIOD_END_CHOICES, FeeClass, MemberStatus
+
     if value in (None, ""):
         return "–"
     if name == "division_id" and division_names is not None:
         return division_names.get(value, str(value))
     if isinstance(value, bool):
         return _("yes") if value else _("no")
+    labels = {
+        "fee_class": dict(FeeClass.choices),
+        "status": dict(MemberStatus.choices),
+        "end_reason": dict(PERIOD_END_CHOICES),
+    }.get(name)
+    if labels is not None:
+        return str(labels.get(value, value))
+    if name in {"date_of_birth", "joined_on", "left_on"}:
+        try:
+            return date_format(date.fromisoformat(str(value)), "SHORT_DATE_FORMAT")
+        except ValueError:
+            return str(value)
     return str(value)

@@ -16,9 +16,8 @@ PAGE_SIZE = 50
 @login_required
 def member_list(request: HttpRequest, pk: int) -> HttpResponse:
     division = get_visible_or_404(request.user, Division, Action.VIEW_MEMBERS, pk=pk)
-    form = MemberFilterForm(
-        request.GET or None, divisions=queries.sub_divisions(request.user, division)
-    )
+    # Always bound: no parameters at all is a valid filter too.
+    form = MemberFilterForm(request.GET, divisions=queries.sub_divisions(request.user, division))
     members = form.filter(
         Member.objects.visible_to(request.user).in_subtree(division).select_related("division")
     )
@@ -32,7 +31,9 @@ def member_list(request: HttpRequest, pk: int) -> HttpResponse:
         "query": request.GET.copy(),
         "can_request": access.can(request.user, Action.REQUEST_CHANGE, division),
     }
-    template = "members/_member_results.html" if request.htmx else "members/member_list.html"
+    # A history restore (the browser's Back) wants the whole page, filters included.
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "members/_member_results.html" if partial else "members/member_list.html"
     return render(request, template, context)
 
 

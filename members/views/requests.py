@@ -145,7 +145,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def request_consent(request: HttpRequest, pk: int) -> HttpResponse:
     receivable = access.scope_by_division(
-        ChangeRequest.objects.open().filter(kind=RequestKind.TRANSFER),
+        ChangeRequest.objects.open().filter(kind=RequestKind.TRANSFER, consented_at__isnull=True),
         request.user,
         Action.REQUEST_CHANGE,
         field="target_division",

@@ -230,3 +230,55 @@ def test_exit_cannot_be_requested_for_the_future(client, tree, board_sn, new_yea
         url, {"end_reason": "exit", "effective_on": date(2026, 2, 1).isoformat()}
     )
     assert "effective_on" in response.context["form"].errors
+
+
+def test_a_request_that_changes_nothing_is_refused(tree, board_sn):
+    member = make_member(tree.leipzig, fee_class="regular")
+    with pytest.raises(ValidationError):
+        services.submit_change_request(
+            by=board_sn, kind=RequestKind.FEE_CLASS, member=member, values={"fee_class": "regular"}
+        )
+
+
+def test_an_exit_before_the_membership_began_is_refused_at_once(tree, board_sn):
+    member = make_member(tree.leipzig, joined_on=date(2024, 1, 1))
+    with pytest.raises(ValidationError):
+        services.submit_change_request(
+            by=board_sn,
+            kind=RequestKind.EXIT,
+            member=member,
+            values={"end_reason": "exit"},
+            effective_on=date(2019, 1, 1),
+        )
+
+
+def test_an_entry_with_a_future_date_of_birth_is_a_form_error(client, tree, board_sn):
+    client.force_login(board_sn)
+    response = client.post(
+        reverse("members:request_entry", args=[tree.sn.pk]),
+        {
+            "first_name": "A",
+            "last_name": "B",
+            "division": tree.leipzig.pk,
+            "joined_on": "2026-01-01",
+            "date_of_birth": "2999-01-01",
+            "fee_class": "regular",
+            "country": "DE",
+        },
+    )
+    assert "date_of_birth" in response.context["form"].errors
+    assert not ChangeRequest.objects.exists()
+
+
+def test_consent_is_given_once(client, tree, board_sn, board_sh):
+    request = services.submit_change_request(
+        by=board_sn,
+        kind=RequestKind.TRANSFER,
+        member=make_member(tree.leipzig),
+        values={},
+        target_division=tree.kiel,
+    )
+    client.force_login(board_sh)
+    url = reverse("members:request_consent", args=[request.pk])
+    assert client.post(url).status_code == 302
+    assert client.post(url).status_code == 404

@@ -153,3 +153,84 @@ def test_query_count_does_not_grow_with_members(client, tree, board_sn, page):
         services.update_member(by=None, member=first, changes={"phone": f"0341 {i}"})
     services.transfer_member(by=None, member=first, to=tree.leipzig, on=date(2025, 9, 1))
     assert count_queries(client, url) == one
+
+
+def test_sorting_survives_the_next_filter_change(client, tree, board_sn):
+    make_member(tree.leipzig, last_name="Adler", city="Zwickau")
+    make_member(tree.leipzig, last_name="Zander", city="Aue")
+    client.force_login(board_sn)
+    url = reverse("members:member_list", args=[tree.sn.pk])
+    response = client.get(url, {"sort": "city"}, headers={"HX-Request": "true"})
+    # The partial updates the form's hidden sort field, so the next filter keeps the order.
+    assert (
+        '<input type="hidden" name="sort" id="id_sort" value="city" hx-swap-oob="true">'
+        in response.text
+    )
+    assert names(client.get(url, {"sort": "city", "q": "", "status": "current"})) == [
+        "Zander",
+        "Adler",
+    ]
+
+
+def test_back_button_restores_the_whole_page(client, tree, board_sn):
+    client.force_login(board_sn)
+    response = client.get(
+        reverse("members:member_list", args=[tree.sn.pk]),
+        {"fee_class": "reduced"},
+        headers={"HX-Request": "true", "HX-History-Restore-Request": "true"},
+    )
+    assert response.templates[0].name == "members/member_list.html"
+    assert '<option value="reduced" selected>' in response.text
+
+
+def test_a_stale_parameter_drops_only_itself(client, tree, board_sn):
+    make_member(tree.leipzig, last_name="Braun")
+    make_member(tree.leipzig, last_name="Weiß")
+    client.force_login(board_sn)
+    url = reverse("members:member_list", args=[tree.sn.pk])
+    assert names(client.get(url, {"q": "braun", "fee_class": "zzz", "division": 99999})) == [
+        "Braun"
+    ]
+
+
+def test_request_list_pages_keep_the_status(client, tree, board_sn, federal_admin):
+    for _ in range(51):
+        request = services.submit_change_request(
+            by=board_sn,
+            kind="fee_class",
+            member=make_member(tree.leipzig),
+            values={"fee_class": "reduced"},
+        )
+        services.reject_change_request(request=request, by=federal_admin, reason="Nein")
+    client.force_login(board_sn)
+    response = client.get(reverse("members:request_list"), {"status": "rejected"})
+    assert "?status=rejected&amp;page=2" in response.text
+
+
+def test_member_page_shows_labels_and_german_dates(client, tree, board_sn):
+    member = make_member(tree.leipzig, date_of_birth=date(1980, 5, 4))
+    services.update_member(
+        by=None, member=member, changes={"fee_class": "reduced", "date_of_birth": date(1980, 5, 14)}
+    )
+    client.force_login(board_sn)
+    text = client.get(reverse("members:member_detail", args=[member.pk])).text
+    assert "Beitragsklasse: regulär → ermäßigt" in text
+    assert "Geburtsdatum: 04.05.1980 → 14.05.1980" in text
+
+
+def test_federal_admin_edits_a_member_in_the_admin_through_the_register(
+    client, tree, federal_admin
+):
+    member = make_member(tree.leipzig, phone="")
+    client.force_login(federal_admin)
+    url = reverse("admin:members_member_change", args=[member.pk])
+    form = client.get(url).context["adminform"].form
+    data = {name: form.initial.get(name) or "" for name in form.fields}
+    data.update(phone="0341 999", newsletter_consent="")
+    for prefix in ("periods", "versions"):
+        data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    member.refresh_from_db()
+    assert (member.phone, member.version) == ("0341 999", 2)
+    assert member.versions.get(version=2).recorded_by == federal_admin
