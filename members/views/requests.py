@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -78,7 +80,8 @@ def request_for_member(request: HttpRequest, pk: int, kind: str) -> HttpResponse
     except (ValueError, KeyError) as error:
         raise Http404 from error
     if form_class is ContactForm:
-        form = form_class(request.POST or None, instance=Member.objects.get(pk=member.pk))
+        # A copy: validating the form writes the proposed values onto its instance.
+        form = form_class(request.POST or None, instance=copy.copy(member))
     else:
         form = form_class(request.POST or None)
     if form.is_valid():
