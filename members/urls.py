@@ -16,6 +16,13 @@ urlpatterns = [
     path(
         "members/<int:pk>/request/<str:kind>/", views.request_for_member, name="request_for_member"
     ),
+    path("divisions/<int:pk>/members/export/", views.member_export, name="member_export"),
+    path("divisions/<int:pk>/imports/new/", views.import_new, name="import_new"),
+    path("imports/<int:pk>/", views.import_detail, name="import_detail"),
+    path("imports/<int:pk>/progress/", views.import_progress, name="import_progress"),
+    path("imports/<int:pk>/errors.xlsx", views.import_errors, name="import_errors"),
+    path("imports/<int:pk>/apply/", views.import_apply, name="import_apply"),
+    path("imports/<int:pk>/discard/", views.import_discard, name="import_discard"),
     path("requests/", views.request_list, name="request_list"),
     path("requests/<int:pk>/consent/", views.request_consent, name="request_consent"),
 ]

@@ -23,6 +23,7 @@ from members.models.register import (
     PeriodStart,
 )
 from members.models.requests import ChangeRequest, ChangeRequestQuerySet, RequestKind, RequestStatus
+from members.models.transfers import ExportLog, ImportBatch, ImportBatchQuerySet
 
 __all__ = [
     "PERIOD_END_CHOICES",
@@ -35,7 +36,10 @@ __all__ = [
     "DivisionLevel",
     "DivisionQuerySet",
     "EndReason",
+    "ExportLog",
     "FeeClass",
+    "ImportBatch",
+    "ImportBatchQuerySet",
     "Member",
     "MemberQuerySet",
     "MemberStatus",

@@ -107,6 +107,14 @@ class ChangeRequest(models.Model):
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     rejection_reason = models.TextField(_("reason for rejection"), blank=True)
+    batch = models.ForeignKey(
+        "members.ImportBatch",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="change_requests",
+        verbose_name=_("import"),
+    )
 
     objects = ChangeRequestQuerySet.as_manager()
 

@@ -79,3 +79,14 @@ def field_value(name: str, value: Any, division_names: dict[int, str] | None = N
         except ValueError:
             return str(value)
     return str(value)
+
+
+@register.filter
+def import_counts(batch: Any) -> list[tuple[str, int, str]]:
+    """The preview's four numbers with their labels."""
+    return [
+        (_("new"), batch.new, ""),
+        (_("changed"), batch.changed, ""),
+        (_("unchanged"), batch.unchanged, "text-body-secondary"),
+        (_("rows with errors"), batch.errors, "text-danger" if batch.errors else ""),
+    ]

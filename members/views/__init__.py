@@ -13,13 +13,29 @@ from members.views.requests import (
     request_for_member,
     request_list,
 )
+from members.views.transfers import (
+    import_apply,
+    import_detail,
+    import_discard,
+    import_errors,
+    import_new,
+    import_progress,
+    member_export,
+)
 
 __all__ = [
     "dashboard",
     "division_detail",
     "division_roles",
     "healthz",
+    "import_apply",
+    "import_detail",
+    "import_discard",
+    "import_errors",
+    "import_new",
+    "import_progress",
     "member_detail",
+    "member_export",
     "member_list",
     "request_consent",
     "request_entry",

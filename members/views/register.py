@@ -30,6 +30,7 @@ def member_list(request: HttpRequest, pk: int) -> HttpResponse:
         "sort": form.current_sort,
         "query": request.GET.copy(),
         "can_request": access.can(request.user, Action.REQUEST_CHANGE, division),
+        "can_export": access.can(request.user, Action.EXPORT_MEMBERS, division),
     }
     # A history restore (the browser's Back) wants the whole page, filters included.
     partial = request.htmx and not request.htmx.history_restore_request

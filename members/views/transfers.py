@@ -1,0 +1,213 @@
+"""Spreadsheet import (upload, mapping, preview, submit) and member-list export."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods
+
+from members import access, exports, imports, queries, services
+from members.access import Action, get_visible_or_404
+from members.forms import MemberFilterForm
+from members.models import Division, ExportLog, ImportBatch, Member
+
+PREVIEW_ROWS = 200
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("Spreadsheet"),
+        help_text=gettext_lazy("An Excel workbook (.xlsx) or a CSV file, at most 10 MB."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.csv,text/csv"}),
+    )
+
+
+class ExportForm(forms.Form):
+    purpose = forms.CharField(
+        label=gettext_lazy("Purpose"),
+        max_length=300,
+        help_text=gettext_lazy("Why do you need this list? It is logged with the export."),
+    )
+    file_format = forms.ChoiceField(
+        label=gettext_lazy("Format"),
+        choices=[("xlsx", "Excel (.xlsx)"), ("csv", "CSV")],
+        initial="xlsx",
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_new(request: HttpRequest, pk: int) -> HttpResponse:
+    division = get_visible_or_404(request.user, Division, Action.REQUEST_CHANGE, pk=pk)
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if form.is_valid():
+        upload = form.cleaned_data["file"]
+        if upload.size > 10 * 1024 * 1024:
+            form.add_error("file", _("The file is larger than 10 MB."))
+        else:
+            with transaction.atomic():
+                batch = imports.create_batch(
+                    by=request.user, division=division, content=upload.read(), filename=upload.name
+                )
+                imports.start_check(batch=batch)
+            return redirect("members:import_detail", pk=batch.pk)
+    return render(
+        request,
+        "members/import_new.html",
+        {
+            "division": division,
+            "ancestors": queries.visible_ancestors(request.user, division),
+            "form": form,
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_visible_or_404(request.user, ImportBatch, Action.REQUEST_CHANGE, pk=pk)
+    if request.method == "POST" and batch.status == ImportBatch.Status.CHECKED:
+        mapping = {
+            str(index): request.POST.get(f"column-{index}", "")
+            for index in range(len(batch.header))
+            if request.POST.get(f"column-{index}", "") in ("", *imports.FIELDS)
+        }
+        with transaction.atomic():
+            imports.start_check(batch=batch, mapping=mapping)
+        return redirect("members:import_detail", pk=batch.pk)
+    if request.htmx and not request.htmx.history_restore_request and batch.is_busy:
+        return _progress(request, batch)
+    report = batch.report or []
+    return render(
+        request,
+        "members/import_detail.html",
+        {
+            "batch": batch,
+            "division": batch.division,
+            "ancestors": queries.visible_ancestors(request.user, batch.division),
+            "columns": [
+                (index, title, batch.mapping.get(str(index), ""))
+                for index, title in enumerate(batch.header)
+            ],
+            "labels": imports.field_labels(),
+            "problems": [r for r in report if r["errors"]][:PREVIEW_ROWS],
+            "changes": [r for r in report if r["status"] == "changed"][:PREVIEW_ROWS],
+            "progress": imports.progress_of(batch),
+            "direct": access.has_global_access(batch.uploaded_by),
+        },
+    )
+
+
+def _progress(request: HttpRequest, batch: ImportBatch) -> HttpResponse:
+    done, total = imports.progress_of(batch)
+    response = render(
+        request, "members/_import_progress.html", {"batch": batch, "progress": (done, total)}
+    )
+    return response
+
+
+@login_required
+def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_visible_or_404(request.user, ImportBatch, Action.REQUEST_CHANGE, pk=pk)
+    if not batch.is_busy:
+        response = HttpResponse(status=204)
+        response["HX-Refresh"] = "true"  # done: show the result
+        return response
+    return _progress(request, batch)
+
+
+@login_required
+def import_errors(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_visible_or_404(request.user, ImportBatch, Action.REQUEST_CHANGE, pk=pk)
+    content = imports.error_workbook(batch)
+    response = HttpResponse(
+        content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response["Content-Disposition"] = f'attachment; filename="fehler-{batch.pk}.xlsx"'
+    return response
+
+
+@login_required
+def import_apply(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_visible_or_404(request.user, ImportBatch, Action.REQUEST_CHANGE, pk=pk)
+    if request.method != "POST":
+        return redirect("members:import_detail", pk=batch.pk)
+    if batch.uploaded_by_id != request.user.pk:
+        messages.error(request, _("Only the person who uploaded the file can submit it."))
+    elif not imports.start_apply(batch=batch):
+        messages.error(
+            request, _("This import cannot be applied (it has errors, or it was applied already).")
+        )
+    return redirect("members:import_detail", pk=batch.pk)
+
+
+@login_required
+def import_discard(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_visible_or_404(request.user, ImportBatch, Action.REQUEST_CHANGE, pk=pk)
+    if request.method != "POST":
+        return redirect("members:import_detail", pk=batch.pk)
+    ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.CHECKED).update(
+        status=ImportBatch.Status.DISCARDED, content=b"", finished_at=timezone.now()
+    )
+    messages.success(request, _("The import has been discarded."))
+    return redirect("members:member_list", pk=batch.division_id)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def member_export(request: HttpRequest, pk: int) -> HttpResponse:
+    """A filtered member list as .xlsx or .csv; the purpose is stated and logged."""
+    division = get_visible_or_404(request.user, Division, Action.EXPORT_MEMBERS, pk=pk)
+    filters = MemberFilterForm(request.GET, divisions=queries.sub_divisions(request.user, division))
+    members = filters.filter(
+        Member.objects.visible_to(request.user, Action.EXPORT_MEMBERS).in_subtree(division)
+    )
+    form = ExportForm(request.POST or None)
+    if form.is_valid():
+        log = ExportLog.objects.create(
+            exported_by=request.user,
+            division=division,
+            purpose=form.cleaned_data["purpose"],
+            filters={k: v for k, v in request.GET.items() if k != "page"},
+            file_format=form.cleaned_data["file_format"],
+            rows=members.count(),
+        )
+        services.record_audit(
+            actor=request.user,
+            action="members.exported",
+            obj=log,
+            division=division,
+            summary=f"{log.rows} members exported: {log.purpose}",
+            data={"filters": log.filters},
+        )
+        stamp = timezone.localdate().isoformat()
+        if log.file_format == "csv":
+            response = StreamingHttpResponse(
+                exports.csv_lines(members, [0]), content_type="text/csv; charset=utf-8"
+            )
+            response["Content-Disposition"] = (
+                f'attachment; filename="mitglieder-{division.code}-{stamp}.csv"'
+            )
+            return response
+        handle, _count = exports.xlsx_file(members)
+        return FileResponse(
+            handle, as_attachment=True, filename=f"mitglieder-{division.code}-{stamp}.xlsx"
+        )
+    return render(
+        request,
+        "members/member_export.html",
+        {
+            "division": division,
+            "ancestors": queries.visible_ancestors(request.user, division),
+            "form": form,
+            "count": members.count(),
+            "query": request.GET.urlencode(),
+        },
+    )

@@ -1,0 +1,111 @@
+"""Exports: a stated purpose, logged; German headers and dates; safe cells; a lossless round trip."""
+
+import csv
+import io
+from datetime import date
+
+import pytest
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from members import imports
+from members.models import AuditEntry, ExportLog
+from tests.factories import make_member
+
+pytestmark = pytest.mark.django_db
+
+
+def export(
+    client, division, file_format, purpose="Einladung zur Kreismitgliederversammlung", **filters
+):
+    url = reverse("members:member_export", args=[division.pk])
+    query = "&".join(f"{k}={v}" for k, v in filters.items())
+    return client.post(f"{url}?{query}", {"purpose": purpose, "file_format": file_format})
+
+
+def content(response) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def test_an_export_needs_a_purpose_and_is_logged(client, tree, board_sn):
+    make_member(tree.leipzig)
+    make_member(tree.kiel)  # another state: never exported
+    client.force_login(board_sn)
+    response = export(client, tree.sn, "csv", purpose="")
+    assert response.status_code == 200
+    assert "purpose" in response.context["form"].errors
+    assert not ExportLog.objects.exists()
+    response = export(client, tree.sn, "csv", fee_class="regular")
+    assert response.status_code == 200
+    log = ExportLog.objects.get()
+    assert (log.exported_by, log.rows, log.filters, log.file_format) == (
+        board_sn,
+        1,
+        {"fee_class": "regular"},
+        "csv",
+    )
+    assert AuditEntry.objects.filter(action="members.exported", object_id=str(log.pk)).exists()
+
+
+def test_csv_has_german_headers_and_dates_and_neutralised_cells(client, tree, board_sn):
+    make_member(
+        tree.leipzig,
+        first_name='=HYPERLINK("x")',
+        last_name="Müller",
+        date_of_birth=date(1980, 2, 1),
+        joined_on=date(2019, 3, 4),
+        phone="+49 341 1",
+    )
+    client.force_login(board_sn)
+    text = content(export(client, tree.sn, "csv")).decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert rows[0][:4] == ["Mitgliedsnummer", "Vorname", "Nachname", "Straße"]
+    assert rows[1][1] == '\'=HYPERLINK("x")'
+    assert rows[1][7] == "'+49 341 1"
+    assert (rows[1][8], rows[1][9]) == ("01.02.1980", "04.03.2019")
+    assert (rows[1][10], rows[1][11], rows[1][12]) == ("SN-L", "regulär", "schwebend")
+
+
+def test_xlsx_cells_are_text_and_dates_are_dates(client, tree, board_sn):
+    make_member(
+        tree.leipzig, first_name="@SUM(1)", postal_code="04109", date_of_birth=date(1980, 2, 1)
+    )
+    client.force_login(board_sn)
+    response = export(client, tree.sn, "xlsx")
+    sheet = load_workbook(io.BytesIO(content(response))).active
+    header, row = list(sheet.iter_rows(values_only=True))[:2]
+    assert header[1] == "Vorname"
+    assert row[1] == "'@SUM(1)"
+    assert row[4] == "04109"  # still a text with its leading zero
+    assert row[8].date() == date(1980, 2, 1)
+    assert sheet.cell(row=2, column=9).number_format == "DD.MM.YYYY"
+
+
+@pytest.mark.parametrize("file_format", ["xlsx", "csv"])
+def test_export_then_import_changes_nothing(client, tree, board_sn, file_format):
+    for i in range(5):
+        make_member(
+            [tree.leipzig, tree.dresden, tree.leipzig_sued][i % 3],
+            first_name=f"=Vor{i}",
+            last_name=f"Nach-{i}",
+            postal_code="01067",
+            date_of_birth=date(1970 + i, 1, 2),
+            fee_class=["regular", "reduced", "exempt"][i % 3],
+            phone=f"0341 {i}",
+        )
+    client.force_login(board_sn)
+    exported = content(export(client, tree.sn, file_format))
+    batch = imports.create_batch(
+        by=board_sn, division=tree.sn, content=exported, filename=f"export.{file_format}"
+    )
+    batch = imports.check_batch(batch_id=batch.pk)
+    assert [r["errors"] for r in batch.report] == [[]] * 5
+    assert (batch.new, batch.changed, batch.unchanged, batch.errors) == (0, 0, 5, 0)
+
+
+def test_a_treasurer_may_export_but_a_mailing_sender_may_not(client, tree):
+    from tests.factories import make_user
+
+    sender = make_user("versand@example.org", tree.sn, "mailing_sender")
+    client.force_login(sender)
+    assert client.get(reverse("members:member_export", args=[tree.sn.pk])).status_code == 404
