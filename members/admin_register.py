@@ -12,14 +12,17 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from members import services
+from members import access, services
 from members.models import (
     ChangeRequest,
     Division,
     DivisionLevel,
+    ExportLog,
+    ImportBatch,
     Member,
     MembershipPeriod,
     MemberVersion,
@@ -193,7 +196,13 @@ class RejectForm(forms.Form):
 @admin.register(ChangeRequest)
 class ChangeRequestAdmin(admin.ModelAdmin):
     list_display = ["requested_at", "kind", "subject", "division", "status", "consent"]
-    list_filter = ["status", "kind", "is_stale", StateFilter]
+    list_filter = [
+        "status",
+        "kind",
+        "is_stale",
+        StateFilter,
+        ("batch", admin.RelatedOnlyFieldListFilter),
+    ]
     list_select_related = ["member", "division", "requested_by", "consented_by", "target_division"]
     search_fields = ["member__search_text", "requested_by__email"]
     date_hierarchy = "requested_at"
@@ -394,3 +403,82 @@ def comparison(change_request: ChangeRequest) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(admin.ModelAdmin):
+    list_display = [
+        "uploaded_at",
+        "filename",
+        "division",
+        "uploaded_by",
+        "status",
+        "new",
+        "changed",
+        "errors",
+        "requests",
+    ]
+    list_filter = ["status", StateFilter]
+    list_select_related = ["division", "uploaded_by"]
+    fields = [
+        "filename",
+        "division",
+        "uploaded_by",
+        "uploaded_at",
+        "sha256",
+        "status",
+        "total_rows",
+        "new",
+        "changed",
+        "unchanged",
+        "errors",
+        "error",
+        "finished_at",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ImportBatch]:
+        return ImportBatch.objects.visible_to(request.user).defer("content", "report")
+
+    @admin.display(description=_("change requests"))
+    def requests(self, obj: ImportBatch) -> str:
+        url = reverse("admin:members_changerequest_changelist") + f"?batch__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, _("show"))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ExportLog)
+class ExportLogAdmin(admin.ModelAdmin):
+    list_display = ["exported_at", "exported_by", "division", "purpose", "file_format", "rows"]
+    list_filter = ["file_format", StateFilter]
+    search_fields = ["purpose", "exported_by__email"]
+    list_select_related = ["exported_by", "division"]
+    readonly_fields = [
+        "exported_at",
+        "exported_by",
+        "division",
+        "purpose",
+        "filters",
+        "file_format",
+        "rows",
+    ]
+    fields = readonly_fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ExportLog]:
+        return access.scope_by_division(
+            super().get_queryset(request), request.user, access.Action.EXPORT_MEMBERS
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

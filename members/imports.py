@@ -373,17 +373,11 @@ def _compare_with_register(
     )
     emails = sorted({r.values["email"] for r in newcomers if r.values.get("email")})
     people: set[tuple] = set()
-    for chunk in _chunks(names):
-        people |= set(
-            Member.objects.current()
-            .filter(last_name__in=chunk)
-            .values_list("last_name", "first_name", "date_of_birth")
-        )
     addresses: set[str] = set()
+    for chunk in _chunks(names):
+        people |= access.people_already_registered(names=chunk, emails=[])[0]
     for chunk in _chunks(emails):
-        addresses |= set(
-            Member.objects.current().filter(email__in=chunk).values_list("email", flat=True)
-        )
+        addresses |= access.people_already_registered(names=[], emails=chunk)[1]
     for result in results:
         number = result.values.get("membership_number")
         if number:
