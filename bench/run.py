@@ -106,6 +106,89 @@ def main() -> None:
     measure(
         "dashboard", total, client, lambda i: reverse("members:division_detail", args=[state.pk])
     )
+    bench_import(state)
+    bench_export(state)
+
+
+def _sheet(state: Division, rows: int) -> bytes:
+    """A board's sheet: half existing members (some changed), half new people."""
+    import io
+
+    from openpyxl import Workbook
+
+    rng = random.Random(2)
+    existing = list(
+        Member.objects.filter(division__path__startswith=state.path)
+        .order_by("pk")
+        .values_list(
+            "membership_number", "first_name", "last_name", "street", "postal_code", "city"
+        )[: rows // 2]
+    )
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet()
+    sheet.append(["Mitgliederliste"])
+    sheet.append(["Mitgl.-Nr.", "Vorname", "Name", "Straße", "PLZ", "Ort", "E-Mail", "Geb.-Datum"])
+    for number, first, last, street, postal, city in existing:
+        if rng.random() < 0.2:
+            street = f"Neue Straße {rng.randint(1, 99)}"
+        sheet.append([number, first, last, street, postal, city, None, None])
+    for i in range(rows - len(existing)):
+        born = f"{1 + i % 28}.{1 + i % 12}.19{50 + i % 50}"
+        sheet.append(
+            [
+                None,
+                "Neu",
+                f"Mitglied{i}",
+                f"Weg {i % 90 + 1}",
+                "50667",
+                "Köln",
+                f"neu{i}@example.org",
+                born,
+            ]
+        )
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def bench_import(state: Division) -> None:
+    from members import imports
+
+    rows = int(os.environ.get("BENCH_IMPORT_ROWS", "10000"))
+    board = User.objects.get(email=f"bench-board-{state.code.lower()}@example.org")
+    content = _sheet(state, rows)
+    started = time.perf_counter()
+    batch = imports.create_batch(by=board, division=state, content=content, filename="bench.xlsx")
+    batch = imports.check_batch(batch_id=batch.pk)
+    seconds = time.perf_counter() - started
+    if batch.total_rows != rows:
+        raise SystemExit(
+            f"import_validate: read {batch.total_rows} rows, expected {rows}: {batch.error}"
+        )
+    print(f"BENCH import_validate rows={rows} seconds={seconds:.1f}", flush=True)
+
+
+def bench_export(state: Division) -> None:
+    import tracemalloc
+
+    from members import exports
+
+    count = int(os.environ.get("BENCH_EXPORT_MEMBERS", "100000"))
+    members = Member.objects.filter(division__path__startswith=state.path).order_by("pk")[:count]
+    started = time.perf_counter()
+    handle, rows = exports.xlsx_file(members)
+    seconds = time.perf_counter() - started
+    handle.close()
+    # Memory is measured in a second run: tracing allocations slows the export down.
+    tracemalloc.start()
+    handle, _rows = exports.xlsx_file(members)
+    _current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    handle.close()
+    print(
+        f"BENCH export_xlsx members={rows} seconds={seconds:.1f} peak_mb={peak / 1e6:.1f}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
