@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from members import access, services
@@ -113,7 +114,7 @@ def field_labels() -> dict[str, str]:
         f.name: str(f.verbose_name) for f in Member._meta.get_fields() if hasattr(f, "verbose_name")
     }
     labels["division"] = _("division (code or name)")
-    return {name: labels.get(name, name) for name in FIELDS}
+    return {name: capfirst(labels.get(name, name)) for name in FIELDS}
 
 
 def guess_mapping(header: list[str]) -> dict[str, str]:

@@ -2,6 +2,8 @@
 
 import csv
 import io
+import shutil
+import subprocess
 from datetime import date
 
 import pytest
@@ -109,3 +111,46 @@ def test_a_treasurer_may_export_but_a_mailing_sender_may_not(client, tree):
     sender = make_user("versand@example.org", tree.sn, "mailing_sender")
     client.force_login(sender)
     assert client.get(reverse("members:member_export", args=[tree.sn.pk])).status_code == 404
+
+
+SOFFICE = shutil.which("soffice")
+
+
+@pytest.mark.skipif(
+    SOFFICE is None, reason="LibreOffice (soffice) not installed; .ci/run installs it"
+)
+def test_libreoffice_opens_the_export_as_it_was_meant(client, tree, board_sn, tmp_path):
+    make_member(
+        tree.dresden,
+        first_name='=WEBSERVICE("x")',
+        last_name="Weiß",
+        postal_code="01067",
+        date_of_birth=date(1980, 2, 1),
+    )
+    client.force_login(board_sn)
+    source = tmp_path / "export.xlsx"
+    source.write_bytes(content(export(client, tree.sn, "xlsx")))
+    result = subprocess.run(  # noqa: S603 - LibreOffice on our own file
+        [
+            SOFFICE,
+            "--headless",
+            f"-env:UserInstallation=file://{tmp_path}/profile",
+            "--convert-to",
+            "csv:Text - txt - csv (StarCalc):59,34,76",
+            str(source),
+            "--outdir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = list(
+        csv.reader(
+            (tmp_path / "export.csv").read_text(encoding="utf-8").splitlines(), delimiter=";"
+        )
+    )
+    assert (rows[1][1], rows[1][2], rows[1][4]) == ('\'=WEBSERVICE("x")', "Weiß", "01067")
+    assert rows[1][8] == "01.02.1980"
