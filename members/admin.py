@@ -13,11 +13,8 @@ from django.utils.translation import gettext_lazy as _
 from treebeard.admin import TreeAdmin
 from treebeard.forms import movenodeform_factory
 
-from members import (
-    access,
-    admin_register,  # noqa: F401  (registers the register's admins)
-    services,
-)
+from members import access, services
+from members.admin_register import ReadOnlyRecordAdmin  # importing registers the register's admins
 from members.models import AuditEntry, Division, Role, RoleAssignment, User
 
 
@@ -193,7 +190,7 @@ class RoleAssignmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyRecordAdmin):
     list_display = ["at", "actor", "action", "summary", "division"]
     list_filter = ["action"]
     search_fields = ["summary", "object_id", "actor__email"]
@@ -203,12 +200,3 @@ class AuditEntryAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEntry]:
         qs = super().get_queryset(request)
         return qs if access.has_global_access(request.user) else qs.none()
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

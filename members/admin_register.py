@@ -31,6 +31,21 @@ from members.models import (
 from members.services.register import EDITABLE_FIELDS
 
 
+class RecordAdmin(admin.ModelAdmin):
+    """A record kept for the history: nobody adds or deletes it in the admin."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyRecordAdmin(RecordAdmin):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class StateFilter(admin.SimpleListFilter):
     title = _("state association")
     parameter_name = "state"
@@ -194,7 +209,7 @@ class RejectForm(forms.Form):
 
 
 @admin.register(ChangeRequest)
-class ChangeRequestAdmin(admin.ModelAdmin):
+class ChangeRequestAdmin(RecordAdmin):
     list_display = ["requested_at", "kind", "subject", "division", "status", "consent"]
     list_filter = [
         "status",
@@ -241,12 +256,6 @@ class ChangeRequestAdmin(admin.ModelAdmin):
         if obj.target_division_id is None:
             return None
         return obj.consented_at is not None
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_urls(self) -> list:
         return [
@@ -406,7 +415,7 @@ def comparison(change_request: ChangeRequest) -> list[dict[str, Any]]:
 
 
 @admin.register(ImportBatch)
-class ImportBatchAdmin(admin.ModelAdmin):
+class ImportBatchAdmin(RecordAdmin):
     list_display = [
         "uploaded_at",
         "filename",
@@ -445,15 +454,9 @@ class ImportBatchAdmin(admin.ModelAdmin):
         url = reverse("admin:members_changerequest_changelist") + f"?batch__id__exact={obj.pk}"
         return format_html('<a href="{}">{}</a>', url, _("show"))
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(ExportLog)
-class ExportLogAdmin(admin.ModelAdmin):
+class ExportLogAdmin(ReadOnlyRecordAdmin):
     list_display = ["exported_at", "exported_by", "division", "purpose", "file_format", "rows"]
     list_filter = ["file_format", StateFilter]
     search_fields = ["purpose", "exported_by__email"]
@@ -473,12 +476,3 @@ class ExportLogAdmin(admin.ModelAdmin):
         return access.scope_by_division(
             super().get_queryset(request), request.user, access.Action.EXPORT_MEMBERS
         )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
