@@ -209,25 +209,6 @@ def get_visible_or_404[M: Model](user: AnyUser, model: type[M], action: Action, 
         raise Http404 from exc
 
 
-def people_already_registered(
-    *, names: list[str], emails: list[str]
-) -> tuple[set[tuple[str, str, object]], set[str]]:
-    """Whether people are already members anywhere, for duplicate checks of imports.
-
-    The one read across the whole register that a state board's work triggers: it answers
-    only "already there" for (last name, first name, date of birth) and e-mail addresses the
-    board itself supplied, never who or where.
-    """
-    from members.models import Member
-
-    current = Member.objects.current()
-    people = set(
-        current.filter(last_name__in=names).values_list("last_name", "first_name", "date_of_birth")
-    )
-    addresses = set(current.filter(email__in=emails).values_list("email", flat=True))
-    return people, addresses
-
-
 # --- Delegation: who may grant which role where ---------------------------------------
 
 

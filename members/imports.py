@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -25,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from members import access, services
 from members.access import Action
-from members.models import Division, ImportBatch, Member, RequestKind, User
+from members.models import ChangeRequest, Division, ImportBatch, Member, RequestKind, User
 from members.services.register import EDITABLE_FIELDS
 from members.spreadsheets import (
     FormulaWithoutValue,
@@ -107,6 +108,7 @@ COMPARED = (
     "fee_class",
 )
 PROGRESS_KEY = "members-import-progress-{}"
+logger = logging.getLogger(__name__)
 
 
 def field_labels() -> dict[str, str]:
@@ -157,7 +159,8 @@ def _date(value: Any) -> date | None:
     if isinstance(value, date):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if 1 <= value < 80000:  # an Excel serial number (1900 date system)
+        # An Excel serial number (1900 date system); below 1910 it is a year or a typo.
+        if 3653 <= value < 80000:
             return date(1899, 12, 30) + timedelta(days=int(value))
         raise CellError(_("“%s” is not a date") % value)
     text = _text(value)
@@ -180,7 +183,7 @@ def _postal_code(value: Any) -> str:
     text = _text(value).replace(" ", "")
     if not text:
         return ""
-    if text.isdigit() and len(text) == 4:
+    if text.isdigit() and len(text) == 4 and not text.startswith("0"):
         text = "0" + text  # Excel dropped the leading zero (e.g. 1067 Dresden)
     if not (text.isdigit() and len(text) == 5):
         raise CellError(_("postal code “%s” does not have five digits") % text)
@@ -373,12 +376,35 @@ def _compare_with_register(
         {r.values.get("last_name", "") for r in newcomers if r.values.get("date_of_birth")}
     )
     emails = sorted({r.values["email"] for r in newcomers if r.values.get("email")})
+    # A board learns only about people in its own area (the federal office: everywhere), and
+    # about entries already requested there; the federal office checks again on approval.
+    scope = (
+        Member.objects.current()
+        if user is None
+        else Member.objects.visible_to(user, Action.REQUEST_CHANGE)
+    )
+    pending = ChangeRequest.objects.open().filter(kind=RequestKind.ENTRY)
+    if user is not None:
+        pending = pending.visible_to(user, Action.REQUEST_CHANGE)
     people: set[tuple] = set()
     addresses: set[str] = set()
     for chunk in _chunks(names):
-        people |= access.people_already_registered(names=chunk, emails=[])[0]
+        people |= set(
+            scope.current()
+            .filter(last_name__in=chunk)
+            .values_list("last_name", "first_name", "date_of_birth")
+        )
+        for proposed in pending.filter(proposed__last_name__in=chunk).values_list(
+            "proposed", flat=True
+        ):
+            if proposed.get("date_of_birth"):
+                born = date.fromisoformat(proposed["date_of_birth"])
+                people.add((proposed.get("last_name"), proposed.get("first_name"), born))
     for chunk in _chunks(emails):
-        addresses |= access.people_already_registered(names=[], emails=chunk)[1]
+        addresses |= set(scope.current().filter(email__in=chunk).values_list("email", flat=True))
+        addresses |= set(
+            pending.filter(proposed__email__in=chunk).values_list("proposed__email", flat=True)
+        )
     for result in results:
         number = result.values.get("membership_number")
         if number:
@@ -414,8 +440,8 @@ def _diff(result: RowResult, member: Member) -> None:
         if name not in result.values:
             continue
         new, old = result.values[name], getattr(member, name)
-        if name == "fee_class" and not new:
-            continue  # an empty fee class keeps the one in the register
+        if new in ("", None):
+            continue  # an empty cell (or the lower part of a merged one) keeps the register's value
         if (new or None) != (old or None):
             result.diff[name] = [
                 old.isoformat() if isinstance(old, date) else old,
@@ -474,7 +500,10 @@ def check_batch(*, batch_id: int, mapping: dict[str, str] | None = None) -> Impo
             division=batch.division,
             progress=_progress(batch.pk, batch.total_rows),
         )
-    except SpreadsheetError as error:
+    except Exception as error:
+        if not isinstance(error, SpreadsheetError):
+            logger.exception("Import %s could not be checked", batch_id)
+            error = SpreadsheetError(_("The file could not be read."))
         batch.status, batch.error, batch.report = ImportBatch.Status.FAILED, str(error), []
         if batch.header:
             batch.status = ImportBatch.Status.CHECKED  # the mapping can still be corrected
@@ -610,7 +639,8 @@ def apply_batch(*, batch_id: int) -> ImportBatch:
             report(position)
     batch.status = ImportBatch.Status.APPLIED if direct else ImportBatch.Status.SUBMITTED
     batch.finished_at = timezone.now()
-    batch.save(update_fields=["status", "finished_at"])
+    batch.content = b""  # the sheet has served its purpose; keep only its hash and counts
+    batch.save(update_fields=["status", "finished_at", "content"])
     services.record_audit(
         actor=by,
         action="import.applied" if direct else "import.submitted",
@@ -635,7 +665,7 @@ def error_workbook(batch: ImportBatch) -> bytes:
     problems = {r["row"]: "; ".join(r["errors"]) for r in batch.report}
     workbook = Workbook(write_only=True)
     worksheet = workbook.create_sheet(_("Rows"))
-    worksheet.append([*parsed.header, _("Error")])
+    worksheet.append([_safe(title) for title in parsed.header] + [_("Error")])
     for row, number in zip(parsed.rows, parsed.row_numbers, strict=True):
         worksheet.append(
             [_safe(cell) for cell in row[: len(parsed.header)]] + [problems.get(number, "")]

@@ -21,6 +21,8 @@ from django.utils.translation import gettext as _
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 50_000
+MAX_COLUMNS = 60  # a member sheet has a dozen columns; a declared XFD width is ignored
+MAX_CELLS = 1_500_000
 MAX_UNZIPPED = 200 * 1024 * 1024  # a zip bomb expands far beyond this
 HEADER_SEARCH_ROWS = 15
 
@@ -78,17 +80,21 @@ def _read_xlsx(content: bytes) -> list[list[Any]]:
     try:
         formulas = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
         values = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        formula_rows = formulas.worksheets[0].iter_rows(values_only=True)
+        raw_sheet, value_sheet = formulas.worksheets[0], values.worksheets[0]
+        # The file's own <dimension> would make openpyxl pad every row to it: ignore it.
+        raw_sheet.reset_dimensions()
+        value_sheet.reset_dimensions()
         rows: list[list[Any]] = []
-        for number, (raw, cached) in enumerate(
-            zip(formula_rows, values.worksheets[0].iter_rows(values_only=True), strict=False),
-            start=1,
-        ):
-            if number > MAX_ROWS + HEADER_SEARCH_ROWS:
-                raise SpreadsheetError(
-                    _("The sheet has more than %(max)s rows. Please split it.")
-                    % {"max": number_format(MAX_ROWS, force_grouping=True)}
-                )
+        cells = 0
+        pairs = zip(
+            raw_sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS),
+            value_sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS),
+            strict=False,
+        )
+        for number, (raw, cached) in enumerate(pairs, start=1):
+            cells += len(cached)
+            if number > MAX_ROWS + HEADER_SEARCH_ROWS or cells > MAX_CELLS:
+                raise SpreadsheetError(_too_many_rows())
             row = []
             for formula, value in zip(raw, cached, strict=False):
                 if isinstance(formula, str) and formula.startswith("=") and value is None:
@@ -106,26 +112,39 @@ class FormulaWithoutValue(str):
     """A formula cell whose result was never saved (the file was not opened in Excel)."""
 
 
+def _too_many_rows() -> str:
+    return _("The sheet has more than %(max)s rows. Please split it.") % {
+        "max": number_format(MAX_ROWS, force_grouping=True)
+    }
+
+
 def _read_csv(content: bytes) -> list[list[Any]]:
+    text = None
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             text = content.decode(encoding)
             break
         except UnicodeDecodeError:
             continue
+    if text is None:
+        raise SpreadsheetError(
+            _("The text encoding of this file is unknown. Please save it as CSV (UTF-8).")
+        )
     if "\x00" in text:
         raise SpreadsheetError(_("This file is neither a spreadsheet nor a CSV text file."))
     sample = text[:5000]
     delimiter = ";" if sample.count(";") >= sample.count(",") else ","
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     rows = []
-    for number, row in enumerate(reader, start=1):
-        if number > MAX_ROWS + HEADER_SEARCH_ROWS:
-            raise SpreadsheetError(
-                _("The sheet has more than %(max)s rows. Please split it.")
-                % {"max": number_format(MAX_ROWS, force_grouping=True)}
-            )
-        rows.append(row)
+    try:
+        for number, row in enumerate(reader, start=1):
+            if number > MAX_ROWS + HEADER_SEARCH_ROWS:
+                raise SpreadsheetError(_too_many_rows())
+            rows.append(row[:MAX_COLUMNS])
+    except csv.Error as error:
+        raise SpreadsheetError(
+            _("This CSV file is malformed (line %s).") % reader.line_num
+        ) from error
     return rows
 
 
@@ -155,16 +174,15 @@ def find_header(rows: list[list[Any]], known: set[str]) -> int:
 def sheet(rows: list[list[Any]], known: set[str]) -> Sheet:
     index = find_header(rows, known)
     header = [str(cell).strip() if cell is not None else "" for cell in rows[index]]
+    while header and not header[-1]:
+        header.pop()  # rows come padded with empty cells on the right
     body, numbers = [], []
     for number, row in enumerate(rows[index + 1 :], start=index + 2):
         if any(cell not in (None, "") and str(cell).strip() for cell in row):
-            body.append(list(row) + [None] * (len(header) - len(row)))
+            body.append(list(row[: len(header)]) + [None] * (len(header) - len(row)))
             numbers.append(number)
     if not body:
         raise SpreadsheetError(_("The sheet has a header but no rows below it."))
     if len(body) > MAX_ROWS:
-        raise SpreadsheetError(
-            _("The sheet has more than %(max)s rows. Please split it.")
-            % {"max": number_format(MAX_ROWS, force_grouping=True)}
-        )
+        raise SpreadsheetError(_too_many_rows())
     return Sheet(header=header, rows=body, header_row=index + 1, row_numbers=numbers)

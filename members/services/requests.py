@@ -234,12 +234,40 @@ def approve_change_request(*, request: ChangeRequest, by: User) -> ChangeRequest
                         _("The member has changed since the request was made (%(fields)s).")
                         % {"fields": ", ".join(stale)}
                     )
+            if locked.kind == RequestKind.ENTRY:
+                _refuse_duplicate_entry(locked)
             _apply(locked, by)
             _decide(locked, by=by, status=RequestStatus.APPLIED)
     except StaleChangeRequest:
         _mark_stale(request, by)
         raise
     return locked
+
+
+def _refuse_duplicate_entry(request: ChangeRequest) -> None:
+    """A person already in the register (anywhere) is not admitted a second time."""
+    proposed = request.proposed
+    current = Member.objects.current()
+    same_email = (
+        bool(proposed.get("email")) and current.filter(email__iexact=proposed["email"]).first()
+    )
+    same_person = (
+        bool(proposed.get("date_of_birth"))
+        and current.filter(
+            last_name__iexact=proposed.get("last_name", ""),
+            first_name__iexact=proposed.get("first_name", ""),
+            date_of_birth=proposed["date_of_birth"],
+        ).first()
+    )
+    duplicate = same_email or same_person
+    if duplicate:
+        raise ChangeRequestError(
+            _("%(name)s may already be a member: see membership number %(number)s.")
+            % {
+                "name": f"{proposed.get('first_name', '')} {proposed.get('last_name', '')}".strip(),
+                "number": duplicate.membership_number,
+            }
+        )
 
 
 @transaction.atomic

@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -125,7 +125,11 @@ def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def import_errors(request: HttpRequest, pk: int) -> HttpResponse:
-    batch = get_visible_or_404(request.user, ImportBatch, Action.REQUEST_CHANGE, pk=pk)
+    batch = get_visible_or_404(
+        request.user, ImportBatch, Action.REQUEST_CHANGE, pk=pk, status=ImportBatch.Status.CHECKED
+    )
+    if not batch.report:
+        raise Http404
     content = imports.error_workbook(batch)
     response = HttpResponse(
         content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -153,7 +157,8 @@ def import_discard(request: HttpRequest, pk: int) -> HttpResponse:
     batch = get_visible_or_404(request.user, ImportBatch, Action.REQUEST_CHANGE, pk=pk)
     if request.method != "POST":
         return redirect("members:import_detail", pk=batch.pk)
-    ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.CHECKED).update(
+    discardable = [ImportBatch.Status.CHECKED, ImportBatch.Status.FAILED]
+    ImportBatch.objects.filter(pk=batch.pk, status__in=discardable).update(
         status=ImportBatch.Status.DISCARDED, content=b"", finished_at=timezone.now()
     )
     messages.success(request, _("The import has been discarded."))
@@ -170,6 +175,11 @@ def member_export(request: HttpRequest, pk: int) -> HttpResponse:
         Member.objects.visible_to(request.user, Action.EXPORT_MEMBERS).in_subtree(division)
     )
     form = ExportForm(request.POST or None)
+    if filters.is_bound and filters.errors:
+        # Never export more than was asked for: a broken filter stops the export.
+        form.add_error(
+            None, _("The filter of the list is not valid any more; set it again on the list.")
+        )
     if form.is_valid():
         log = ExportLog.objects.create(
             exported_by=request.user,

@@ -154,3 +154,15 @@ def test_libreoffice_opens_the_export_as_it_was_meant(client, tree, board_sn, tm
     )
     assert (rows[1][1], rows[1][2], rows[1][4]) == ('\'=WEBSERVICE("x")', "Weiß", "01067")
     assert rows[1][8] == "01.02.1980"
+
+
+def test_a_broken_filter_stops_the_export(client, tree, board_sn):
+    make_member(tree.leipzig)
+    client.force_login(board_sn)
+    response = client.post(
+        f"{reverse('members:member_export', args=[tree.sn.pk])}?division=99999",
+        {"purpose": "Versand", "file_format": "csv"},
+    )
+    assert response.status_code == 200
+    assert response.context["form"].non_field_errors()
+    assert not ExportLog.objects.exists()

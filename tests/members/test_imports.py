@@ -396,3 +396,119 @@ def test_the_management_command_prints_the_report(tree, federal_admin, register,
     bad.write_bytes(b"\x00\x01\x02")
     with pytest.raises(CommandError):
         call_command("import_members", str(bad), "--division", "SN")
+
+
+def test_a_declared_giant_sheet_is_refused_without_reading_it(tree, board_sn):
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Vorname", "Nachname"])
+    sheet["XFD1"] = "x"
+    sheet["A1048576"] = "y"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    batch = check(board_sn, tree.sn, buffer.getvalue())
+    assert batch.status == ImportBatch.Status.FAILED
+    assert "mehr als 50.000 Zeilen" in batch.error
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("Vorname;Nachname\nJürgen;Müller\n".encode("cp850"), "Zeichenkodierung"),
+        (b'Vorname;Nachname\n"' + b"x" * 200_000 + b'";B\n', "fehlerhaft"),
+    ],
+)
+def test_broken_csv_files_fail_cleanly_and_can_be_discarded(
+    client, tree, board_sn, content, message
+):
+    batch = check(board_sn, tree.sn, content, "alt.csv")
+    assert (batch.status, message in batch.error) == (ImportBatch.Status.FAILED, True)
+    client.force_login(board_sn)
+    assert client.get(reverse("members:import_errors", args=[batch.pk])).status_code == 404
+    client.post(reverse("members:import_discard", args=[batch.pk]))
+    batch.refresh_from_db()
+    assert batch.status == ImportBatch.Status.DISCARDED
+
+
+def test_a_board_learns_nothing_about_people_in_other_states(tree, board_sn, federal_admin):
+    make_member(
+        tree.kiel,
+        first_name="Mia",
+        last_name="Albrecht",
+        date_of_birth=date(1984, 5, 25),
+        email="mia@example.org",
+    )
+    content = b"Vorname;Nachname;Geburtsdatum;E-Mail\nMia;Albrecht;25.05.1984;mia@example.org\n"
+    assert check(board_sn, tree.sn, content, "a.csv").report[0]["errors"] == []
+    flagged = check(federal_admin, tree.sn, content, "a.csv").report[0]["errors"]
+    assert flagged == [
+        "ein Mitglied mit demselben Namen und Geburtsdatum ist schon im Register",
+        "ein Mitglied mit dieser E-Mail-Adresse ist schon im Register",
+    ]
+
+
+def test_an_entry_already_requested_is_a_duplicate(tree, board_sn):
+    content = "Vorname;Nachname;Geburtsdatum;E-Mail\nJürgen;Weiß;01.02.1980;juergen@example.org\n".encode()
+    first = check(board_sn, tree.sn, content, "a.csv")
+    imports.apply_batch(batch_id=first.pk)
+    second = check(board_sn, tree.sn, content, "b.csv")
+    assert len(second.report[0]["errors"]) == 2
+
+
+def test_the_federal_office_does_not_admit_a_member_twice(tree, board_sn, board_sh, federal_admin):
+    from members import services
+
+    make_member(tree.kiel, first_name="Mia", last_name="Albrecht", email="mia@example.org")
+    request = services.submit_change_request(
+        by=board_sn,
+        kind=RequestKind.ENTRY,
+        division=tree.leipzig,
+        values={"first_name": "Mia", "last_name": "Albrecht", "email": "MIA@example.org"},
+    )
+    with pytest.raises(services.ChangeRequestError, match="bereits Mitglied"):
+        services.approve_change_request(request=request, by=federal_admin)
+    assert Member.objects.filter(last_name="Albrecht").count() == 1
+
+
+def test_empty_cells_keep_what_the_register_knows(tree, board_sn):
+    member = make_member(
+        tree.leipzig,
+        first_name="Paula",
+        last_name="Werner",
+        email="paula@example.org",
+        phone="0341 1",
+        date_of_birth=date(1990, 1, 1),
+    )
+    content = (
+        f"Mitgliedsnummer;Vorname;Nachname;E-Mail;Telefon;Geburtsdatum\n"
+        f"{member.membership_number};Paula;Werner;;;\n"
+    ).encode()
+    batch = check(board_sn, tree.sn, content, "a.csv")
+    assert (batch.report[0]["status"], batch.report[0]["diff"]) == ("unchanged", {})
+
+
+def test_implausible_values_are_errors_not_guesses(tree, board_sn):
+    content = workbook_bytes(
+        [[None, "A", "B", "Weg 1", "0410", "Ort", "", None, 1969, None, None, None, None]]
+    )
+    errors = check(board_sn, tree.sn, content).report[0]["errors"]
+    assert errors == ["Postleitzahl „0410“ hat keine fünf Ziffern", "„1969“ ist kein Datum"]
+
+
+def test_the_error_list_neutralises_headers_and_the_file_goes_after_submission(
+    client, upload, tree, board_sn, django_capture_on_commit_callbacks
+):
+    client.force_login(board_sn)
+    upload(tree.sn, b'=HYPERLINK("x");Vorname;Nachname\n1;Anna;Alt\n', "a.csv")
+    batch = ImportBatch.objects.get()
+    sheet = load_workbook(
+        io.BytesIO(client.get(reverse("members:import_errors", args=[batch.pk])).content)
+    ).active
+    assert sheet.cell(row=1, column=1).value == '\'=HYPERLINK("x")'
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("members:import_apply", args=[batch.pk]))
+    batch.refresh_from_db()
+    assert (batch.status, bytes(batch.content)) == (ImportBatch.Status.SUBMITTED, b"")
+    assert client.get(reverse("members:import_errors", args=[batch.pk])).status_code == 404
