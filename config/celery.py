@@ -10,4 +10,12 @@ app.autodiscover_tasks()
 
 # The schedule lives in code so that it is reviewed like code. Times are Europe/Berlin
 # (CELERY_TIMEZONE). Later issues add the monthly statements and retention jobs here.
-app.conf.beat_schedule = {}
+from celery.schedules import crontab  # noqa: E402
+
+app.conf.beat_schedule = {
+    # The year's dues on 2 January; running again later only writes corrections.
+    "finance-run-dues": {
+        "task": "finance.run_dues",
+        "schedule": crontab(minute=0, hour=5, day_of_month=2, month_of_year=1),
+    },
+}

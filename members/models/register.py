@@ -53,6 +53,7 @@ REGISTER_FIELDS = (
     "joined_on",
     "left_on",
     "fee_class",
+    "reduced_until",
     "newsletter_consent",
 )
 
@@ -109,6 +110,8 @@ class Member(models.Model):
     fee_class = models.CharField(
         _("fee class"), max_length=10, choices=FeeClass.choices, default=FeeClass.REGULAR
     )
+    # A reduction is granted for a limited time; after this day the regular class applies.
+    reduced_until = models.DateField(_("reduced until"), null=True, blank=True)
     newsletter_consent = models.BooleanField(_("newsletter consent"), default=False)
     # Bumped by every change; a change request remembers the version it was based on.
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)

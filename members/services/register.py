@@ -42,6 +42,7 @@ EDITABLE_FIELDS = frozenset(
         "country",
         "date_of_birth",
         "fee_class",
+        "reduced_until",
         "newsletter_consent",
     }
 )

@@ -1,0 +1,108 @@
+"""Fee rules and the dues charged by them. Money is Decimal and append-only."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from members.models import FeeClass, Member
+
+
+class FeeRule(models.Model):
+    """The yearly amount for a fee class, valid for a span of time."""
+
+    fee_class = models.CharField(_("fee class"), max_length=10, choices=FeeClass.choices)
+    yearly_amount = models.DecimalField(_("yearly amount (€)"), max_digits=8, decimal_places=2)
+    valid_from = models.DateField(_("valid from"))
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    due_month = models.PositiveSmallIntegerField(_("due in month"), default=3)
+    due_day = models.PositiveSmallIntegerField(_("due on day"), default=1)
+    grace_days = models.PositiveSmallIntegerField(_("grace period (days)"), default=30)
+    prorate_entry_year = models.BooleanField(_("pro rata in the year of entry"), default=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("fee rule")
+        verbose_name_plural = _("fee rules")
+        ordering = ["fee_class", "-valid_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(yearly_amount__gte=0), name="finance_feerule_amount_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gte=models.F("valid_from")),
+                name="finance_feerule_valid_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(due_month__gte=1, due_month__lte=12, due_day__gte=1, due_day__lte=28),
+                name="finance_feerule_due_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_fee_class_display()}: {self.yearly_amount} € ab {self.valid_from}"
+
+
+class Charge(models.Model):
+    """Dues owed by a member for a year. Never edited: a correction reverses and re-charges."""
+
+    class Kind(models.TextChoices):
+        DUES = "dues", _("dues")
+        REVERSAL = "reversal", _("reversal")
+
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="charges", verbose_name=_("member")
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.DUES)
+    # Dues rows of a member and year are numbered; the number makes a dues run that races
+    # another one fail on the constraint instead of charging twice.
+    revision = models.PositiveSmallIntegerField(_("revision"), default=1)
+    amount = models.DecimalField(_("amount (€)"), max_digits=9, decimal_places=2)
+    due_on = models.DateField(_("due on"))
+    reverses = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversed_by",
+        verbose_name=_("reverses"),
+    )
+    memo = models.CharField(_("memo"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+
+    class Meta:
+        verbose_name = _("charge")
+        verbose_name_plural = _("charges")
+        ordering = ["member", "year", "pk"]
+        indexes = [
+            models.Index(
+                fields=["member", "due_on"], name="finance_charge_member_due", include=["amount"]
+            ),
+            models.Index(fields=["year", "kind"], name="finance_charge_year_kind"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "year", "revision"],
+                condition=Q(kind="dues"),
+                name="finance_charge_one_per_revision",
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="dues") & Q(reverses__isnull=True))
+                | (Q(kind="reversal") & Q(reverses__isnull=False)),
+                name="finance_charge_reversal_has_original",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.year} {self.amount} €"
