@@ -106,3 +106,128 @@ class Charge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.year} {self.amount} €"
+
+
+class BankStatement(models.Model):
+    """An imported bank statement file; the same file is never booked twice."""
+
+    filename = models.CharField(_("file name"), max_length=255)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, unique=True)
+    statement_id = models.CharField(_("statement id"), max_length=100, blank=True)
+    account_iban = models.CharField(_("account IBAN"), max_length=34, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("uploaded by"),
+    )
+    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    booked = models.PositiveIntegerField(_("booked"), default=0)
+    matched = models.PositiveIntegerField(_("matched"), default=0)
+    skipped = models.PositiveIntegerField(_("already booked or not a member payment"), default=0)
+
+    class Meta:
+        verbose_name = _("bank statement")
+        verbose_name_plural = _("bank statements")
+        ordering = ["-uploaded_at"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class Payment(models.Model):
+    """Money received (positive) or returned (negative). Never edited once matched."""
+
+    class Method(models.TextChoices):
+        TRANSFER = "transfer", _("bank transfer")
+        DIRECT_DEBIT = "direct_debit", _("direct debit")
+        CASH = "cash", _("cash")
+        RETURN = "return", _("returned direct debit")
+
+    class Match(models.TextChoices):
+        NUMBER = "number", _("membership number in the reference")
+        IBAN = "iban", _("known IBAN")
+        MANUAL = "manual", _("assigned by hand")
+        SUGGESTED = "suggested", _("suggestion: name and amount")
+        NONE = "none", _("unmatched")
+
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payments",
+        verbose_name=_("member"),
+    )
+    suggested_member = models.ForeignKey(
+        Member,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("suggested member"),
+    )
+    match = models.CharField(_("match"), max_length=10, choices=Match.choices, default=Match.NONE)
+    amount = models.DecimalField(_("amount (€)"), max_digits=9, decimal_places=2)
+    booked_on = models.DateField(_("booked on"))
+    method = models.CharField(
+        _("method"), max_length=12, choices=Method.choices, default=Method.TRANSFER
+    )
+    reference = models.CharField(_("reference"), max_length=500, blank=True)
+    counterparty_name = models.CharField(_("payer"), max_length=140, blank=True)
+    counterparty_iban = models.CharField(_("payer's IBAN"), max_length=34, blank=True)
+    # The bank's own reference of the booking; importing a statement again finds it.
+    bank_reference = models.CharField(_("bank reference"), max_length=140, blank=True)
+    end_to_end_id = models.CharField(_("end-to-end id"), max_length=140, blank=True)
+    statement = models.ForeignKey(
+        BankStatement,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payments",
+        verbose_name=_("bank statement"),
+    )
+    reverses = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversed_by",
+        verbose_name=_("reverses"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["-booked_on", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["member", "booked_on"],
+                name="finance_payment_member_booked",
+                include=["amount"],
+            ),
+            models.Index(fields=["match"], name="finance_payment_match"),
+            models.Index(fields=["counterparty_iban"], name="finance_payment_iban"),
+            models.Index(fields=["end_to_end_id"], name="finance_payment_e2e"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bank_reference"],
+                condition=~Q(bank_reference=""),
+                name="finance_payment_booked_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.booked_on} {self.amount} € {self.counterparty_name}"

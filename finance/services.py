@@ -220,3 +220,6 @@ def _run_batch(
         else:
             result.charged += 1
     Charge.objects.bulk_create(new_rows, batch_size=BATCH)
+    from finance import payments  # the members' stored balance follows in the same transaction
+
+    payments.refresh({row.member_id for row in new_rows})

@@ -9,7 +9,15 @@ from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.contrib.auth.models import Permission
 
 from members import services
-from members.models import Division, DivisionLevel, Member, Role, RoleAssignment, User
+from members.models import (
+    Division,
+    DivisionLevel,
+    Member,
+    NumberSequence,
+    Role,
+    RoleAssignment,
+    User,
+)
 
 PASSWORD = "a-long-test-password"
 
@@ -30,6 +38,8 @@ def add(name: str, code: str, level: DivisionLevel, parent: Division | None) -> 
 
 
 def build_tree() -> Tree:
+    # Realistic membership numbers: six digits, as bank references carry them.
+    NumberSequence.objects.update_or_create(name="membership", defaults={"last_value": 100000})
     bund = add("Bundesverband", "BUND", DivisionLevel.FEDERAL, None)
     sn = add("Landesverband Sachsen", "SN", DivisionLevel.STATE, bund)
     leipzig = add("Kreisverband Leipzig", "SN-L", DivisionLevel.DISTRICT, sn)

@@ -20,6 +20,7 @@ from members.models.register import (
     MemberStatus,
     MemberVersion,
     NumberSequence,
+    PaymentStatus,
     PeriodStart,
 )
 from members.models.requests import ChangeRequest, ChangeRequestQuerySet, RequestKind, RequestStatus
@@ -46,6 +47,7 @@ __all__ = [
     "MemberVersion",
     "MembershipPeriod",
     "NumberSequence",
+    "PaymentStatus",
     "PeriodStart",
     "RequestKind",
     "RequestStatus",

@@ -30,6 +30,12 @@ class EndReason(models.TextChoices):
     EXPULSION = "expulsion", _("expulsion")
 
 
+class PaymentStatus(models.TextChoices):
+    PAID_UP = "paid_up", _("paid up")
+    IN_ARREARS = "in_arrears", _("in arrears")
+    EXEMPT = "exempt", _("exempt")
+
+
 class FeeClass(models.TextChoices):
     REGULAR = "regular", _("regular")
     REDUCED = "reduced", _("reduced")
@@ -113,6 +119,19 @@ class Member(models.Model):
     # A reduction is granted for a limited time; after this day the regular class applies.
     reduced_until = models.DateField(_("reduced until"), null=True, blank=True)
     newsletter_consent = models.BooleanField(_("newsletter consent"), default=False)
+    # Kept up to date by finance through members.services.set_payment_states, in the same
+    # transaction as each charge or payment, so lists filter by it without the ledger.
+    balance = models.DecimalField(
+        _("balance (€)"), max_digits=9, decimal_places=2, default=0, editable=False
+    )
+    payment_status = models.CharField(
+        _("payment status"),
+        max_length=10,
+        choices=PaymentStatus.choices,
+        default=PaymentStatus.PAID_UP,
+        editable=False,
+    )
+    arrears_since = models.DateField(_("in arrears since"), null=True, blank=True, editable=False)
     # Bumped by every change; a change request remembers the version it was based on.
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
     # Lower-case "number last first e-mail postal-code city" for the list's search box; kept
@@ -129,6 +148,7 @@ class Member(models.Model):
         ordering = ["last_name", "first_name", "membership_number"]
         indexes = [
             models.Index(fields=["division", "status"], name="members_member_div_status"),
+            models.Index(fields=["division", "payment_status"], name="members_member_div_payment"),
             models.Index(
                 fields=["last_name", "first_name", "membership_number"], name="members_member_name"
             ),

@@ -14,6 +14,7 @@ from members.services.accounts import (
 from members.services.register import (
     admit_member,
     end_membership,
+    set_payment_states,
     transfer_member,
     update_member,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "record_audit",
     "reject_change_request",
     "revoke_role",
+    "set_payment_states",
     "submit_change_request",
     "transfer_member",
     "update_member",

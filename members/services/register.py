@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
@@ -250,3 +251,15 @@ def transfer_member(
         data={"from": source.code, "to": to.code, "on": on.isoformat()},
     )
     return member
+
+
+def set_payment_states(states: dict[int, tuple[Decimal, str, date | None]]) -> int:
+    """Store balance, payment status and arrears date, as computed by finance (no audit
+    entry: these follow from the ledger, which is itself append-only and audited)."""
+    members = []
+    for pk, (balance, status, since) in states.items():
+        members.append(Member(pk=pk, balance=balance, payment_status=status, arrears_since=since))
+    Member.objects.bulk_update(
+        members, ["balance", "payment_status", "arrears_since"], batch_size=2000
+    )
+    return len(members)

@@ -1,0 +1,272 @@
+"""Payments: manual entries, bank statement imports with matching, and each member's
+balance and payment status, computed in SQL and stored on the member row."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from finance.camt import Booking, StatementError, parse
+from finance.models import BankStatement, Payment
+from members import services as members
+from members.models import FeeClass, Member, PaymentStatus, User
+
+logger = logging.getLogger(__name__)
+NUMBER = re.compile(r"(?<!\d)(\d{5,8})(?!\d)")
+BATCH = 2000
+
+# Net charges per due date, cumulated; the first due date at which the cumulated charges
+# exceed everything paid is when the arrears began. Portable SQL (PostgreSQL and SQLite).
+STATES_SQL = """
+WITH charged AS (
+    SELECT member_id, due_on, SUM(amount) AS amount FROM finance_charge
+    WHERE due_on <= %(on)s {ids} GROUP BY member_id, due_on
+), running AS (
+    SELECT member_id, due_on, SUM(amount) OVER (PARTITION BY member_id ORDER BY due_on) AS cumulated
+    FROM charged
+), paid AS (
+    SELECT member_id, SUM(amount) AS amount FROM finance_payment
+    WHERE member_id IS NOT NULL AND booked_on <= %(on)s {ids} GROUP BY member_id
+)
+SELECT m.id, m.fee_class,
+       COALESCE(p.amount, 0) - COALESCE((SELECT SUM(c.amount) FROM charged c WHERE c.member_id = m.id), 0),
+       (SELECT MIN(r.due_on) FROM running r WHERE r.member_id = m.id AND r.cumulated > COALESCE(p.amount, 0))
+FROM members_member m LEFT JOIN paid p ON p.member_id = m.id
+WHERE 1 = 1 {member_ids}
+"""
+
+
+def payment_states(
+    member_ids: Iterable[int] | None, on: date
+) -> dict[int, tuple[Decimal, str, date | None]]:
+    """Balance, status and arrears date of members on a day, in one query per batch."""
+    result: dict[int, tuple[Decimal, str, date | None]] = {}
+    batches: list[list[int] | None] = [None]
+    if member_ids is not None:
+        ids = sorted(set(member_ids))
+        batches = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
+    for batch in batches:
+        params: dict[str, object] = {"on": on}
+        ids_sql = member_sql = ""
+        if batch is not None:
+            if not batch:
+                continue
+            marks = ", ".join(f"%(m{i})s" for i in range(len(batch)))
+            params |= {f"m{i}": pk for i, pk in enumerate(batch)}
+            ids_sql, member_sql = f"AND member_id IN ({marks})", f"AND m.id IN ({marks})"
+        with connection.cursor() as cursor:
+            cursor.execute(STATES_SQL.format(ids=ids_sql, member_ids=member_sql), params)
+            for pk, fee_class, balance, since in cursor.fetchall():
+                balance = Decimal(balance or 0).quantize(Decimal("0.01"))
+                if isinstance(since, str):
+                    since = date.fromisoformat(since)
+                if balance < 0:
+                    result[pk] = (balance, PaymentStatus.IN_ARREARS, since)
+                elif fee_class == FeeClass.EXEMPT:
+                    result[pk] = (balance, PaymentStatus.EXEMPT, None)
+                else:
+                    result[pk] = (balance, PaymentStatus.PAID_UP, None)
+    return result
+
+
+def refresh(member_ids: Iterable[int]) -> None:
+    """Store the current state of these members; call it in the transaction that changed them."""
+    ids = [pk for pk in set(member_ids) if pk]
+    if ids:
+        members.set_payment_states(payment_states(ids, timezone.localdate()))
+
+
+def recompute_all() -> int:
+    """The nightly check: recompute every member, store and report what had drifted."""
+    computed = payment_states(None, timezone.localdate())
+    stored = {
+        pk: (balance, status, since)
+        for pk, balance, status, since in Member.objects.values_list(
+            "pk", "balance", "payment_status", "arrears_since"
+        )
+    }
+    drifted = {pk: state for pk, state in computed.items() if stored.get(pk) != state}
+    if drifted:
+        logger.warning("Payment states of %d members had drifted; corrected.", len(drifted))
+        members.set_payment_states(drifted)
+    return len(drifted)
+
+
+@transaction.atomic
+def record_payment(
+    *,
+    member: Member,
+    amount: Decimal,
+    booked_on: date,
+    method: str,
+    by: User | None,
+    reference: str = "",
+) -> Payment:
+    payment = Payment.objects.create(
+        member=member,
+        match=Payment.Match.MANUAL,
+        amount=amount,
+        booked_on=booked_on,
+        method=method,
+        reference=reference,
+        created_by=by,
+    )
+    refresh([member.pk])
+    return payment
+
+
+@transaction.atomic
+def assign_payment(*, payment: Payment, member: Member, by: User | None) -> Payment:
+    """Give an unmatched (or merely suggested) booking its member."""
+    locked = Payment.objects.select_for_update().get(pk=payment.pk)
+    if locked.member_id is not None:
+        raise StatementError(_("This payment is assigned already."))
+    locked.member = member
+    locked.match = Payment.Match.MANUAL
+    locked.save(update_fields=["member", "match"])
+    refresh([member.pk])
+    return locked
+
+
+def import_statement(*, content: bytes, filename: str, by: User | None) -> BankStatement:
+    """Book a CAMT.053 statement: all of it, or, on any error, nothing."""
+    sha256 = hashlib.sha256(content).hexdigest()
+    if BankStatement.objects.filter(sha256=sha256).exists():
+        raise StatementError(_("This statement has been imported already."))
+    parsed = parse(content)
+    foreign = {b.currency for b in parsed.bookings} - {"EUR"}
+    if foreign:
+        raise StatementError(
+            _("The statement has bookings in %s; only euros are booked.")
+            % ", ".join(sorted(foreign))
+        )
+    with transaction.atomic():
+        statement = BankStatement.objects.create(
+            filename=filename[:255],
+            sha256=sha256,
+            statement_id=parsed.statement_id[:100],
+            account_iban=parsed.iban[:34],
+            uploaded_by=by,
+        )
+        _book(statement, parsed.bookings, by)
+    return statement
+
+
+def _book(statement: BankStatement, bookings: list[Booking], by: User | None) -> None:
+    known_refs = set(
+        Payment.objects.filter(
+            bank_reference__in=[b.bank_reference for b in bookings if b.bank_reference]
+        ).values_list("bank_reference", flat=True)
+    )
+    numbers = {int(n) for b in bookings for n in NUMBER.findall(b.reference)}
+    by_number = dict(
+        Member.objects.filter(membership_number__in=numbers).values_list("membership_number", "pk")
+    )
+    by_iban = dict(
+        Payment.objects.filter(
+            counterparty_iban__in={b.iban for b in bookings if b.iban}, member__isnull=False
+        )
+        .order_by("booked_on")
+        .values_list("counterparty_iban", "member_id")
+    )
+    originals = {
+        p.end_to_end_id: p
+        for p in Payment.objects.filter(
+            end_to_end_id__in={b.end_to_end_id for b in bookings if b.end_to_end_id}
+        ).filter(amount__gt=0)
+    }
+    surnames = {_surname(b.name) for b in bookings if b.name.split()}
+    people: dict[str, list[int]] = {}
+    for pk, first, last in (
+        Member.objects.current()
+        .filter(last_name__in=surnames)
+        .values_list("pk", "first_name", "last_name")
+    ):
+        people.setdefault(f"{first} {last}".lower(), []).append(pk)
+    touched: set[int] = set()
+    payments: list[Payment] = []
+    for booking in bookings:
+        if booking.bank_reference and booking.bank_reference in known_refs:
+            statement.skipped += 1
+            continue
+        common = {
+            "booked_on": booking.booked_on,
+            "reference": booking.reference[:500],
+            "counterparty_name": booking.name[:140],
+            "counterparty_iban": booking.iban,
+            "bank_reference": booking.bank_reference,
+            "end_to_end_id": booking.end_to_end_id,
+            "statement": statement,
+            "created_by": by,
+        }
+        if booking.amount < 0 or booking.reversal:
+            original = originals.get(booking.end_to_end_id)
+            if original is None or not (booking.reversal or booking.direct_debit):
+                statement.skipped += 1  # money out that is not a returned member payment
+                continue
+            payments.append(
+                Payment(
+                    member_id=original.member_id,
+                    match=original.match,
+                    amount=-abs(booking.amount),
+                    method=Payment.Method.RETURN,
+                    reverses=original,
+                    **common,
+                )
+            )
+            touched.add(original.member_id)
+            continue
+        member_id, match, suggested = _match(booking, by_number, by_iban, people)
+        payments.append(
+            Payment(
+                member_id=member_id,
+                match=match,
+                suggested_member_id=suggested,
+                amount=booking.amount,
+                method=Payment.Method.DIRECT_DEBIT
+                if booking.direct_debit
+                else Payment.Method.TRANSFER,
+                **common,
+            )
+        )
+        if member_id:
+            touched.add(member_id)
+            statement.matched += 1
+    Payment.objects.bulk_create(payments, batch_size=BATCH)
+    statement.booked = len(payments)
+    statement.save(update_fields=["booked", "matched", "skipped"])
+    refresh(touched)
+
+
+def _surname(name: str) -> str:
+    """'Müller, Jörg' and 'Jörg Müller' both give 'Müller'."""
+    return name.split(",", 1)[0].strip() if "," in name else name.split()[-1]
+
+
+def _match(
+    booking: Booking,
+    by_number: dict[int, int],
+    by_iban: dict[str, int],
+    people: dict[str, list[int]],
+) -> tuple[int | None, str, int | None]:
+    for number in NUMBER.findall(booking.reference):
+        if int(number) in by_number:
+            return by_number[int(number)], Payment.Match.NUMBER, None
+    if booking.iban in by_iban:
+        return by_iban[booking.iban], Payment.Match.IBAN, None
+    name = booking.name.lower()
+    if "," in name:  # "Müller, Jörg"
+        last, first = (part.strip() for part in name.split(",", 1))
+        name = f"{first} {last}"
+    candidates = people.get(" ".join(name.split()), [])
+    if len(candidates) == 1:
+        return None, Payment.Match.SUGGESTED, candidates[0]
+    return None, Payment.Match.NONE, None

@@ -1,0 +1,193 @@
+"""CAMT.053 imports: matching, suggestions, the unmatched, returns, no double booking, bad files."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from finance import payments, services
+from finance.camt import StatementError
+from finance.models import BankStatement, Charge, FeeRule, Payment
+from members.models import Member
+from tests.factories import make_member
+from tests.finance.statements import entry, statement
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people(tree):
+    FeeRule.objects.create(
+        fee_class="regular", yearly_amount=Decimal("120.00"), valid_from=date(2020, 1, 1)
+    )
+    anna = make_member(tree.leipzig, first_name="Anna", last_name="Alt", joined_on=date(2020, 1, 1))
+    bert = make_member(
+        tree.leipzig, first_name="Bert", last_name="Brandt", joined_on=date(2020, 1, 1)
+    )
+    jörg = make_member(
+        tree.dresden, first_name="Jörg", last_name="Müller", joined_on=date(2020, 1, 1)
+    )
+    carl = make_member(
+        tree.dresden, first_name="Carl", last_name="Clever", joined_on=date(2020, 1, 1)
+    )
+    Payment.objects.create(
+        member=carl,
+        match="number",
+        amount=Decimal("120"),
+        booked_on=date(2025, 3, 1),
+        counterparty_iban="DE44500105175407324931",
+    )
+    services.run_dues(year=2026)
+    return anna, bert, jörg, carl
+
+
+def bookings(anna, bert):
+    return [
+        entry("120.00", ref="R1", reference=f"MB2026 {anna.membership_number}", name="Anna Alt"),
+        entry(
+            "60.00",
+            ref="R2",
+            reference=f"Mitgliedsbeitrag 2026 Nr.{bert.membership_number} 1. Hälfte",
+            name="B. Brandt",
+        ),
+        entry(
+            "120.00",
+            ref="R3",
+            reference="Beitrag",
+            name="Carl Clever",
+            iban="DE44 5001 0517 5407 3249 31",
+        ),
+        entry("50.00", ref="R4", reference="Spende Sommerfest", name="Müller, Jörg"),
+        entry("10.00", ref="R5", reference="???", name="Unbekannt"),
+        entry("4.90", ref="R6", reference="Kontoführung", name="Bank", credit=False),
+    ]
+
+
+def test_bookings_are_matched_suggested_or_left_for_a_human(tree, people):
+    anna, bert, jörg, carl = people
+    result = payments.import_statement(
+        content=statement(*bookings(anna, bert)), filename="kontoauszug.xml", by=None
+    )
+    found = {
+        p.bank_reference: (p.member_id, p.match, p.suggested_member_id, p.amount)
+        for p in Payment.objects.filter(statement=result)
+    }
+    assert found == {
+        "R1": (anna.pk, "number", None, Decimal("120.00")),
+        "R2": (bert.pk, "number", None, Decimal("60.00")),
+        "R3": (carl.pk, "iban", None, Decimal("120.00")),
+        "R4": (None, "suggested", jörg.pk, Decimal("50.00")),
+        "R5": (None, "none", None, Decimal("10.00")),
+    }
+    assert (result.booked, result.matched, result.skipped) == (
+        5,
+        3,
+        1,
+    )  # the bank fee is not a member payment
+
+
+def test_balances_and_status_follow_each_booking(tree, people):
+    anna, bert, jörg, _carl = people
+    payments.import_statement(content=statement(*bookings(anna, bert)), filename="a.xml", by=None)
+    states = {
+        m.last_name: (m.balance, m.payment_status, m.arrears_since) for m in Member.objects.all()
+    }
+    due = Charge.objects.get(member=bert).due_on
+    assert states == {
+        "Alt": (Decimal("0.00"), "paid_up", None),
+        "Brandt": (Decimal("-60.00"), "in_arrears", due),
+        "Müller": (Decimal("-120.00"), "in_arrears", due),
+        "Clever": (Decimal("120.00"), "paid_up", None),  # last year's payment counts too
+    }
+    payments.assign_payment(payment=Payment.objects.get(bank_reference="R4"), member=jörg, by=None)
+    jörg.refresh_from_db()
+    assert (jörg.balance, jörg.payment_status) == (Decimal("-70.00"), "in_arrears")
+
+
+def test_the_same_statement_books_nothing_twice(tree, people):
+    anna, bert, *_ = people
+    content = statement(*bookings(anna, bert))
+    payments.import_statement(content=content, filename="a.xml", by=None)
+    with pytest.raises(StatementError, match=r"bereits importiert|already"):
+        payments.import_statement(content=content, filename="a.xml", by=None)
+    # The same bookings in a statement that overlaps the first one:
+    again = payments.import_statement(
+        content=statement(*bookings(anna, bert), statement_id="x"), filename="b.xml", by=None
+    )
+    assert (again.booked, again.skipped) == (0, 6)
+    assert Payment.objects.filter(statement__isnull=False).count() == 5
+
+
+def test_a_returned_direct_debit_reverses_the_payment(tree, people):
+    anna, *_ = people
+    payments.import_statement(
+        content=statement(
+            entry(
+                "120.00",
+                ref="D1",
+                e2e="E2E-42",
+                direct_debit=True,
+                reference=f"MB2026 {anna.membership_number}",
+            )
+        ),
+        filename="a.xml",
+        by=None,
+    )
+    payments.import_statement(
+        content=statement(
+            entry(
+                "120.00",
+                ref="D2",
+                e2e="E2E-42",
+                credit=False,
+                reversal=True,
+                direct_debit=True,
+                booked="2026-03-09",
+            ),
+            statement_id="2",
+        ),
+        filename="b.xml",
+        by=None,
+    )
+    returned = Payment.objects.get(bank_reference="D2")
+    assert (returned.member_id, returned.amount, returned.reverses.bank_reference) == (
+        anna.pk,
+        Decimal("-120.00"),
+        "D1",
+    )
+    anna.refresh_from_db()
+    assert (anna.balance, anna.payment_status) == (Decimal("-120.00"), "in_arrears")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (statement(entry("10.00", ref="U1", currency="USD")), "USD"),
+        (
+            statement(
+                entry("10.00", ref="N1"), namespace="urn:iso:std:iso:20022:tech:xsd:camt.054.001.02"
+            ),
+            "camt.054",
+        ),
+        (statement(entry("10.00", ref="T1"))[:-40], "ParseError"),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY e "x">]><Document>&e;</Document>',
+            "DTDForbidden",
+        ),
+        (b"<Document>" + b" " * (21 * 1024 * 1024) + b"</Document>", "20 MB"),
+    ],
+)
+def test_bad_statements_book_nothing(tree, people, content, message):
+    with pytest.raises(StatementError, match=message):
+        payments.import_statement(content=content, filename="x.xml", by=None)
+    assert not BankStatement.objects.exists()
+    assert not Payment.objects.filter(statement__isnull=False).exists()
+
+
+def test_the_nightly_recompute_reports_and_repairs_drift(tree, people):
+    anna, *_ = people
+    assert payments.recompute_all() == 0
+    Member.objects.filter(pk=anna.pk).update(balance=Decimal("999"), payment_status="paid_up")
+    assert payments.recompute_all() == 1
+    anna.refresh_from_db()
+    assert (anna.balance, anna.payment_status) == (Decimal("-120.00"), "in_arrears")
