@@ -13,6 +13,10 @@ app.autodiscover_tasks()
 from celery.schedules import crontab  # noqa: E402
 
 app.conf.beat_schedule = {
+    "mailings-requeue-stuck": {
+        "task": "mailings.requeue_stuck",
+        "schedule": crontab(minute="*/10"),
+    },
     # The year's dues on 2 January; running again later only writes corrections.
     "finance-run-dues": {
         "task": "finance.run_dues",

@@ -4,6 +4,7 @@ from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
+from django.views.generic import RedirectView
 
 from members.views import healthz
 
@@ -19,6 +20,13 @@ def favicon(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("accounts/", include("allauth.urls")),
+    # The admin has its own password-only login; everyone logs in through allauth's, which
+    # asks for the second factor and is rate-limited.
+    path(
+        "admin/login/",
+        RedirectView.as_view(pattern_name="account_login", query_string=True),
+        name="admin_login",
+    ),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", healthz, name="healthz"),

@@ -30,6 +30,22 @@ class OutboundEmailAdmin(admin.ModelAdmin):
     ]
     readonly_fields = fields
 
+    actions = ["resend_selected"]
+
+    @admin.action(description=_("Resend the selected failed e-mails"))
+    def resend_selected(self, request: HttpRequest, queryset: Any) -> None:
+        from mailings import outbox
+
+        count = outbox.resend(email_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, _("%d e-mails queued again.") % count)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        # The outbox holds names and decisions from every division: the federal office only.
+        return request.user.has_perm("members.access_all_divisions")
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_module_permission(request) and super().has_view_permission(request, obj)
+
     @admin.display(description=_("text"))
     def text(self, obj: OutboundEmail) -> str:
         if obj.sensitive:

@@ -22,6 +22,7 @@ class OutboundEmail(models.Model):
         _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     message_id = models.CharField(_("provider message id"), max_length=200, blank=True)
     error = models.TextField(_("error"), blank=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -103,7 +104,7 @@ def queue_message(
 def send_email(*, email_id: int) -> bool:
     """Send one queued e-mail. Claims the row first, so running twice sends once."""
     claimed = OutboundEmail.objects.filter(pk=email_id, status=OutboundEmail.Status.QUEUED).update(
-        status=OutboundEmail.Status.SENDING
+        status=OutboundEmail.Status.SENDING, claimed_at=timezone.now()
     )
     if not claimed:
         return False
@@ -135,3 +136,43 @@ def send_email(*, email_id: int) -> bool:
         sent |= {"body_text": REMOVED, "body_html": ""}
     OutboundEmail.objects.filter(pk=email_id).update(**sent)
     return True
+
+
+def requeue_stuck(
+    *, waiting: timedelta = timedelta(minutes=10), sending: timedelta = timedelta(minutes=30)
+) -> tuple[int, int]:
+    """The scheduled safety net: hand e-mails that never reached a worker (broker down) to
+    it again, and mark those a worker died on as failed: they may have gone out, so they
+    are resent only by a person, from the admin."""
+    from mailings import tasks
+
+    now = timezone.now()
+    waiting_ids = list(
+        OutboundEmail.objects.filter(
+            status=OutboundEmail.Status.QUEUED, created_at__lt=now - waiting
+        ).values_list("pk", flat=True)[:5000]
+    )
+    for pk in waiting_ids:
+        tasks.send_email.delay(pk)  # sending claims the row first: a duplicate task does nothing
+    interrupted = OutboundEmail.objects.filter(
+        status=OutboundEmail.Status.SENDING, claimed_at__lt=now - sending
+    ).update(
+        status=OutboundEmail.Status.FAILED,
+        error="Interrupted while sending: check whether it arrived, then resend from the admin if not.",
+    )
+    return len(waiting_ids), interrupted
+
+
+def resend(*, email_ids: list[int]) -> int:
+    """Queue failed e-mails again (a person decided to)."""
+    from mailings import tasks
+
+    ids = list(
+        OutboundEmail.objects.filter(pk__in=email_ids, status=OutboundEmail.Status.FAILED)
+        .exclude(body_text=REMOVED)
+        .values_list("pk", flat=True)
+    )
+    OutboundEmail.objects.filter(pk__in=ids).update(status=OutboundEmail.Status.QUEUED, error="")
+    for pk in ids:
+        transaction.on_commit(lambda pk=pk: tasks.send_email.delay(pk))
+    return len(ids)

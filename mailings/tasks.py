@@ -6,3 +6,10 @@ def send_email(email_id: int) -> None:
     from mailings import outbox
 
     outbox.send_email(email_id=email_id)
+
+
+@shared_task(name="mailings.requeue_stuck")
+def requeue_stuck() -> None:
+    from mailings import outbox
+
+    outbox.requeue_stuck()

@@ -71,6 +71,16 @@ class UserAdmin(DjangoUserAdmin):
     ordering = ["email"]
     filter_horizontal = ["groups"]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        qs = super().get_queryset(request)
+        return qs if access.has_global_access(request.user) else qs.none()
+
+    def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        # Only a superuser changes (or sets the password of) another staff account.
+        if obj is not None and obj.pk != request.user.pk and (obj.is_staff or obj.is_superuser):
+            return request.user.is_superuser
+        return super().has_change_permission(request, obj)
+
     def get_fieldsets(self, request: HttpRequest, obj: User | None = None) -> Any:
         if obj is None or request.user.is_superuser:
             return super().get_fieldsets(request, obj)

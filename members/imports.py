@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
@@ -179,6 +180,12 @@ def _date(value: Any) -> date | None:
     raise CellError(_("“%s” is not a date (e.g. 01.02.2019)") % text)
 
 
+def _past(day: date | None) -> date | None:
+    if day is not None and day > timezone.localdate():
+        raise CellError(_("%s lies in the future") % date_format(day, "SHORT_DATE_FORMAT"))
+    return day
+
+
 def _postal_code(value: Any) -> str:
     text = _text(value).replace(" ", "")
     if not text:
@@ -228,8 +235,8 @@ def _number(value: Any) -> int | None:
 
 CLEANERS = {
     "membership_number": _number,
-    "date_of_birth": _date,
-    "joined_on": _date,
+    "date_of_birth": lambda value: _past(_date(value)),
+    "joined_on": lambda value: _past(_date(value)),
     "postal_code": _postal_code,
     "phone": _phone,
     "email": _email,
@@ -616,7 +623,15 @@ def apply_batch(*, batch_id: int) -> ImportBatch:
                 request.batch = batch
                 request.save(update_fields=["batch"])
         elif row["status"] == "changed":
-            member = Member.objects.get(pk=row["member_id"])
+            member = Member.objects.select_for_update().get(pk=row["member_id"])
+            current = member.register_values()
+            if any(current.get(name) != old for name, (old, _new) in row["diff"].items()):
+                raise ValidationError(
+                    _(
+                        "Row %s: the member has changed since the file was checked; please check it again."
+                    )
+                    % row["row"]
+                )
             changes = {
                 name: _member_values({name: new}).get(name, new)
                 for name, (_old, new) in row["diff"].items()

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from allauth.account.authentication import get_authentication_records
+from allauth.mfa.signals import authenticator_added
 from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
 from django.contrib import messages
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -47,4 +50,25 @@ class RequireSecondFactorMiddleware:
         if request.path.startswith(EXEMPT_PREFIXES):
             return False
         user = request.user
-        return access.holds_privileges(user) and not is_mfa_enabled(user)
+        if not access.holds_privileges(user):
+            return False
+        # Having a factor is not enough: this session must have used it (a login through
+        # allauth's second step) or just set it up (which proves possession, too).
+        return not (is_mfa_enabled(user) and second_factor_used(request))
+
+
+SESSION_FLAG = "musterrolle_second_factor"
+
+
+def second_factor_used(request: HttpRequest) -> bool:
+    if request.session.get(SESSION_FLAG):
+        return True
+    records = get_authentication_records(request, request.user)
+    return any(record.get("method") == "mfa" for record in records)
+
+
+@receiver(authenticator_added)
+def _remember_new_factor(sender: object, request: HttpRequest, **kwargs: object) -> None:
+    """Setting up a factor proves possession of it: no second login needed."""
+    if request is not None and hasattr(request, "session"):
+        request.session[SESSION_FLAG] = True

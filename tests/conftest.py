@@ -3,16 +3,33 @@ import shutil
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import django.test
 import pytest
 import time_machine
 from django.core.cache import cache
 
+from members.middleware import SESSION_FLAG
 from tests.factories import Tree, build_tree, make_user
 
 # Playwright's sync API runs an event loop in the test thread.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+class Client(django.test.Client):
+    """force_login stands for a complete login, second factor included."""
+
+    def force_login(self, user, backend=None):
+        super().force_login(user, backend)
+        session = self.session
+        session[SESSION_FLAG] = True
+        session.save()
+
+
+@pytest.fixture
+def client():
+    return Client()
 
 
 @pytest.fixture(autouse=True)

@@ -81,7 +81,7 @@ class MemberQuerySet(models.QuerySet["Member"]):
         """Name, membership number, e-mail, postal code or city, in any order."""
         qs = self
         for word in text.lower().split()[:5]:
-            if word.isdigit():
+            if word.isascii() and word.isdecimal():
                 # A number is a membership number, or the start of a postal code.
                 qs = qs.filter(Q(membership_number=int(word)) | Q(postal_code__startswith=word))
             else:

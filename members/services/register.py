@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.models import (
@@ -108,6 +109,8 @@ def admit_member(
     unknown = set(values) - EDITABLE_FIELDS
     if unknown:
         raise ValidationError(_("Unknown fields: %s") % ", ".join(sorted(unknown)))
+    if joined_on > timezone.localdate():
+        raise ValidationError(_("The date may not lie in the future."))
     member = Member(
         membership_number=membership_number or next_membership_number(),
         division=division,

@@ -78,6 +78,7 @@ def submit_change_request(
     if kind == RequestKind.ENTRY:
         if division is None:
             raise ValidationError(_("An entry needs a division."))
+        _refuse_repeated_entry(division, values)
         base: dict[str, Any] = {}
         base_version = None
     else:
@@ -242,6 +243,21 @@ def approve_change_request(*, request: ChangeRequest, by: User) -> ChangeRequest
         _mark_stale(request, by)
         raise
     return locked
+
+
+def _refuse_repeated_entry(division: Division, values: Mapping[str, Any]) -> None:
+    """The same person entered twice (a double click, a second tab) is refused."""
+    same = ChangeRequest.objects.select_for_update().filter(
+        kind=RequestKind.ENTRY,
+        status=RequestStatus.OPEN,
+        division=division,
+        proposed__first_name=values.get("first_name", ""),
+        proposed__last_name=values.get("last_name", ""),
+    )
+    if same.exists():
+        raise ValidationError(
+            _("An entry for this person is already waiting for the federal office.")
+        )
 
 
 def _refuse_duplicate_entry(request: ChangeRequest) -> None:

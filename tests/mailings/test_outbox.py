@@ -108,3 +108,30 @@ def test_password_reset_mails_are_sensitive(
     sent = OutboundEmail.objects.get()
     assert sent.sensitive
     assert "Musterrolle" in mail.outbox[0].body  # the site name, not an empty one
+
+
+def test_the_safety_net_sends_waiting_mails_once_and_flags_interrupted_ones(
+    django_capture_on_commit_callbacks,
+):
+    import time_machine
+    from django.utils import timezone as tz
+
+    with django_capture_on_commit_callbacks(execute=False):
+        waiting = queue_one()  # its task never reached a worker
+        stuck = queue_one()
+    OutboundEmail.objects.filter(pk=stuck.pk).update(
+        status=OutboundEmail.Status.SENDING, claimed_at=tz.now()
+    )
+    with time_machine.travel(tz.now() + tz.timedelta(hours=1)):
+        assert outbox.requeue_stuck() == (1, 1)
+        assert outbox.requeue_stuck() == (0, 0)
+    assert len(mail.outbox) == 1
+    waiting.refresh_from_db()
+    stuck.refresh_from_db()
+    assert (waiting.status, stuck.status) == (
+        OutboundEmail.Status.SENT,
+        OutboundEmail.Status.FAILED,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert outbox.resend(email_ids=[stuck.pk]) == 1
+    assert len(mail.outbox) == 2

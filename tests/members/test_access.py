@@ -61,10 +61,14 @@ def _an_import(board, division):
 
 
 def _foreign_transfer(tree, board_sh, member):
-    """A transfer inside Schleswig-Holstein: Sachsen has nothing to consent to."""
-    return services.submit_change_request(
-        by=board_sh, kind=RequestKind.TRANSFER, member=member, values={}, target_division=tree.sh
+    """A move from Kiel up to the state of Schleswig-Holstein, asked by Kiel's board: it
+    waits for Schleswig-Holstein's consent, which Sachsen must not be able to give."""
+    kiel_board = make_user("kv-kiel@example.org", tree.kiel, "board")
+    request = services.submit_change_request(
+        by=kiel_board, kind=RequestKind.TRANSFER, member=member, values={}, target_division=tree.sh
     )
+    assert request.consented_at is None
+    return request
 
 
 def test_leak_test_covers_every_board_url():

@@ -6,6 +6,7 @@ from allauth.mfa.totp.internal.auth import (
     hotp_value,
     yield_hotp_counters_from_time,
 )
+from django.test import Client as PlainClient
 from django.urls import reverse
 
 from members.models import User
@@ -68,6 +69,7 @@ def test_htmx_request_without_second_factor_is_redirected_by_header(client, tree
     assert response.headers["HX-Redirect"] == reverse("mfa_index")
 
 
+@pytest.mark.django_db(transaction=True)  # allauth announces the new factor after commit
 def test_after_totp_setup_the_personal_data_page_opens(client, tree):
     user = make_user("ohne-mfa@example.org", tree.sn, "board", mfa=False)
     client.post(reverse("account_login"), {"login": user.email, "password": PASSWORD})
@@ -139,3 +141,17 @@ def test_password_reset_mail_goes_through_the_outbox(
     from mailings.models import OutboundEmail
 
     assert OutboundEmail.objects.get().status == OutboundEmail.Status.SENT
+
+
+def test_a_password_alone_does_not_open_personal_data_even_with_a_factor(client, tree):
+    user = make_user("nur-passwort@example.org", tree.sn, "board")  # has TOTP
+    django_client = PlainClient()
+    django_client.force_login(user)  # a session without the second step
+    response = django_client.get(reverse("members:division_roles", args=[tree.sn.pk]))
+    assert response.url == reverse("mfa_index")
+
+
+def test_the_admin_login_is_allauths(client):
+    response = client.get("/admin/login/?next=/admin/")
+    assert response.status_code == 302
+    assert response.url == reverse("account_login") + "?next=/admin/"

@@ -144,3 +144,29 @@ def test_a_duplicate_grant_in_the_admin_is_a_form_error(client, tree, federal_ad
     assert response.status_code == 200
     assert response.context["adminform"].form.non_field_errors()
     assert board_sn.role_assignments.count() == 1
+
+
+def test_the_federal_office_cannot_take_over_another_staff_account(client, tree, federal_admin):
+    root = User.objects.create_superuser(email="root@example.org", password="x" * 20)
+    client.force_login(federal_admin)
+    response = client.post(
+        reverse("admin:members_user_change", args=[root.pk]), {"email": "attacker@example.org"}
+    )
+    assert response.status_code == 403
+    assert client.get(reverse("admin:auth_user_password_change", args=[root.pk])).status_code in (
+        403,
+        404,
+    )
+    root.refresh_from_db()
+    assert root.email == "root@example.org"
+
+
+def test_outgoing_mail_is_for_the_federal_office_only(client, tree):
+    from django.contrib.auth.models import Permission
+
+    helper = make_user("helfer@example.org", None, None)
+    helper.is_staff = True
+    helper.save()
+    helper.user_permissions.add(Permission.objects.get(codename="view_outboundemail"))
+    client.force_login(helper)
+    assert client.get(reverse("admin:mailings_outboundemail_changelist")).status_code == 403

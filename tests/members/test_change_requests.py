@@ -282,3 +282,36 @@ def test_consent_is_given_once(client, tree, board_sn, board_sh):
     url = reverse("members:request_consent", args=[request.pk])
     assert client.post(url).status_code == 302
     assert client.post(url).status_code == 404
+
+
+def test_a_second_click_does_not_enter_the_person_twice(tree, board_sn):
+    values = {"first_name": "Nora", "last_name": "Neu"}
+    services.submit_change_request(
+        by=board_sn, kind=RequestKind.ENTRY, division=tree.leipzig, values=values
+    )
+    with pytest.raises(ValidationError):
+        services.submit_change_request(
+            by=board_sn, kind=RequestKind.ENTRY, division=tree.leipzig, values=values
+        )
+
+
+def test_nobody_joins_in_the_future(tree):
+    with pytest.raises(ValidationError):
+        services.admit_member(
+            by=None,
+            division=tree.leipzig,
+            values={"first_name": "A", "last_name": "B"},
+            joined_on=date(2999, 1, 1),
+        )
+
+
+def test_subjects_are_plain_text(
+    tree, board_sn, federal_admin, mailoutbox, django_capture_on_commit_callbacks
+):
+    member = make_member(tree.leipzig, first_name="Seán", last_name="O'Brien & Co")
+    request = services.submit_change_request(
+        by=board_sn, kind=RequestKind.FEE_CLASS, member=member, values={"fee_class": "reduced"}
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.approve_change_request(request=request, by=federal_admin)
+    assert mailoutbox[0].subject.endswith("Seán O'Brien & Co")

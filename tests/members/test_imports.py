@@ -512,3 +512,16 @@ def test_the_error_list_neutralises_headers_and_the_file_goes_after_submission(
     batch.refresh_from_db()
     assert (batch.status, bytes(batch.content)) == (ImportBatch.Status.SUBMITTED, b"")
     assert client.get(reverse("members:import_errors", args=[batch.pk])).status_code == 404
+
+
+def test_a_member_changed_after_the_check_stops_the_import(tree, board_sn, register):
+    from members import services
+
+    existing, _ = register
+    batch = check(board_sn, tree.sn, clean_sheet(existing.membership_number))
+    services.update_member(by=None, member=existing, changes={"street": "Inzwischen 9"})
+    with pytest.raises(Exception, match="seit der Prüfung geändert"):
+        imports.apply_batch(batch_id=batch.pk)
+    existing.refresh_from_db()
+    assert existing.street == "Inzwischen 9"
+    assert not ChangeRequest.objects.exists()

@@ -234,3 +234,10 @@ def test_federal_admin_edits_a_member_in_the_admin_through_the_register(
     member.refresh_from_db()
     assert (member.phone, member.version) == ("0341 999", 2)
     assert member.versions.get(version=2).recorded_by == federal_admin
+
+
+def test_odd_digits_in_the_search_do_not_break_it(client, tree, board_sn):
+    client.force_login(board_sn)
+    assert (
+        client.get(reverse("members:member_list", args=[tree.sn.pk]), {"q": "²"}).status_code == 200
+    )
