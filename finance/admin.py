@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from finance import services
-from finance.models import FeeRule
+from finance import payments, services
+from finance.camt import StatementError
+from finance.models import BankStatement, Charge, FeeRule, Payment
+from members.admin_register import ReadOnlyRecordAdmin, RecordAdmin
 
 
 @admin.register(FeeRule)
@@ -40,3 +47,161 @@ class FeeRuleAdmin(admin.ModelAdmin):
             },
             messages.SUCCESS,
         )
+
+
+@admin.register(Charge)
+class ChargeAdmin(ReadOnlyRecordAdmin):
+    list_display = ["member", "year", "kind", "amount", "due_on", "memo"]
+    list_filter = ["year", "kind"]
+    search_fields = ["member__search_text"]
+    list_select_related = ["member"]
+    show_full_result_count = False
+
+
+class StatementUploadForm(forms.Form):
+    file = forms.FileField(label=_("CAMT.053 file (.xml)"))
+
+
+@admin.register(BankStatement)
+class BankStatementAdmin(ReadOnlyRecordAdmin):
+    list_display = [
+        "uploaded_at",
+        "filename",
+        "statement_id",
+        "account_iban",
+        "booked",
+        "matched",
+        "skipped",
+    ]
+    change_list_template = "admin/finance/bankstatement/change_list.html"
+
+    def get_urls(self) -> list:
+        upload = self.admin_site.admin_view(self.upload_view)
+        return [path("upload/", upload, name="finance_bankstatement_upload"), *super().get_urls()]
+
+    def upload_view(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm("finance.add_payment"):
+            return HttpResponseRedirect(reverse("admin:finance_bankstatement_changelist"))
+        form = StatementUploadForm(request.POST or None, request.FILES or None)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                statement = payments.import_statement(
+                    content=upload.read(), filename=upload.name, by=request.user
+                )
+            except StatementError as error:
+                form.add_error("file", str(error))
+            else:
+                self.message_user(
+                    request,
+                    _(
+                        "%(booked)s bookings booked, %(matched)s matched to members, %(skipped)s skipped."
+                    )
+                    % {
+                        "booked": statement.booked,
+                        "matched": statement.matched,
+                        "skipped": statement.skipped,
+                    },
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:finance_payment_changelist") + "?member__isnull=True"
+                )
+        return TemplateResponse(
+            request,
+            "admin/finance/bankstatement/upload.html",
+            {
+                **self.admin_site.each_context(request),
+                "form": form,
+                "opts": self.model._meta,
+                "title": _("Import a bank statement"),
+            },
+        )
+
+
+class PaymentForm(forms.ModelForm):
+    class Meta:
+        model = Payment
+        fields = ["member", "amount", "booked_on", "method", "reference"]
+
+
+@admin.register(Payment)
+class PaymentAdmin(RecordAdmin):
+    list_display = [
+        "booked_on",
+        "amount",
+        "counterparty_name",
+        "reference",
+        "member",
+        "match",
+        "suggested_member",
+    ]
+    list_filter = [("member", admin.EmptyFieldListFilter), "match", "method", "statement"]
+    search_fields = ["counterparty_name", "reference", "member__search_text"]
+    list_select_related = ["member", "suggested_member"]
+    autocomplete_fields = ["member"]
+    actions = ["accept_suggestions"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("finance.add_payment")  # manual entries (cash, corrections)
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        if obj is None:
+            kwargs["form"] = PaymentForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return PaymentForm.Meta.fields
+        return [
+            "member",
+            "suggested_member",
+            "match",
+            "amount",
+            "booked_on",
+            "method",
+            "reference",
+            "counterparty_name",
+            "counterparty_iban",
+            "bank_reference",
+            "end_to_end_id",
+            "statement",
+            "reverses",
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return []
+        fields = [f for f in self.get_fields(request, obj) if f != "member"]
+        return fields if obj.member_id is None else [*fields, "member"]
+
+    def save_model(self, request: HttpRequest, obj: Payment, form: Any, change: bool) -> None:
+        if not change:
+            saved = payments.record_payment(
+                member=form.cleaned_data["member"],
+                amount=form.cleaned_data["amount"],
+                booked_on=form.cleaned_data["booked_on"],
+                method=form.cleaned_data["method"],
+                reference=form.cleaned_data["reference"],
+                by=request.user,
+            )
+            obj.pk = saved.pk
+        elif "member" in form.changed_data and form.cleaned_data["member"] is not None:
+            payments.assign_payment(
+                payment=obj, member=form.cleaned_data["member"], by=request.user
+            )
+
+    @admin.action(description=_("Assign the suggested members"))
+    def accept_suggestions(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
+        done = 0
+        for payment in queryset.filter(
+            member__isnull=True, suggested_member__isnull=False
+        ).select_related("suggested_member"):
+            payments.assign_payment(
+                payment=payment, member=payment.suggested_member, by=request.user
+            )
+            done += 1
+        self.message_user(request, _("%d payments assigned.") % done, messages.SUCCESS)

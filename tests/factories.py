@@ -69,7 +69,9 @@ def make_user(
         user.is_staff = True
         user.save(update_fields=["is_staff"])
         user.user_permissions.set(
-            Permission.objects.filter(content_type__app_label__in=["members", "mailings"])
+            Permission.objects.filter(
+                content_type__app_label__in=["members", "mailings", "finance", "onboarding"]
+            )
         )
     if division is not None and role is not None:
         RoleAssignment.objects.create(

@@ -199,7 +199,9 @@ class Command(BaseCommand):
     def _federal_office_group(self) -> Group:
         group, _ = Group.objects.get_or_create(name=FEDERAL_OFFICE_GROUP)
         group.permissions.set(
-            Permission.objects.filter(content_type__app_label__in=["members", "mailings"])
+            Permission.objects.filter(
+                content_type__app_label__in=["members", "mailings", "finance", "onboarding"]
+            )
         )
         return group
 

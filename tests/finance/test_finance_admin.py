@@ -1,0 +1,82 @@
+"""The federal office books statements, works the unmatched queue and enters cash in the admin."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from finance.models import FeeRule, Payment
+from tests.factories import make_member
+from tests.finance.statements import entry, statement
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def member(tree):
+    FeeRule.objects.create(
+        fee_class="regular", yearly_amount=Decimal("120.00"), valid_from=date(2020, 1, 1)
+    )
+    return make_member(
+        tree.leipzig, first_name="Jörg", last_name="Müller", joined_on=date(2020, 1, 1)
+    )
+
+
+def test_statement_upload_books_and_the_queue_is_worked(client, tree, federal_admin, member):
+    client.force_login(federal_admin)
+    content = statement(
+        entry("120.00", ref="A1", reference=f"MB2026 {member.membership_number}"),
+        entry("30.00", ref="A2", reference="Spende", name="Jörg Müller"),
+        entry("5.00", ref="A3", reference="?", name="Niemand"),
+    )
+    response = client.post(
+        reverse("admin:finance_bankstatement_upload"),
+        {"file": SimpleUploadedFile("auszug.xml", content)},
+    )
+    assert response.status_code == 302
+    queue = client.get(reverse("admin:finance_payment_changelist"), {"member__isnull": "True"})
+    assert {p.bank_reference for p in queue.context["cl"].result_list} == {"A2", "A3"}
+    client.post(
+        reverse("admin:finance_payment_changelist"),
+        {"action": "accept_suggestions", "_selected_action": [p.pk for p in Payment.objects.all()]},
+    )
+    assert Payment.objects.get(bank_reference="A2").member == member
+    unknown = Payment.objects.get(bank_reference="A3")
+    response = client.post(
+        reverse("admin:finance_payment_change", args=[unknown.pk]), {"member": member.pk}
+    )
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert member.balance == Decimal("155.00")
+
+
+def test_a_bad_statement_is_a_form_error(client, tree, federal_admin, member):
+    client.force_login(federal_admin)
+    response = client.post(
+        reverse("admin:finance_bankstatement_upload"),
+        {"file": SimpleUploadedFile("auszug.xml", b"<kein xml")},
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["file"]
+    assert not Payment.objects.exists()
+
+
+def test_cash_is_entered_by_hand(client, tree, federal_admin, member):
+    client.force_login(federal_admin)
+    response = client.post(
+        reverse("admin:finance_payment_add"),
+        {
+            "member": member.pk,
+            "amount": "20.00",
+            "booked_on": "2026-02-01",
+            "method": "cash",
+            "reference": "Kasse",
+        },
+    )
+    assert response.status_code == 302
+    payment = Payment.objects.get()
+    assert (payment.match, payment.created_by) == ("manual", federal_admin)
+    member.refresh_from_db()
+    assert member.balance == Decimal("20.00")
