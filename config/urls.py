@@ -31,5 +31,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon),
+    path("finance/", include("finance.urls")),
     path("", include("members.urls")),
 ]

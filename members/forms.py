@@ -9,7 +9,16 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from members.models import Division, EndReason, FeeClass, Member, MemberQuerySet, MemberStatus, Role
+from members.models import (
+    Division,
+    EndReason,
+    FeeClass,
+    Member,
+    MemberQuerySet,
+    MemberStatus,
+    PaymentStatus,
+    Role,
+)
 
 
 class DateInput(forms.DateInput):
@@ -108,6 +117,9 @@ class MemberFilterForm(forms.Form):
     division = forms.TypedChoiceField(
         label=_("Sub-division"), required=False, coerce=int, empty_value=None
     )
+    payment = forms.ChoiceField(
+        label=_("Dues"), required=False, choices=[("", _("all")), *PaymentStatus.choices]
+    )
     sort = forms.ChoiceField(
         required=False, choices=[(key, key) for key in SORTS], widget=forms.HiddenInput
     )
@@ -115,7 +127,9 @@ class MemberFilterForm(forms.Form):
     def __init__(
         self, *args: Any, divisions: list[tuple[int, str, int, str]], **kwargs: Any
     ) -> None:
-        """`divisions`: (pk, path, depth, name) of the sub-divisions one may filter by."""
+        """`divisions`: (pk, path, depth, name) of the sub-divisions one may filter by;
+        `finance`: whether the user may see payment status (and filter by it)."""
+        self.finance = kwargs.pop("finance", False)
         super().__init__(*args, **kwargs)
         self.paths = {pk: path for pk, path, _depth, _name in divisions}
         # A plain list, rendered by the template: a state has hundreds of chapters, and
@@ -136,6 +150,8 @@ class MemberFilterForm(forms.Form):
         qs = qs.filter(STATUS_FILTERS[data.get("status") or "current"])
         if data.get("fee_class"):
             qs = qs.filter(fee_class=data["fee_class"])
+        if data.get("payment") and self.finance:
+            qs = qs.filter(payment_status=data["payment"])
         if data.get("division"):
             qs = qs.filter(division__path__startswith=self.paths[data["division"]])
         ordering = SORTS[data.get("sort") or "name"]

@@ -17,7 +17,10 @@ PAGE_SIZE = 50
 def member_list(request: HttpRequest, pk: int) -> HttpResponse:
     division = get_visible_or_404(request.user, Division, Action.VIEW_MEMBERS, pk=pk)
     # Always bound: no parameters at all is a valid filter too.
-    form = MemberFilterForm(request.GET, divisions=queries.sub_divisions(request.user, division))
+    finance = access.can(request.user, Action.VIEW_FINANCE, division)
+    form = MemberFilterForm(
+        request.GET, divisions=queries.sub_divisions(request.user, division), finance=finance
+    )
     members = form.filter(
         Member.objects.visible_to(request.user).in_subtree(division).select_related("division")
     )
@@ -31,6 +34,7 @@ def member_list(request: HttpRequest, pk: int) -> HttpResponse:
         "query": request.GET.copy(),
         "can_request": access.can(request.user, Action.REQUEST_CHANGE, division),
         "can_export": access.can(request.user, Action.EXPORT_MEMBERS, division),
+        "can_finance": finance,
     }
     # A history restore (the browser's Back) wants the whole page, filters included.
     partial = request.htmx and not request.htmx.history_restore_request
@@ -55,6 +59,7 @@ def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "requests": member.change_requests.select_related("requested_by").order_by(
                 "-requested_at"
             )[:50],
+            "can_finance": access.can(request.user, Action.VIEW_FINANCE, member.division),
             "can_request": access.can(request.user, Action.REQUEST_CHANGE, member.division)
             and member.status != "ended",
             "kinds": [

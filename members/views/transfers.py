@@ -170,7 +170,11 @@ def import_discard(request: HttpRequest, pk: int) -> HttpResponse:
 def member_export(request: HttpRequest, pk: int) -> HttpResponse:
     """A filtered member list as .xlsx or .csv; the purpose is stated and logged."""
     division = get_visible_or_404(request.user, Division, Action.EXPORT_MEMBERS, pk=pk)
-    filters = MemberFilterForm(request.GET, divisions=queries.sub_divisions(request.user, division))
+    filters = MemberFilterForm(
+        request.GET,
+        divisions=queries.sub_divisions(request.user, division),
+        finance=access.can(request.user, Action.VIEW_FINANCE, division),
+    )
     members = filters.filter(
         Member.objects.visible_to(request.user, Action.EXPORT_MEMBERS).in_subtree(division)
     )

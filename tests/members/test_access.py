@@ -33,6 +33,7 @@ FOREIGN_OBJECT_URLS = {
     "members:import_errors": lambda objs: [objs["import"].pk],
     "members:import_apply": lambda objs: [objs["import"].pk],
     "members:import_discard": lambda objs: [objs["import"].pk],
+    "finance:member_account": lambda objs: [objs["member"].pk],
 }
 # What the own state's board gets for a plain GET (200 unless the URL is an action).
 OWN_STATUS = {
@@ -45,7 +46,7 @@ URLS_WITHOUT_OBJECT = {"members:dashboard", "members:request_list"}
 
 def _board_url_names() -> set[str]:
     names = set()
-    for namespace in ["members"]:
+    for namespace in ["members", "finance"]:
         resolver = get_resolver().namespace_dict[namespace][1]
         for pattern in resolver.url_patterns:
             assert isinstance(pattern, URLPattern | URLResolver)

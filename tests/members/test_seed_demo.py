@@ -4,7 +4,7 @@ from django.core.management import call_command
 
 from members import access
 from members.management.commands.seed_demo import DEMO_PASSWORD
-from members.models import Division, DivisionLevel, Role, RoleAssignment, User
+from members.models import Division, DivisionLevel, Member, Role, RoleAssignment, User
 
 pytestmark = pytest.mark.django_db
 
@@ -29,9 +29,9 @@ STATE_CODES = {
 
 
 def test_seed_demo_is_idempotent():
-    call_command("seed_demo", stdout=None)
+    call_command("seed_demo", members=200)
     counts = (Division.objects.count(), User.objects.count(), RoleAssignment.objects.count())
-    call_command("seed_demo")
+    call_command("seed_demo", members=200)
     assert (
         Division.objects.count(),
         User.objects.count(),
@@ -40,7 +40,7 @@ def test_seed_demo_is_idempotent():
 
 
 def test_seed_demo_builds_the_sixteen_states_with_districts():
-    call_command("seed_demo")
+    call_command("seed_demo", members=200)
     states = Division.objects.filter(level=DivisionLevel.STATE)
     assert set(states.values_list("code", flat=True)) == STATE_CODES
     assert Division.objects.get(code="SN").name == "Landesverband Sachsen"
@@ -62,7 +62,7 @@ def test_seed_demo_builds_the_sixteen_states_with_districts():
     ],
 )
 def test_demo_accounts_log_in_with_their_roles(email, code, role):
-    call_command("seed_demo")
+    call_command("seed_demo", members=200)
     user = authenticate(username=email, password=DEMO_PASSWORD)
     assert user is not None
     assert [
@@ -71,7 +71,19 @@ def test_demo_accounts_log_in_with_their_roles(email, code, role):
 
 
 def test_demo_federal_admin_reaches_everything_through_the_explicit_permission():
-    call_command("seed_demo")
+    call_command("seed_demo", members=200)
     user = authenticate(username="bund@example.org", password=DEMO_PASSWORD)
     assert user.is_staff and not user.is_superuser
     assert access.has_global_access(user)
+
+
+def test_seed_demo_brings_dues_and_payments():
+    from finance.models import Charge, FeeRule, Payment
+
+    call_command("seed_demo", members=200)
+    assert FeeRule.objects.count() == 3
+    assert Charge.objects.exists() and Payment.objects.exists()
+    statuses = set(Member.objects.values_list("payment_status", flat=True))
+    assert {"paid_up", "in_arrears"} <= statuses
+    call_command("seed_demo", members=200)
+    assert FeeRule.objects.count() == 3

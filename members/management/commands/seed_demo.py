@@ -7,6 +7,7 @@ from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group, Permission
+from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -110,6 +111,11 @@ class Command(BaseCommand):
         if not Member.objects.exists():
             members = populate_register(total=options["members"], today=timezone.localdate())
         requests = self._open_requests()
+        # Apps that build on members add their demo data through their own command
+        # (members does not import them).
+        for command in ("seed_demo_finance",):
+            if command in get_commands():
+                call_command(command, stdout=self.stdout)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready: {created} divisions, {accounts} accounts, {members} members "

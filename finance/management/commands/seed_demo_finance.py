@@ -1,0 +1,54 @@
+"""Demo fee rules, last year's and this year's dues, most of them paid (called by seed_demo)."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.db.models import Min, Sum
+from django.utils import timezone
+
+from finance import payments, services
+from finance.models import FeeRule, Payment
+from members.models import Member
+
+
+class Command(BaseCommand):
+    help = "Load demo fee rules, dues and payments (idempotent)."
+
+    @transaction.atomic
+    def handle(self, *args: Any, **options: Any) -> None:
+        if FeeRule.objects.exists():
+            return
+        for fee_class, amount in (("regular", "120.00"), ("reduced", "36.00"), ("exempt", "0.00")):
+            FeeRule.objects.create(
+                fee_class=fee_class, yearly_amount=Decimal(amount), valid_from=date(2016, 1, 1)
+            )
+        year = timezone.localdate().year
+        for dues_year in (year - 1, year):
+            services.run_dues(year=dues_year)
+        rng = random.Random(5)  # noqa: S311 - demo data
+        rows = []
+        owed = (
+            Member.objects.filter(charges__isnull=False)
+            .annotate(total=Sum("charges__amount"), first_due=Min("charges__due_on"))
+            .values_list("pk", "membership_number", "total", "first_due")
+        )
+        for member_id, number, total, first_due in owed:
+            if rng.random() < 0.85:  # most pay everything, a few nothing
+                rows.append(
+                    Payment(
+                        member_id=member_id,
+                        match=Payment.Match.NUMBER,
+                        amount=total,
+                        booked_on=first_due,
+                        reference=f"MB{year} {number}",
+                    )
+                )
+        Payment.objects.bulk_create(rows, batch_size=2000)
+        payments.refresh(pk for pk, *_ in owed)
+        self.stdout.write(f"Demo dues and {len(rows)} payments added.")

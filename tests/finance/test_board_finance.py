@@ -1,0 +1,64 @@
+"""Boards and treasurers see payment status; others do not; nobody sees another state's."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from finance import payments, services
+from finance.models import FeeRule
+from tests.factories import make_member, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ledger(tree):
+    FeeRule.objects.create(
+        fee_class="regular", yearly_amount=Decimal("120.00"), valid_from=date(2020, 1, 1)
+    )
+    paid = make_member(tree.leipzig, last_name="Bezahlt", joined_on=date(2020, 1, 1))
+    owing = make_member(tree.leipzig, last_name="Schuldig", joined_on=date(2020, 1, 1))
+    foreign = make_member(tree.kiel, last_name="Kieler", joined_on=date(2020, 1, 1))
+    services.run_dues(year=2026)
+    payments.record_payment(
+        member=paid,
+        amount=Decimal("120.00"),
+        booked_on=date(2026, 2, 1),
+        method="transfer",
+        by=None,
+    )
+    return paid, owing, foreign
+
+
+def test_the_treasurer_filters_by_payment_status(client, tree, treasurer_sn, ledger):
+    client.force_login(treasurer_sn)
+    url = reverse("members:member_list", args=[tree.sn.pk])
+    response = client.get(url, {"payment": "in_arrears"})
+    assert [m.last_name for m in response.context["page_obj"]] == ["Schuldig"]
+    assert "im Rückstand" in response.text
+
+
+def test_a_membership_officer_sees_no_payment_status(client, tree, ledger):
+    officer = make_user("mitglieder-sn@example.org", tree.sn, "membership_officer")
+    client.force_login(officer)
+    response = client.get(
+        reverse("members:member_list", args=[tree.sn.pk]), {"payment": "in_arrears"}
+    )
+    assert [m.last_name for m in response.context["page_obj"]] == [
+        "Bezahlt",
+        "Schuldig",
+    ]  # the filter is ignored
+    assert "im Rückstand" not in response.text
+    paid, *_ = ledger
+    assert client.get(reverse("finance:member_account", args=[paid.pk])).status_code == 404
+
+
+def test_the_member_account_shows_charges_payments_and_balance(client, tree, treasurer_sn, ledger):
+    _paid, owing, foreign = ledger
+    client.force_login(treasurer_sn)
+    text = client.get(reverse("finance:member_account", args=[owing.pk])).text
+    assert "-120,00 €" in text
+    assert "Beitrag 2026" in text
+    assert client.get(reverse("finance:member_account", args=[foreign.pk])).status_code == 404
