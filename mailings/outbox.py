@@ -19,7 +19,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from mailings.models import OutboundEmail
+from mailings.models import OutboundAttachment, OutboundEmail
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ def queue(
     template: str = "",
     reply_to: Sequence[str] = (),
     sensitive: bool = False,
+    attachments: Sequence[tuple[str, bytes, str]] = (),
 ) -> OutboundEmail:
     """Keep the message and send it once the surrounding transaction has committed."""
     from mailings import tasks
@@ -57,6 +58,10 @@ def queue(
         body_html=html,
         sensitive=sensitive,
     )
+    for filename, content, mimetype in attachments:
+        OutboundAttachment.objects.create(
+            email=email, filename=filename, content=content, mimetype=mimetype
+        )
     transaction.on_commit(lambda: tasks.send_email.delay(email.pk))
     return email
 
@@ -69,6 +74,7 @@ def send_templated(
     language: str | None = None,
     reply_to: Sequence[str] = (),
     sensitive: bool = False,
+    attachments: Sequence[tuple[str, bytes, str]] = (),
 ) -> OutboundEmail:
     subject, text, html = render(name, context, language or settings.LANGUAGE_CODE)
     return queue(
@@ -79,6 +85,7 @@ def send_templated(
         template=name,
         reply_to=reply_to,
         sensitive=sensitive,
+        attachments=attachments,
     )
 
 
@@ -101,13 +108,20 @@ def queue_message(
     )
 
 
-def send_email(*, email_id: int) -> bool:
-    """Send one queued e-mail. Claims the row first, so running twice sends once."""
+MAX_ATTEMPTS = 5
+
+
+def send_email(*, email_id: int) -> str:
+    """Send one queued e-mail. Claims the row first, so running twice sends once.
+
+    Returns "sent", "skipped" (someone else has it or it is done), "retry" (the mailer
+    failed; the row is queued again for a later attempt) or "failed" (given up).
+    """
     claimed = OutboundEmail.objects.filter(pk=email_id, status=OutboundEmail.Status.QUEUED).update(
         status=OutboundEmail.Status.SENDING, claimed_at=timezone.now()
     )
     if not claimed:
-        return False
+        return "skipped"
     email = OutboundEmail.objects.get(pk=email_id)
     message = EmailMultiAlternatives(
         subject=email.subject,
@@ -118,14 +132,20 @@ def send_email(*, email_id: int) -> bool:
     )
     if email.body_html:
         message.attach_alternative(email.body_html, "text/html")
+    for attachment in email.attachments.all():
+        message.attach(attachment.filename, bytes(attachment.content), attachment.mimetype)
     try:
         message.send()
     except Exception as error:  # the mailer's errors are many; each is kept on the row
         logger.exception("Sending e-mail %s failed", email_id)
+        attempts = email.attempts + 1
+        give_up = attempts >= MAX_ATTEMPTS
         OutboundEmail.objects.filter(pk=email_id).update(
-            status=OutboundEmail.Status.FAILED, error=f"{type(error).__name__}: {error}"[:2000]
+            status=OutboundEmail.Status.FAILED if give_up else OutboundEmail.Status.QUEUED,
+            attempts=attempts,
+            error=f"{type(error).__name__}: {error}"[:2000],
         )
-        return False
+        return "failed" if give_up else "retry"
     status = getattr(message, "anymail_status", None)
     sent = {
         "status": OutboundEmail.Status.SENT,
@@ -135,7 +155,7 @@ def send_email(*, email_id: int) -> bool:
     if email.sensitive:
         sent |= {"body_text": REMOVED, "body_html": ""}
     OutboundEmail.objects.filter(pk=email_id).update(**sent)
-    return True
+    return "sent"
 
 
 def requeue_stuck(

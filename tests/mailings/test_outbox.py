@@ -43,13 +43,31 @@ def test_sending_waits_for_the_commit(django_capture_on_commit_callbacks):
 
 
 @override_settings(MAILERS={"default": {"BACKEND": "tests.mailings.broken.EmailBackend"}})
-def test_a_failing_mailer_marks_the_email_failed(django_capture_on_commit_callbacks):
+def test_a_failing_mailer_is_retried_then_marked_failed(django_capture_on_commit_callbacks):
+    from celery.exceptions import Retry
+
     with django_capture_on_commit_callbacks(execute=False):
         email = queue_one()
-    send_email(email.pk)
+    with pytest.raises(Retry):  # the task asks Celery to try again later
+        send_email.apply(args=[email.pk])
+    for _ in range(4):  # the later tries
+        outbox.send_email(email_id=email.pk)
     email.refresh_from_db()
-    assert email.status == OutboundEmail.Status.FAILED
+    assert (email.status, email.attempts) == (OutboundEmail.Status.FAILED, 5)
     assert "refused" in email.error
+
+
+def test_a_mailer_that_recovers_sends_on_the_next_attempt(
+    django_capture_on_commit_callbacks, settings
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        email = queue_one()
+    settings.MAILERS = {"default": {"BACKEND": "tests.mailings.broken.EmailBackend"}}
+    assert outbox.send_email(email_id=email.pk) == "retry"
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+    assert outbox.send_email(email_id=email.pk) == "sent"
+    email.refresh_from_db()
+    assert (email.status, email.attempts, len(mail.outbox)) == (OutboundEmail.Status.SENT, 1, 1)
 
 
 def test_templated_email_is_rendered_in_german_with_a_plain_text_part():
