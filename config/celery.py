@@ -17,6 +17,16 @@ app.conf.beat_schedule = {
         "task": "mailings.requeue_stuck",
         "schedule": crontab(minute="*/10"),
     },
+    # Last month's statements on the 1st, 06:00 Europe/Berlin.
+    "finance-send-statements": {
+        "task": "finance.send_statements",
+        "schedule": crontab(minute=0, hour=6, day_of_month=1),
+    },
+    # Every night: recompute every member's balance and status, report and repair drift.
+    "finance-recompute-payment-states": {
+        "task": "finance.recompute_payment_states",
+        "schedule": crontab(minute=30, hour=2),
+    },
     # The year's dues on 2 January; running again later only writes corrections.
     "finance-run-dues": {
         "task": "finance.run_dues",

@@ -11,9 +11,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from finance import payments, services
+from finance import payments, services, statements
 from finance.camt import StatementError
-from finance.models import BankStatement, Charge, FeeRule, Payment
+from finance.models import BankStatement, Charge, FeeRule, MonthlyStatement, Payment
 from members.admin_register import ReadOnlyRecordAdmin, RecordAdmin
 
 
@@ -205,3 +205,25 @@ class PaymentAdmin(RecordAdmin):
             )
             done += 1
         self.message_user(request, _("%d payments assigned.") % done, messages.SUCCESS)
+
+
+@admin.register(MonthlyStatement)
+class MonthlyStatementAdmin(ReadOnlyRecordAdmin):
+    list_display = ["period", "division", "status", "sent_at", "recipient_count"]
+    list_filter = ["status", "period"]
+    list_select_related = ["division"]
+    fields = ["division", "period", "status", "sent_at", "recipients", "figures"]
+    readonly_fields = fields
+    actions = ["send_again"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[MonthlyStatement]:
+        return MonthlyStatement.objects.visible_to(request.user).defer("workbook")
+
+    @admin.display(description=_("recipients"))
+    def recipient_count(self, obj: MonthlyStatement) -> int:
+        return len(obj.recipients)
+
+    @admin.action(description=_("Send the selected statements again"))
+    def send_again(self, request: HttpRequest, queryset: QuerySet[MonthlyStatement]) -> None:
+        sent = sum(statements.send(statement, again=True) for statement in queryset)
+        self.message_user(request, _("%d e-mails queued.") % sent, messages.SUCCESS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -231,3 +233,53 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.booked_on} {self.amount} € {self.counterparty_name}"
+
+
+class MonthlyStatementQuerySet(models.QuerySet["MonthlyStatement"]):
+    def visible_to(self, user: Any, action: Any = None) -> MonthlyStatementQuerySet:
+        from members import access
+
+        return access.scope_by_division(self, user, action or access.Action.RECEIVE_STATEMENT)
+
+
+class MonthlyStatement(models.Model):
+    """A state association's statement for a month: made once, sent once, kept."""
+
+    class Status(models.TextChoices):
+        READY = "ready", _("ready")
+        SENDING = "sending", _("being sent")
+        SENT = "sent", _("sent")
+
+    division = models.ForeignKey(
+        "members.Division",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("state association"),
+    )
+    period = models.DateField(_("month"))  # the first day of the month
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.READY
+    )
+    figures = models.JSONField(_("figures"), default=dict)
+    workbook = models.BinaryField(editable=False)
+    recipients = models.JSONField(_("recipients"), default=list, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    objects = MonthlyStatementQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("monthly statement")
+        verbose_name_plural = _("monthly statements")
+        ordering = ["-period", "division__path"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["division", "period"], name="finance_statement_one_per_period"
+            ),
+            models.CheckConstraint(
+                condition=Q(period__day=1), name="finance_statement_period_is_first_day"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.division} {self.period:%m/%Y}"

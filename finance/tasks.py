@@ -7,3 +7,21 @@ def run_dues(year: int | None = None) -> None:
     from finance import services
 
     services.run_dues(year=year or timezone.localdate().year)
+
+
+@shared_task(name="finance.send_statements")
+def send_statements(period: str | None = None) -> None:
+    """Monthly, on the 1st: last month's statements (safe to run twice)."""
+    from datetime import date
+
+    from finance import statements
+
+    month = date.fromisoformat(period) if period else statements.last_month(timezone.localdate())
+    statements.send_all(period=month)
+
+
+@shared_task(name="finance.recompute_payment_states")
+def recompute_payment_states() -> None:
+    from finance import payments
+
+    payments.recompute_all()

@@ -18,6 +18,9 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "nav_divisions": SimpleLazyObject(
             lambda: [mine.division for mine in queries.my_divisions(user) if mine.can_open]
         ),
+        "nav_statements": any(
+            access.Action.RECEIVE_STATEMENT in g.actions for g in access.grants_of(user)
+        ),
         "nav_requests": access.has_global_access(user)
         or any(access.Action.VIEW_MEMBERS in g.actions for g in access.grants_of(user)),
         "nav_admin": user.is_staff,

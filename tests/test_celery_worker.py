@@ -25,6 +25,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def worker(transactional_db, tmp_path):
+    yield from _worker(tmp_path, pool=["--pool=solo"])
+
+
+@pytest.fixture
+def two_workers(transactional_db, tmp_path):
+    """One worker process running two tasks at the same time."""
+    yield from _worker(tmp_path, pool=["--pool=threads", "--concurrency=2"])
+
+
+def _worker(tmp_path, pool):
     if connection.vendor == "sqlite":
         pytest.skip("the worker needs a database server it can share with the test (DATABASE_URL)")
     db = settings.DATABASES["default"]
@@ -44,7 +54,7 @@ def worker(transactional_db, tmp_path):
             "-A",
             "config",
             "worker",
-            "--pool=solo",
+            *pool,
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
@@ -80,3 +90,37 @@ def test_email_queued_in_a_transaction_is_sent_by_the_worker(worker):
     files = list(worker.glob("*.log"))
     assert len(files) == 1
     assert "worker@example.org" in files[0].read_text()
+
+
+def test_statements_enqueued_twice_at_once_are_sent_once(two_workers, tree):
+    from datetime import date
+    from decimal import Decimal
+
+    from finance.models import FeeRule, MonthlyStatement
+    from finance.tasks import send_statements
+    from tests.factories import make_member, make_user
+
+    FeeRule.objects.create(
+        fee_class="regular", yearly_amount=Decimal("120.00"), valid_from=date(2020, 1, 1)
+    )
+    make_member(tree.leipzig, joined_on=date(2020, 1, 1))
+    recipients = [
+        make_user(f"vorstand{i}@example.org", tree.sn, "board", mfa=False).email for i in range(3)
+    ]
+    send_statements.delay("2026-10-01")
+    send_statements.delay("2026-10-01")
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        sent = OutboundEmail.objects.filter(status=OutboundEmail.Status.SENT).count()
+        if sent >= len(recipients) and MonthlyStatement.objects.filter(status="sent").count() == 2:
+            break
+        time.sleep(0.3)
+    time.sleep(2)  # let the second task finish, too
+    statement = MonthlyStatement.objects.get(division=tree.sn, period=date(2026, 10, 1))
+    assert sorted(statement.recipients) == sorted(recipients)
+    assert sorted(e.to[0] for e in OutboundEmail.objects.all()) == sorted(
+        recipients
+    )  # Schleswig-Holstein has no board here
+    files = list(two_workers.glob("*.log"))
+    assert len(files) == len(recipients)

@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from finance import statements
 from members import access, imports, services
 from members.access import Action
 from members.models import AuditEntry, Division, RequestKind, Role, RoleAssignment
@@ -34,6 +35,8 @@ FOREIGN_OBJECT_URLS = {
     "members:import_apply": lambda objs: [objs["import"].pk],
     "members:import_discard": lambda objs: [objs["import"].pk],
     "finance:member_account": lambda objs: [objs["member"].pk],
+    "finance:statement_detail": lambda objs: [objs["statement"].pk],
+    "finance:statement_download": lambda objs: [objs["statement"].pk],
 }
 # What the own state's board gets for a plain GET (200 unless the URL is an action).
 OWN_STATUS = {
@@ -41,7 +44,7 @@ OWN_STATUS = {
     "members:import_discard": 302,
     "members:import_progress": 204,
 }
-URLS_WITHOUT_OBJECT = {"members:dashboard", "members:request_list"}
+URLS_WITHOUT_OBJECT = {"members:dashboard", "members:request_list", "finance:statement_list"}
 
 
 def _board_url_names() -> set[str]:
@@ -88,6 +91,7 @@ def test_sachsen_board_gets_404_for_schleswig_holstein_objects(
         "member": sh_member,
         "request": _foreign_transfer(tree, board_sh, sh_member),
         "import": _an_import(board_sh, tree.sh),
+        "statement": statements.prepare(tree.sh, date(2026, 1, 1)),
     }
     client.force_login(board_sn)
     url = reverse(name, args=FOREIGN_OBJECT_URLS[name](foreign))
@@ -113,6 +117,7 @@ def test_the_same_urls_open_for_the_own_state(
     )
     own = {
         "import": _an_import(board_sn, tree.sn),
+        "statement": statements.prepare(tree.sn, date(2026, 1, 1)),
         "division": tree.sn,
         "role": board_leipzig.role_assignments.get(),
         "member": own_member,

@@ -1,0 +1,245 @@
+"""Monthly statements ("Kontoauszug") per state association: made once, sent once.
+
+One statement per state and month by database constraint; sending claims the statement
+first, so a second trigger, a retried task or two racing workers send nothing extra.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Sum
+from django.utils import timezone
+
+from finance.models import MonthlyStatement, Payment
+from finance.payments import payment_states
+from mailings import outbox
+from members import stats
+from members.access import ROLE_ACTIONS, Action
+from members.models import (
+    TRANSFER_OUT,
+    ChangeRequest,
+    Division,
+    DivisionLevel,
+    Member,
+    MembershipPeriod,
+    PeriodStart,
+    RequestStatus,
+    RoleAssignment,
+)
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def last_month(today: date) -> date:
+    first = today.replace(day=1)
+    return (first - timedelta(days=1)).replace(day=1)
+
+
+def _next_month(period: date) -> date:
+    return (period.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def recipients(division: Division) -> list[str]:
+    """Everyone who holds a role on the state association that receives statements."""
+    roles = [role for role, actions in ROLE_ACTIONS.items() if Action.RECEIVE_STATEMENT in actions]
+    return sorted(
+        set(
+            RoleAssignment.objects.active(timezone.localdate())
+            .filter(division=division, role__in=roles, user__is_active=True)
+            .values_list("user__email", flat=True)
+        )
+    )
+
+
+def figures(division: Division, period: date) -> dict[str, Any]:
+    end = _next_month(period)
+    last_day = end - timedelta(days=1)
+    periods = MembershipPeriod.objects.filter(division__path__startswith=division.path)
+    entries = periods.filter(
+        start_kind=PeriodStart.ENTRY, started_on__gte=period, started_on__lt=end
+    )
+    exits = periods.filter(ended_on__gte=period, ended_on__lt=end).exclude(end_kind=TRANSFER_OUT)
+    members = Member.objects.filter(division__path__startswith=division.path)
+    paid = Payment.objects.filter(
+        member__in=members, booked_on__gte=period, booked_on__lt=end
+    ).aggregate(count=Count("pk"), total=Sum("amount"))
+    current_ids = list(members.exclude(status="ended").values_list("pk", flat=True))
+    states = payment_states(current_ids, last_day)
+    arrears = {pk: state for pk, state in states.items() if state[1] == "in_arrears"}
+    people = {
+        m["pk"]: m
+        for m in members.filter(pk__in=list(arrears)).values(
+            "pk", "membership_number", "first_name", "last_name"
+        )
+    }
+    applied = ChangeRequest.objects.filter(
+        division__path__startswith=division.path,
+        status=RequestStatus.APPLIED,
+        decided_at__date__gte=period,
+        decided_at__date__lt=end,
+    )
+
+    def person(row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "number": row["member__membership_number"],
+            "name": f"{row['member__first_name']} {row['member__last_name']}",
+        }
+
+    fields = ["member__membership_number", "member__first_name", "member__last_name"]
+    arrears_list = sorted(
+        (
+            {
+                "number": people[pk]["membership_number"],
+                "name": f"{people[pk]['first_name']} {people[pk]['last_name']}",
+                "since": since.isoformat() if since else None,
+                "amount": str(-balance),
+            }
+            for pk, (balance, _status, since) in arrears.items()
+        ),
+        key=lambda row: (row["since"] or "", row["name"]),
+    )
+    return {
+        "period": period.isoformat(),
+        "members_at_start": stats.members_on(division, period),
+        "members_at_end": stats.members_on(division, last_day),
+        "entries": [person(row) for row in entries.order_by("member__last_name").values(*fields)],
+        "exits": [person(row) for row in exits.order_by("member__last_name").values(*fields)],
+        "payments_count": paid["count"] or 0,
+        "payments_total": str(Decimal(paid["total"] or 0).quantize(Decimal("0.01"))),
+        "arrears": arrears_list,
+        "arrears_total": str(sum((-state[0] for state in arrears.values()), Decimal("0.00"))),
+        "newly_in_arrears": [
+            row
+            for row in arrears_list
+            if row["since"] and period.isoformat() <= row["since"] < end.isoformat()
+        ],
+        "changes_applied": applied.count(),
+    }
+
+
+def workbook(division: Division, period: date) -> bytes:
+    """Every member of the state with payment status, as .xlsx (constant memory)."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(f"{period:%Y-%m}")
+    sheet.append(
+        [
+            "Mitgliedsnummer",
+            "Vorname",
+            "Nachname",
+            "Gliederung",
+            "Status",
+            "Zahlungsstatus",
+            "Saldo (€)",
+            "Im Rückstand seit",
+        ]
+    )
+    labels = {"paid_up": "bezahlt", "in_arrears": "im Rückstand", "exempt": "befreit"}
+    status = {"pending": "schwebend", "active": "aktiv", "ended": "beendet"}
+    rows = (
+        Member.objects.filter(division__path__startswith=division.path)
+        .exclude(status="ended")
+        .order_by("last_name", "first_name", "membership_number")
+        .values_list(
+            "membership_number",
+            "first_name",
+            "last_name",
+            "division__code",
+            "status",
+            "payment_status",
+            "balance",
+            "arrears_since",
+        )
+        .iterator(chunk_size=5000)
+    )
+    for number, first, last, code, member_status, payment, balance, since in rows:
+        cells = [number, first, last, code, status[member_status], labels[payment], balance, since]
+        written = []
+        for value in cells:
+            cell = WriteOnlyCell(sheet, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"
+            elif isinstance(value, date):
+                cell.number_format = "DD.MM.YYYY"
+            elif isinstance(value, Decimal):
+                cell.number_format = "#,##0.00"
+            written.append(cell)
+        sheet.append(written)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def prepare(division: Division, period: date) -> MonthlyStatement:
+    """The statement of the state and month: made the first time, found every other time."""
+    existing = MonthlyStatement.objects.filter(division=division, period=period).first()
+    if existing is not None:
+        return existing
+    made = MonthlyStatement(
+        division=division,
+        period=period,
+        figures=figures(division, period),
+        workbook=workbook(division, period),
+    )
+    try:
+        with transaction.atomic():
+            made.save()
+    except IntegrityError:  # another worker made it a moment ago
+        return MonthlyStatement.objects.get(division=division, period=period)
+    return made
+
+
+@transaction.atomic
+def send(statement: MonthlyStatement, *, again: bool = False) -> int:
+    """E-mail the statement to its recipients; returns how many e-mails were queued.
+
+    Claimed first: only the call that moves it from ready to sending queues e-mails.
+    `again` (the federal office's resend from the admin) sends a sent statement once more.
+    """
+    source = MonthlyStatement.Status.SENT if again else MonthlyStatement.Status.READY
+    claimed = MonthlyStatement.objects.filter(pk=statement.pk, status=source).update(
+        status=MonthlyStatement.Status.SENDING
+    )
+    if not claimed:
+        return 0
+    statement.refresh_from_db()
+    to = recipients(statement.division)
+    filename = f"kontoauszug-{statement.division.code}-{statement.period:%Y-%m}.xlsx"
+    for address in to:
+        outbox.send_templated(
+            name="monthly_statement",
+            to=[address],
+            context={
+                "statement": statement,
+                "figures": statement.figures,
+                "site_url": settings.SITE_URL,
+            },
+            attachments=[(filename, bytes(statement.workbook), XLSX)],
+        )
+    MonthlyStatement.objects.filter(pk=statement.pk).update(
+        status=MonthlyStatement.Status.SENT, sent_at=timezone.now(), recipients=to
+    )
+    return len(to)
+
+
+def send_all(
+    *, period: date, division: Division | None = None, dry_run: bool = False
+) -> list[tuple[Division, int]]:
+    states = Division.objects.filter(level=DivisionLevel.STATE)
+    if division is not None:
+        states = states.filter(pk=division.pk)
+    results = []
+    for state in states.order_by("name"):
+        if dry_run:
+            results.append((state, len(recipients(state))))
+            continue
+        results.append((state, send(prepare(state, period))))
+    return results

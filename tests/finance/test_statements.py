@@ -1,0 +1,125 @@
+"""Monthly statements: exact content, one per state and month, one e-mail per recipient."""
+
+import io
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from finance import payments, services, statements
+from finance.models import FeeRule, MonthlyStatement
+from members import services as members
+from members.models import EndReason
+from tests.factories import make_member, make_user
+
+pytestmark = pytest.mark.django_db
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@pytest.fixture
+def october(tree, board_sn, treasurer_sn):
+    """Sachsen in October 2026: an entry, an exit, a payment, arrears, and a change."""
+    FeeRule.objects.create(
+        fee_class="regular", yearly_amount=Decimal("120.00"), valid_from=date(2020, 1, 1)
+    )
+    with time_machine.travel(datetime(2026, 10, 20, 12, tzinfo=BERLIN)):
+        anna = make_member(
+            tree.leipzig, first_name="Anna", last_name="Alt", joined_on=date(2020, 1, 1)
+        )
+        bert = make_member(
+            tree.leipzig, first_name="Bert", last_name="Brandt", joined_on=date(2020, 1, 1)
+        )
+        cora = make_member(
+            tree.dresden, first_name="Cora", last_name="Conrad", joined_on=date(2020, 1, 1)
+        )
+        make_member(tree.leipzig, first_name="Nina", last_name="Neu", joined_on=date(2026, 10, 5))
+        members.end_membership(by=None, member=cora, on=date(2026, 10, 15), reason=EndReason.EXIT)
+        make_member(
+            tree.kiel, first_name="Kai", last_name="Kieler", joined_on=date(2026, 10, 1)
+        )  # other state
+        services.run_dues(year=2026)
+        payments.record_payment(
+            member=anna,
+            amount=Decimal("120.00"),
+            booked_on=date(2026, 10, 2),
+            method="transfer",
+            by=None,
+        )
+    return anna, bert
+
+
+def test_the_statement_has_exactly_the_months_figures(tree, october):
+    with time_machine.travel(datetime(2026, 11, 1, 6, tzinfo=BERLIN)):
+        statement = statements.prepare(tree.sn, date(2026, 10, 1))
+    f = statement.figures
+    assert (f["members_at_start"], f["members_at_end"]) == (3, 3)
+    assert f["entries"] == [{"number": f["entries"][0]["number"], "name": "Nina Neu"}]
+    assert [p["name"] for p in f["exits"]] == ["Cora Conrad"]
+    assert (f["payments_count"], f["payments_total"]) == (1, "120.00")
+    assert [(p["name"], p["since"], p["amount"]) for p in f["arrears"]] == [
+        ("Bert Brandt", "2026-03-01", "120.00"),
+        ("Nina Neu", "2026-10-05", "30.00"),
+    ]
+    assert [p["name"] for p in f["newly_in_arrears"]] == ["Nina Neu"]
+    sheet = load_workbook(io.BytesIO(bytes(statement.workbook))).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:3] == ("Mitgliedsnummer", "Vorname", "Nachname")
+    assert [(r[2], r[5]) for r in rows[1:]] == [
+        ("Alt", "bezahlt"),
+        ("Brandt", "im Rückstand"),
+        ("Neu", "im Rückstand"),
+    ]
+
+
+def test_triggered_twice_each_recipient_gets_one_email(
+    tree, october, board_sn, treasurer_sn, mailoutbox, django_capture_on_commit_callbacks
+):
+    make_user(
+        "ehemals@example.org", tree.dresden, "board"
+    )  # a district board gets no state statement
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("send_statements", "--period", "2026-10")
+        call_command("send_statements", "--period", "2026-10")
+    sachsen = [m for m in mailoutbox if "Sachsen" in m.subject]
+    assert sorted(m.to[0] for m in sachsen) == sorted([board_sn.email, treasurer_sn.email])
+    assert len(sachsen) == 2
+    mail = sachsen[0]
+    assert mail.subject == "Kontoauszug Oktober 2026: Landesverband Sachsen"
+    assert "Nina Neu" in mail.body and "<" not in mail.body
+    assert mail.attachments[0][0] == "kontoauszug-SN-2026-10.xlsx"
+    assert MonthlyStatement.objects.filter(division=tree.sn, period=date(2026, 10, 1)).count() == 1
+
+
+def test_a_dry_run_sends_nothing(tree, october, mailoutbox, capsys):
+    call_command("send_statements", "--period", "2026-10", "--division", "SN", "--dry-run")
+    assert "SN 2026-10: would go to 2" in capsys.readouterr().out
+    assert not MonthlyStatement.objects.exists()
+    assert mailoutbox == []
+
+
+def test_the_treasurer_reads_and_downloads_the_statement(client, tree, october, treasurer_sn):
+    statement = statements.prepare(tree.sn, date(2026, 10, 1))
+    client.force_login(treasurer_sn)
+    assert statement.division.name in client.get(reverse("finance:statement_list")).text
+    assert "Nina Neu" in client.get(reverse("finance:statement_detail", args=[statement.pk])).text
+    response = client.get(reverse("finance:statement_download", args=[statement.pk]))
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+
+
+def test_the_federal_office_resends_from_the_admin(
+    client, tree, october, federal_admin, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        statement = statements.prepare(tree.sn, date(2026, 10, 1))
+        statements.send(statement)
+        client.force_login(federal_admin)
+        client.post(
+            reverse("admin:finance_monthlystatement_changelist"),
+            {"action": "send_again", "_selected_action": [statement.pk]},
+        )
+    assert len(mailoutbox) == 4  # two recipients, twice: the second time on purpose
