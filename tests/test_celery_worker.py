@@ -46,7 +46,7 @@ def _worker(tmp_path, pool):
         "MAIL_OPTIONS": json.dumps({"file_path": str(tmp_path / "mail")}),
         "CELERY_TASK_ALWAYS_EAGER": "0",
     }
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603 - our own worker, fixed arguments
         [
             sys.executable,
             "-m",
