@@ -27,8 +27,13 @@ class ReadableFileBackend(BaseEmailBackend):
         self.directory.mkdir(parents=True, exist_ok=True)
         for message in email_messages:
             stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
-            name = f"{stamp}-{get_random_string(6)}.txt"
-            (self.directory / name).write_text(self.format(message), encoding="utf-8")
+            stem = f"{stamp}-{get_random_string(6)}"
+            text = self.format(message)
+            for filename, content, _mimetype in getattr(message, "attachments", []):
+                saved = f"{stem}-{Path(filename).name}"
+                (self.directory / saved).write_bytes(content if isinstance(content, bytes) else content.encode())
+                text += f"\n----- attachment: {filename}, saved as {saved} -----\n"
+            (self.directory / f"{stem}.txt").write_text(text, encoding="utf-8")
         return len(email_messages)
 
     @staticmethod

@@ -153,3 +153,15 @@ def test_the_safety_net_sends_waiting_mails_once_and_flags_interrupted_ones(
     with django_capture_on_commit_callbacks(execute=True):
         assert outbox.resend(email_ids=[stuck.pk]) == 1
     assert len(mail.outbox) == 2
+
+
+def test_development_mailer_keeps_attachments_next_to_the_text(tmp_path):
+    from mailings.backends import ReadableFileBackend
+
+    message = mail.EmailMultiAlternatives("Kontoauszug", "Text", "a@example.org", ["b@example.org"])
+    message.attach("kontoauszug.xlsx", b"PK\x03\x04data", "application/octet-stream")
+    ReadableFileBackend(file_path=str(tmp_path)).send_messages([message])
+    (text,) = tmp_path.glob("*.txt")
+    (saved,) = tmp_path.glob("*-kontoauszug.xlsx")
+    assert saved.read_bytes() == b"PK\x03\x04data"
+    assert f"saved as {saved.name}" in text.read_text()
