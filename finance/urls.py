@@ -6,6 +6,7 @@ app_name = "finance"
 
 urlpatterns = [
     path("members/<int:pk>/account/", views.member_account, name="member_account"),
+    path("divisions/<int:pk>/", views.division_overview, name="division_overview"),
     path("statements/", views.statement_list, name="statement_list"),
     path("statements/<int:pk>/", views.statement_detail, name="statement_detail"),
     path("statements/<int:pk>/download.xlsx", views.statement_download, name="statement_download"),

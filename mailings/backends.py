@@ -31,7 +31,9 @@ class ReadableFileBackend(BaseEmailBackend):
             text = self.format(message)
             for filename, content, _mimetype in getattr(message, "attachments", []):
                 saved = f"{stem}-{Path(filename).name}"
-                (self.directory / saved).write_bytes(content if isinstance(content, bytes) else content.encode())
+                (self.directory / saved).write_bytes(
+                    content if isinstance(content, bytes) else content.encode()
+                )
                 text += f"\n----- attachment: {filename}, saved as {saved} -----\n"
             (self.directory / f"{stem}.txt").write_text(text, encoding="utf-8")
         return len(email_messages)

@@ -108,3 +108,32 @@ def sparkline(values: list[int], width: int = 120, height: int = 28) -> str:
         f"{i * step:.1f},{height - 2 - (v - low) / span * (height - 4):.1f}"
         for i, v in enumerate(values)
     )
+
+
+def bar_chart(months: list[date], values: list[float]) -> Chart:
+    """Amounts per month as bars (e.g. dues received)."""
+    count = len(months)
+    plot_width = WIDTH - LEFT - RIGHT
+    step = plot_width / max(count, 1)
+    height = HEIGHT - TOP - BOTTOM
+    top = _nice_max(int(max([*values, 1])))
+    bars = []
+    for i, (month, value) in enumerate(zip(months, values, strict=True)):
+        bar_height = value / top * height
+        bars.append(
+            Bar(
+                LEFT + step * i + step * 0.15,
+                TOP + height - bar_height,
+                step * 0.7,
+                bar_height,
+                "entry",
+                f"{_month_label(month)}: {value:n} €",
+            )
+        )
+    x_ticks = [
+        Tick(LEFT + step * (i + 0.5), _month_label(m))
+        for i, m in enumerate(months)
+        if i % 3 == (count - 1) % 3
+    ]
+    y_ticks = [Tick(TOP + height - height * f, f"{int(top * f):n} €") for f in (0, 0.5, 1)]
+    return Chart(WIDTH, HEIGHT, "", bars, x_ticks, y_ticks, [], TOP + height)

@@ -60,6 +60,7 @@ def division_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_view_members": access.can(request.user, Action.VIEW_MEMBERS, division),
             "can_request": access.can(request.user, Action.REQUEST_CHANGE, division),
             "can_manage_roles": access.can(request.user, Action.MANAGE_ROLES, division),
+            "can_view_finance": access.can(request.user, Action.VIEW_FINANCE, division),
         },
     )
 

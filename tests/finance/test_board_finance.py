@@ -1,9 +1,11 @@
 """Boards and treasurers see payment status; others do not; nobody sees another state's."""
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from finance import payments, services
@@ -62,3 +64,13 @@ def test_the_member_account_shows_charges_payments_and_balance(client, tree, tre
     assert "-120,00 €" in text
     assert "Beitrag 2026" in text
     assert client.get(reverse("finance:member_account", args=[foreign.pk])).status_code == 404
+
+
+@time_machine.travel(datetime(2026, 11, 29, 12, tzinfo=ZoneInfo("Europe/Berlin")))
+def test_the_finance_overview_counts_and_lists_arrears(client, tree, treasurer_sn, ledger):
+    client.force_login(treasurer_sn)
+    response = client.get(reverse("finance:division_overview", args=[tree.sn.pk]))
+    assert response.context["counts"] == {"paid_up": 1, "in_arrears": 1, "exempt": 0}
+    assert response.context["share_paid"] == 50
+    assert [m.last_name for m in response.context["page_obj"]] == ["Schuldig"]
+    assert dict(response.context["income_rows"])[date(2026, 2, 1)] == 120.0

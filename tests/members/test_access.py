@@ -35,6 +35,7 @@ FOREIGN_OBJECT_URLS = {
     "members:import_apply": lambda objs: [objs["import"].pk],
     "members:import_discard": lambda objs: [objs["import"].pk],
     "finance:member_account": lambda objs: [objs["member"].pk],
+    "finance:division_overview": lambda objs: [objs["division"].pk],
     "finance:statement_detail": lambda objs: [objs["statement"].pk],
     "finance:statement_download": lambda objs: [objs["statement"].pk],
 }
