@@ -11,16 +11,20 @@ import json
 import random
 import time
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
+from finance.models import FeeRule
+from finance.services import months_of_membership
 from members.demo_data import STATE_WEIGHTS, person
 from members.models import Division, DivisionLevel, Member, NumberSequence
 
-MARKER = "bench-register"
+MARKER = "bench-register-v2"  # raise when the generator changes: the data is made anew
+YEARLY = {"regular": Decimal("120.00"), "reduced": Decimal("36.00"), "exempt": Decimal("0.00")}
 CHAPTERS_PER_DISTRICT = 8
 
 
@@ -36,11 +40,17 @@ def ensure_register(total: int) -> float | None:
     started = time.monotonic()
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE members_memberversion, members_membershipperiod, members_changerequest, "
+            "TRUNCATE finance_payment, finance_charge, finance_monthlystatement, finance_bankstatement, "
+            "members_memberversion, members_membershipperiod, members_changerequest, "
             "members_member, members_auditentry, members_roleassignment, members_division, "
             "mailings_outboundemail, members_numbersequence RESTART IDENTITY CASCADE"
         )
     call_command("seed_demo", members=0, stdout=open("/dev/null", "w"))  # noqa: SIM115
+    FeeRule.objects.all().delete()
+    for fee_class, amount in YEARLY.items():
+        FeeRule.objects.create(
+            fee_class=fee_class, yearly_amount=amount, valid_from=date(2000, 1, 1)
+        )
     leaves = _divisions()
     _members(total, leaves)
     with connection.cursor() as cursor:
@@ -108,7 +118,13 @@ def _members(total: int, leaves: dict[str, list[int]]) -> None:
     with connection.cursor() as cursor:
         raw = cursor.connection
         for offset in range(0, total, chunk):
-            rows: dict[str, list[tuple]] = {"members": [], "periods": [], "versions": []}
+            rows: dict[str, list[tuple]] = {
+                "members": [],
+                "periods": [],
+                "versions": [],
+                "charges": [],
+                "payments": [],
+            }
             for i in range(offset, min(offset + chunk, total)):
                 _one(
                     rng,
@@ -140,8 +156,18 @@ COPIES = [
     (
         "COPY members_member (id, membership_number, first_name, last_name, email, phone, street, "
         "postal_code, city, country, date_of_birth, division_id, status, end_reason, joined_on, left_on, "
-        "fee_class, newsletter_consent, version, search_text, created_at, updated_at) FROM STDIN",
+        "fee_class, newsletter_consent, version, search_text, created_at, updated_at, balance, "
+        "payment_status, arrears_since) FROM STDIN",
         "members",
+    ),
+    (
+        "COPY finance_charge (member_id, year, kind, revision, amount, due_on, memo, created_at) FROM STDIN",
+        "charges",
+    ),
+    (
+        "COPY finance_payment (member_id, match, amount, booked_on, method, reference, counterparty_name, "
+        "counterparty_iban, bank_reference, end_to_end_id, created_at) FROM STDIN",
+        "payments",
     ),
     (
         "COPY members_membershipperiod (member_id, division_id, started_on, start_kind, ended_on, end_kind) "
@@ -191,6 +217,18 @@ def _one(rng, member_id, number, codes, weights, leaves, start, today, now, rows
         ]
         if p
     ).lower()
+    balance, payment_status, arrears_since = _ledger(
+        rng,
+        member_id,
+        number,
+        joined,
+        ended,
+        fields["fee_class"],
+        today,
+        now,
+        rows,
+        f"{fields['first_name']} {fields['last_name']}",
+    )
     rows["members"].append(
         (
             member_id,
@@ -215,6 +253,9 @@ def _one(rng, member_id, number, codes, weights, leaves, start, today, now, rows
             search,
             now,
             now,
+            balance,
+            payment_status,
+            arrears_since,
         )
     )
     values = {
@@ -260,3 +301,45 @@ def _one(rng, member_id, number, codes, weights, leaves, start, today, now, rows
                 json.dumps({"status": ["active", "ended"]}),
             )
         )
+
+
+def _ledger(rng, member_id, number, joined, ended, fee_class, today, now, rows, name):
+    """Dues for up to ten years and, for most members, their payments; returns the state."""
+    charged_total = paid_total = Decimal(0)
+    first_unpaid = None
+    pays = rng.random() < 0.85
+    for year in range(max(joined.year, today.year - 9), today.year + 1):
+        months = months_of_membership(joined_on=joined, left_on=ended, year=year)
+        amount = (YEARLY[fee_class] * len(months) / 12).quantize(Decimal("0.01"))
+        if not amount:
+            continue
+        due = max(date(year, 3, 1), joined)
+        rows["charges"].append((member_id, year, "dues", 1, amount, due, f"Beitrag {year}", now))
+        if due > today:
+            continue
+        charged_total += amount
+        if pays or year < today.year - 1:
+            booked = min(due + timedelta(days=rng.randint(0, 60)), today)
+            rows["payments"].append(
+                (
+                    member_id,
+                    "number",
+                    amount,
+                    booked,
+                    "transfer",
+                    f"MB{year} {number}",
+                    name,
+                    "",
+                    "",
+                    "",
+                    now,
+                )
+            )
+            if booked <= today:
+                paid_total += amount
+        elif first_unpaid is None:
+            first_unpaid = due
+    balance = paid_total - charged_total
+    if balance < 0:
+        return balance, "in_arrears", first_unpaid
+    return balance, "exempt" if fee_class == "exempt" else "paid_up", None

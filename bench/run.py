@@ -31,6 +31,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import reverse  # noqa: E402
+from django.utils import timezone  # noqa: E402
 
 from bench.generate import ensure_register  # noqa: E402
 from members.demo_data import LAST_NAMES  # noqa: E402
@@ -110,8 +111,16 @@ def main() -> None:
     measure(
         "dashboard", total, client, lambda i: reverse("members:division_detail", args=[state.pk])
     )
+    measure(
+        "member_list_with_status",
+        total,
+        client,
+        lambda i: f"{list_url}?payment=in_arrears&page={1 + i % 10}",
+    )
     bench_import(state)
     bench_export(state)
+    bench_camt(state)
+    bench_statements(total)
 
 
 def _sheet(state: Division, rows: int) -> bytes:
@@ -191,6 +200,67 @@ def bench_export(state: Division) -> None:
     handle.close()
     print(
         f"BENCH export_xlsx members={rows} seconds={seconds:.1f} peak_mb={peak / 1e6:.1f}",
+        flush=True,
+    )
+
+
+def bench_camt(state: Division) -> None:
+    from finance import payments
+    from tests.finance.statements import entry, statement
+
+    count = int(os.environ.get("BENCH_CAMT_BOOKINGS", "10000"))
+    rng = random.Random(3)
+    numbers = list(
+        Member.objects.filter(division__path__startswith=state.path).values_list(
+            "membership_number", flat=True
+        )[:20000]
+    )
+    entries = []
+    for i in range(count):
+        kind = i % 10
+        if kind < 7:
+            reference = f"MB2026 {rng.choice(numbers)}"  # the usual case
+        elif kind < 9:
+            reference = f"Mitgliedsbeitrag Nr.{rng.choice(numbers)} 2026"
+        else:
+            reference = "Spende"
+        entries.append(
+            entry(
+                "120.00",
+                ref=f"BENCH-{time.time_ns()}-{i}",
+                reference=reference,
+                name="Max Mustermann",
+            )
+        )
+    content = statement(*entries, statement_id=f"bench-{time.time_ns()}")
+    started = time.perf_counter()
+    imported = payments.import_statement(content=content, filename="bench.xml", by=None)
+    seconds = time.perf_counter() - started
+    print(f"BENCH camt_import bookings={imported.booked} seconds={seconds:.1f}", flush=True)
+
+
+def bench_statements(total: int) -> None:
+    import tracemalloc
+
+    from django.db import transaction
+
+    from finance import statements
+    from finance.models import MonthlyStatement
+    from members.models import DivisionLevel
+
+    period = statements.last_month(timezone.localdate())
+    MonthlyStatement.objects.filter(period=period).delete()
+    states = list(Division.objects.filter(level=DivisionLevel.STATE))
+    tracemalloc.start()
+    started = time.perf_counter()
+    with transaction.atomic():
+        for state in states:
+            statements.prepare(state, period)
+    seconds = time.perf_counter() - started
+    _current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(
+        f"BENCH statements_all_states members={total} seconds={seconds:.1f} peak_mb={peak / 1e6:.1f}",
         flush=True,
     )
 

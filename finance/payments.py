@@ -24,46 +24,67 @@ NUMBER = re.compile(r"(?<!\d)(\d{5,8})(?!\d)")
 BATCH = 2000
 
 # Net charges per due date, cumulated; the first due date at which the cumulated charges
-# exceed everything paid is when the arrears began. Portable SQL (PostgreSQL and SQLite).
+# exceed everything paid is when the arrears began. Only joins and aggregates, so it stays
+# linear in the number of rows; portable SQL (PostgreSQL and SQLite).
 STATES_SQL = """
-WITH charged AS (
-    SELECT member_id, due_on, SUM(amount) AS amount FROM finance_charge
-    WHERE due_on <= %(on)s {ids} GROUP BY member_id, due_on
+WITH chosen AS ({chosen}),
+charged AS (
+    SELECT c.member_id, c.due_on, SUM(c.amount) AS amount
+    FROM finance_charge c JOIN chosen ON chosen.id = c.member_id
+    WHERE c.due_on <= %(on)s GROUP BY c.member_id, c.due_on
 ), running AS (
     SELECT member_id, due_on, SUM(amount) OVER (PARTITION BY member_id ORDER BY due_on) AS cumulated
     FROM charged
+), totals AS (
+    SELECT member_id, SUM(amount) AS amount FROM charged GROUP BY member_id
 ), paid AS (
-    SELECT member_id, SUM(amount) AS amount FROM finance_payment
-    WHERE member_id IS NOT NULL AND booked_on <= %(on)s {ids} GROUP BY member_id
+    SELECT p.member_id, SUM(p.amount) AS amount
+    FROM finance_payment p JOIN chosen ON chosen.id = p.member_id
+    WHERE p.booked_on <= %(on)s GROUP BY p.member_id
+), firsts AS (
+    SELECT r.member_id, MIN(r.due_on) AS since
+    FROM running r LEFT JOIN paid p ON p.member_id = r.member_id
+    WHERE r.cumulated > COALESCE(p.amount, 0) GROUP BY r.member_id
 )
-SELECT m.id, m.fee_class,
-       COALESCE(p.amount, 0) - COALESCE((SELECT SUM(c.amount) FROM charged c WHERE c.member_id = m.id), 0),
-       (SELECT MIN(r.due_on) FROM running r WHERE r.member_id = m.id AND r.cumulated > COALESCE(p.amount, 0))
-FROM members_member m LEFT JOIN paid p ON p.member_id = m.id
-WHERE 1 = 1 {member_ids}
+SELECT m.id, m.fee_class, COALESCE(p.amount, 0) - COALESCE(t.amount, 0), f.since
+FROM members_member m
+JOIN chosen ON chosen.id = m.id
+LEFT JOIN totals t ON t.member_id = m.id
+LEFT JOIN paid p ON p.member_id = m.id
+LEFT JOIN firsts f ON f.member_id = m.id
 """
+ALL_MEMBERS = "SELECT id FROM members_member"
+SUBTREE = (
+    "SELECT m.id FROM members_member m JOIN members_division d ON d.id = m.division_id "
+    "WHERE d.path LIKE %(path)s AND m.status <> 'ended'"
+)
 
 
 def payment_states(
-    member_ids: Iterable[int] | None, on: date
+    member_ids: Iterable[int] | None, on: date, *, subtree: str | None = None
 ) -> dict[int, tuple[Decimal, str, date | None]]:
-    """Balance, status and arrears date of members on a day, in one query per batch."""
+    """Balance, status and arrears date of members on a day: the given ids, the current
+    members of a subtree (its path), or everybody; one query per batch."""
     result: dict[int, tuple[Decimal, str, date | None]] = {}
-    batches: list[list[int] | None] = [None]
+    queries: list[tuple[str, dict[str, object]]] = []
     if member_ids is not None:
         ids = sorted(set(member_ids))
-        batches = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
-    for batch in batches:
-        params: dict[str, object] = {"on": on}
-        ids_sql = member_sql = ""
-        if batch is not None:
-            if not batch:
-                continue
+        for start in range(0, len(ids), BATCH):
+            batch = ids[start : start + BATCH]
             marks = ", ".join(f"%(m{i})s" for i in range(len(batch)))
-            params |= {f"m{i}": pk for i, pk in enumerate(batch)}
-            ids_sql, member_sql = f"AND member_id IN ({marks})", f"AND m.id IN ({marks})"
+            queries.append(
+                (
+                    f"SELECT id FROM members_member WHERE id IN ({marks})",  # noqa: S608 - placeholders only
+                    {f"m{i}": pk for i, pk in enumerate(batch)},
+                )
+            )
+    elif subtree is not None:
+        queries.append((SUBTREE, {"path": subtree + "%"}))
+    else:
+        queries.append((ALL_MEMBERS, {}))
+    for chosen, params in queries:
         with connection.cursor() as cursor:
-            cursor.execute(STATES_SQL.format(ids=ids_sql, member_ids=member_sql), params)
+            cursor.execute(STATES_SQL.format(chosen=chosen), {"on": on, **params})
             for pk, fee_class, balance, since in cursor.fetchall():
                 balance = Decimal(balance or 0).quantize(Decimal("0.01"))
                 if isinstance(since, str):

@@ -69,8 +69,7 @@ def figures(division: Division, period: date) -> dict[str, Any]:
     paid = Payment.objects.filter(
         member__in=members, booked_on__gte=period, booked_on__lt=end
     ).aggregate(count=Count("pk"), total=Sum("amount"))
-    current_ids = list(members.exclude(status="ended").values_list("pk", flat=True))
-    states = payment_states(current_ids, last_day)
+    states = payment_states(None, last_day, subtree=division.path)
     arrears = {pk: state for pk, state in states.items() if state[1] == "in_arrears"}
     people = {
         m["pk"]: m
