@@ -21,6 +21,7 @@ from finance.payments import payment_states
 from mailings import outbox
 from members import stats
 from members.access import ROLE_ACTIONS, Action
+from members.exports import neutralise
 from members.models import (
     TRANSFER_OUT,
     ChangeRequest,
@@ -159,19 +160,25 @@ def workbook(division: Division, period: date) -> bytes:
         )
         .iterator(chunk_size=5000)
     )
+    # Plain values where the default format will do (texts neutralised, so never formulas):
+    # building a cell object for each of millions of cells costs more than the database.
     for number, first, last, code, member_status, payment, balance, since in rows:
-        cells = [number, first, last, code, status[member_status], labels[payment], balance, since]
-        written = []
-        for value in cells:
-            cell = WriteOnlyCell(sheet, value=value)
-            if isinstance(value, str):
-                cell.data_type = "s"
-            elif isinstance(value, date):
-                cell.number_format = "DD.MM.YYYY"
-            elif isinstance(value, Decimal):
-                cell.number_format = "#,##0.00"
-            written.append(cell)
-        sheet.append(written)
+        balance_cell = WriteOnlyCell(sheet, value=balance)
+        balance_cell.number_format = "#,##0.00"
+        since_cell = WriteOnlyCell(sheet, value=since)
+        since_cell.number_format = "DD.MM.YYYY"
+        sheet.append(
+            [
+                number,
+                neutralise(first),
+                neutralise(last),
+                code,
+                status[member_status],
+                labels[payment],
+                balance_cell,
+                since_cell,
+            ]
+        )
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
