@@ -149,6 +149,11 @@ class Member(models.Model):
         indexes = [
             models.Index(fields=["division", "status"], name="members_member_div_status"),
             models.Index(fields=["division", "payment_status"], name="members_member_div_payment"),
+            # The treasurer's list: "in arrears", in name order, without sorting them all.
+            models.Index(
+                fields=["payment_status", "last_name", "first_name", "membership_number"],
+                name="members_member_payment_name",
+            ),
             models.Index(
                 fields=["last_name", "first_name", "membership_number"], name="members_member_name"
             ),
