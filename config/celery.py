@@ -1,6 +1,7 @@
 import os
 
 from celery import Celery
+from celery.signals import beat_init, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -33,3 +34,11 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=0, hour=5, day_of_month=2, month_of_year=1),
     },
 }
+
+
+@worker_init.connect
+@beat_init.connect
+def _require_production_settings(**kwargs: object) -> None:
+    from config.checks import require_production_settings
+
+    require_production_settings()

@@ -36,23 +36,21 @@ def env_list(name: str, default: str = "") -> list[str]:
 DEBUG = env_bool("DJANGO_DEBUG", False)
 TESTING = env_bool("MUSTERROLLE_TESTING", False) or "pytest" in sys.modules
 
-SECRET_KEY = env("DJANGO_SECRET_KEY")
-if not SECRET_KEY:
-    if not (DEBUG or TESTING):
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
-    SECRET_KEY = "insecure-development-key-never-use-in-production"  # noqa: S105
+# Without these two, management commands such as makemigrations still work; the servers
+# (config/wsgi.py, config/asgi.py, the Celery worker and beat) refuse to start, see
+# require_production_settings().
+MISSING_PRODUCTION_SETTINGS = [
+    name
+    for name in ("DJANGO_SECRET_KEY", "MUSTERROLLE_SITE_URL")
+    if not env(name) and not (DEBUG or TESTING)
+]
+SECRET_KEY = env("DJANGO_SECRET_KEY") or "insecure-development-key-never-use-in-production"
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1" if DEBUG or TESTING else "")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 # The public address used in e-mails that are sent outside a request (invitations from the
 # admin, tasks): scheme and host, no trailing slash.
-SITE_URL = env("MUSTERROLLE_SITE_URL").rstrip("/")
-if not SITE_URL:
-    if not (DEBUG or TESTING):
-        raise ImproperlyConfigured(
-            "MUSTERROLLE_SITE_URL must be set, e.g. https://mitglieder.example.org"
-        )
-    SITE_URL = "http://127.0.0.1:8000"
+SITE_URL = env("MUSTERROLLE_SITE_URL").rstrip("/") or "http://127.0.0.1:8000"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

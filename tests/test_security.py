@@ -72,3 +72,34 @@ def test_health_check_answers_without_login(client):
 def test_favicon_request_is_answered(client):
     response = client.get("/favicon.ico", follow=True)
     assert response.status_code == 200
+
+
+def test_servers_refuse_to_start_without_production_settings():
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {"DJANGO_DEBUG", "DJANGO_SECRET_KEY", "MUSTERROLLE_SITE_URL", "MUSTERROLLE_TESTING"}
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import config.wsgi"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY, MUSTERROLLE_SITE_URL must be set" in result.stderr
+    # ... while management commands such as makemigrations still run.
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "musterrolle.E001" in result.stderr + result.stdout
