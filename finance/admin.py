@@ -59,7 +59,7 @@ class ChargeAdmin(ReadOnlyRecordAdmin):
 
 
 class StatementUploadForm(forms.Form):
-    file = forms.FileField(label=_("CAMT.053 file (.xml)"))
+    file = forms.FileField(label=_("CAMT.053 file (.xml) or the bank's CSV export"))
 
 
 @admin.register(BankStatement)

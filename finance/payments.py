@@ -158,11 +158,14 @@ def assign_payment(*, payment: Payment, member: Member, by: User | None) -> Paym
 
 
 def import_statement(*, content: bytes, filename: str, by: User | None) -> BankStatement:
-    """Book a CAMT.053 statement: all of it, or, on any error, nothing."""
+    """Book a CAMT.053 statement or a bank's CSV export: all of it, or, on any error, nothing."""
+    from finance import bank_csv
+
     sha256 = hashlib.sha256(content).hexdigest()
     if BankStatement.objects.filter(sha256=sha256).exists():
         raise StatementError(_("This statement has been imported already."))
-    parsed = parse(content)
+    is_xml = content.lstrip()[:1] == b"<"
+    parsed = parse(content) if is_xml else bank_csv.parse(content, filename)
     foreign = {b.currency for b in parsed.bookings} - {"EUR"}
     if foreign:
         raise StatementError(

@@ -191,3 +191,42 @@ def test_the_nightly_recompute_reports_and_repairs_drift(tree, people):
     assert payments.recompute_all() == 1
     anna.refresh_from_db()
     assert (anna.balance, anna.payment_status) == (Decimal("-120.00"), "in_arrears")
+
+
+def bank_csv(*lines: str) -> bytes:
+    header = "Buchungstag;Valuta;Auftraggeber/Empfänger;IBAN;Verwendungszweck;Betrag;Währung"
+    return "\n".join([header, *lines]).encode("cp1252")
+
+
+def test_a_bank_csv_export_is_mapped_and_matched(tree, people):
+    anna, _bert, jörg, _carl = people
+    content = bank_csv(
+        f"02.03.2026;02.03.2026;Anna Alt;DE12;MB2026 {anna.membership_number};120,00;EUR",
+        "03.03.2026;03.03.2026;Müller, Jörg;;Spende;1.250,50;EUR",
+        "04.03.2026;04.03.2026;Bank;;Kontoführung;-4,90;EUR",
+    )
+    result = payments.import_statement(content=content, filename="umsaetze.csv", by=None)
+    found = sorted(
+        (p.amount, p.member_id, p.match, p.suggested_member_id)
+        for p in Payment.objects.filter(statement=result)
+    )
+    assert found == [
+        (Decimal("120.00"), anna.pk, "number", None),
+        (Decimal("1250.50"), None, "suggested", jörg.pk),
+    ]
+    again = payments.import_statement(content=content + b"\n", filename="umsaetze-2.csv", by=None)
+    assert again.booked == 0  # the same bookings in another download are not booked twice
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"Name;Zweck\nA;B\n", "Buchungsdatum und den Betrag"),
+        (bank_csv("02.03.2026;;A;;x;12,00;USD"), "USD"),
+        (bank_csv("31.02.2026;;A;;x;12,00;EUR"), "Zeile 2"),
+    ],
+)
+def test_bad_bank_csv_files_book_nothing(tree, people, content, message):
+    with pytest.raises(StatementError, match=message):
+        payments.import_statement(content=content, filename="x.csv", by=None)
+    assert not BankStatement.objects.exists()
