@@ -23,8 +23,13 @@ from finance.services import months_of_membership
 from members.demo_data import STATE_WEIGHTS, person
 from members.models import Division, DivisionLevel, Member, NumberSequence
 
-MARKER = "bench-register-v2"  # raise when the generator changes: the data is made anew
-YEARLY = {"regular": Decimal("120.00"), "reduced": Decimal("36.00"), "exempt": Decimal("0.00")}
+MARKER = "bench-register-v3"  # raise when the generator changes: the data is made anew
+YEARLY = {
+    "regular": Decimal("120.00"),
+    "reduced": Decimal("36.00"),
+    "minor": Decimal("12.00"),
+    "exempt": Decimal("0.00"),
+}
 CHAPTERS_PER_DISTRICT = 8
 
 

@@ -23,6 +23,14 @@ class FeeRule(models.Model):
     due_day = models.PositiveSmallIntegerField(_("due on day"), default=1)
     grace_days = models.PositiveSmallIntegerField(_("grace period (days)"), default=30)
     prorate_entry_year = models.BooleanField(_("pro rata in the year of entry"), default=True)
+    tiers = models.CharField(
+        _("tiers (€ per year)"),
+        max_length=100,
+        blank=True,
+        help_text=_(
+            "For the regular class: the amounts members choose from by income, e.g. 72,120,180,240,360,480,600."
+        ),
+    )
     note = models.CharField(_("note"), max_length=200, blank=True)
 
     class Meta:

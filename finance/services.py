@@ -79,6 +79,7 @@ def dues_for(
     reduced_until: date | None,
     rules: Sequence[FeeRule],
     history: Sequence[tuple[date, str, date | None]] = (),
+    tier: Decimal | None = None,
 ) -> tuple[Decimal, date | None]:
     """What a member owes for `year` and when it is due: a twelfth of the yearly amount of
     the class and rule in force on the first of each month of membership."""
@@ -87,12 +88,17 @@ def dues_for(
     due_rule = None
     for month in months:
         first = date(year, month, 1)
-        rule = rule_on(rules, fee_class_on(first, history, (fee_class, reduced_until)), first)
+        month_class = fee_class_on(first, history, (fee_class, reduced_until))
+        rule = rule_on(rules, month_class, first)
         if rule is None:
             continue
+        # A regular member pays the tier they chose by income; otherwise the rule's amount.
+        yearly = (
+            tier if tier is not None and month_class == FeeClass.REGULAR else rule.yearly_amount
+        )
         if joined_on.year == year and not rule.prorate_entry_year and month == months[0]:
-            total += rule.yearly_amount / 12 * (month - 1)  # the months before entry are owed too
-        total += rule.yearly_amount / 12
+            total += yearly / 12 * (month - 1)  # the months before entry are owed too
+        total += yearly / 12
         due_rule = due_rule or rule
     if due_rule is None:
         return Decimal(0), None
@@ -154,7 +160,7 @@ def _run_batch(
     ids: list[int], *, year: int, rules: list[FeeRule], by: User | None, result: DuesRun
 ) -> None:
     members = Member.objects.filter(pk__in=ids).values_list(
-        "pk", "joined_on", "left_on", "fee_class", "reduced_until"
+        "pk", "joined_on", "left_on", "fee_class", "reduced_until", "dues_tier"
     )
     histories = _histories(ids)
     charged = dict(
@@ -175,7 +181,7 @@ def _run_batch(
     ):
         open_dues[charge.member_id].append(charge)
     new_rows: list[Charge] = []
-    for pk, joined_on, left_on, fee_class, reduced_until in members:
+    for pk, joined_on, left_on, fee_class, reduced_until, tier in members:
         expected, due_on = dues_for(
             year=year,
             joined_on=joined_on,
@@ -184,6 +190,7 @@ def _run_batch(
             reduced_until=reduced_until,
             rules=rules,
             history=histories.get(pk, ()),
+            tier=tier,
         )
         current = charged.get(pk) or Decimal(0)
         if expected == current:

@@ -239,6 +239,8 @@ def person(rng: random.Random, state_code: str, today: date) -> dict[str, object
         "postal_code": postal_code,
         "city": city,
         "date_of_birth": born if rng.random() < 0.8 else None,
-        "fee_class": rng.choices(["regular", "reduced", "exempt"], weights=[80, 17, 3])[0],
+        "fee_class": rng.choices(["regular", "reduced", "minor", "exempt"], weights=[78, 15, 4, 3])[
+            0
+        ],
         "newsletter_consent": rng.random() < 0.6,
     }

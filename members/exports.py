@@ -30,7 +30,12 @@ COLUMNS = [
     ("fee_class", "Beitragsklasse"),
     ("status", "Status"),
 ]
-FEE_LABELS = {"regular": "regulär", "reduced": "ermäßigt", "exempt": "befreit"}
+FEE_LABELS = {
+    "regular": "regulär",
+    "reduced": "ermäßigt",
+    "minor": "minderjährig",
+    "exempt": "befreit",
+}
 STATUS_LABELS = {"pending": "schwebend", "active": "aktiv", "ended": "beendet"}
 
 

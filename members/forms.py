@@ -297,7 +297,20 @@ class TransferForm(DatedRequestForm):
 
 class FeeClassForm(forms.Form):
     fee_class = forms.ChoiceField(label=_("New fee class"), choices=FeeClass.choices)
+    dues_tier = forms.DecimalField(
+        label=_("Yearly dues tier (€)"),
+        required=False,
+        min_value=0,
+        max_digits=7,
+        decimal_places=2,
+        help_text=_(
+            "For the regular class: the amount chosen by income (e.g. 72, 120, 180 … 600 €)."
+        ),
+    )
     note = note_field()
 
     def proposed(self) -> dict[str, Any]:
-        return {"fee_class": self.cleaned_data["fee_class"]}
+        proposed: dict[str, Any] = {"fee_class": self.cleaned_data["fee_class"]}
+        if self.cleaned_data.get("dues_tier") is not None:
+            proposed["dues_tier"] = self.cleaned_data["dues_tier"]
+        return proposed

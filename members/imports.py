@@ -95,6 +95,7 @@ REQUIRED = ("first_name", "last_name")
 FEE_CLASSES = {
     "regular": {"regulaer", "regular", "normal", "voll", "vollzahler", "standard"},
     "reduced": {"ermaessigt", "reduziert", "reduced", "ermaessigung"},
+    "minor": {"minderjaehrig", "jugendlich", "unter18", "minor"},
     "exempt": {"befreit", "beitragsfrei", "exempt", "frei", "keiner"},
 }
 COMPARED = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -39,6 +40,7 @@ class PaymentStatus(models.TextChoices):
 class FeeClass(models.TextChoices):
     REGULAR = "regular", _("regular")
     REDUCED = "reduced", _("reduced")
+    MINOR = "minor", _("minor")
     EXEMPT = "exempt", _("exempt")
 
 
@@ -59,6 +61,7 @@ REGISTER_FIELDS = (
     "joined_on",
     "left_on",
     "fee_class",
+    "dues_tier",
     "reduced_until",
     "newsletter_consent",
 )
@@ -115,6 +118,11 @@ class Member(models.Model):
     left_on = models.DateField(_("left on"), null=True, blank=True)
     fee_class = models.CharField(
         _("fee class"), max_length=10, choices=FeeClass.choices, default=FeeClass.REGULAR
+    )
+    # The regular dues are tiered by income: the yearly amount the member chose (empty: the
+    # fee rule's amount applies).
+    dues_tier = models.DecimalField(
+        _("yearly dues tier (€)"), max_digits=7, decimal_places=2, null=True, blank=True
     )
     # A reduction is granted for a limited time; after this day the regular class applies.
     reduced_until = models.DateField(_("reduced until"), null=True, blank=True)
@@ -205,7 +213,11 @@ class Member(models.Model):
         values: dict[str, object] = {}
         for field in REGISTER_FIELDS:
             value = getattr(self, field)
-            values[field] = value.isoformat() if hasattr(value, "isoformat") else value
+            if hasattr(value, "isoformat"):
+                value = value.isoformat()
+            elif isinstance(value, Decimal):
+                value = str(value)
+            values[field] = value
         return values
 
 

@@ -44,6 +44,7 @@ EDITABLE_FIELDS = frozenset(
         "country",
         "date_of_birth",
         "fee_class",
+        "dues_tier",
         "reduced_until",
         "newsletter_consent",
     }

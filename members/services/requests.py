@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -48,14 +49,18 @@ class StaleChangeRequest(ChangeRequestError):
 def _json(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
     if isinstance(value, Division):
         return value.pk
     return value
 
 
 def _from_json(field: str, value: Any) -> Any:
-    if field == "date_of_birth" and value:
+    if field in {"date_of_birth", "reduced_until"} and value:
         return date.fromisoformat(value)
+    if field == "dues_tier" and value not in (None, ""):
+        return Decimal(value)
     return value
 
 

@@ -111,3 +111,41 @@ def test_the_command_runs_the_dues(tree, rules, capsys):
     call_command("run_dues", "--year", "2026", "--division", "SN")
     assert "1 charged" in capsys.readouterr().out
     assert Charge.objects.count() == 1
+
+
+def test_a_regular_member_pays_the_tier_chosen_by_income(tree, rules):
+    member = make_member(tree.leipzig, joined_on=date(2020, 1, 1))
+    members.update_member(by=None, member=member, changes={"dues_tier": Decimal("240.00")})
+    services.run_dues(year=2026)
+    assert owed(member) == Decimal("240.00")
+
+
+def test_minors_pay_the_minors_rule(tree, rules):
+    FeeRule.objects.create(
+        fee_class="minor", yearly_amount=Decimal("12.00"), valid_from=date(2020, 1, 1)
+    )
+    member = make_member(tree.leipzig, joined_on=date(2020, 1, 1), fee_class="minor")
+    services.run_dues(year=2026)
+    assert owed(member) == Decimal("12.00")
+
+
+def test_a_board_requests_a_new_tier_through_the_fee_class_form(
+    client, tree, board_sn, federal_admin, rules
+):
+    from django.urls import reverse
+
+    from members.models import ChangeRequest
+
+    member = make_member(tree.leipzig, joined_on=date(2020, 1, 1))
+    client.force_login(board_sn)
+    client.post(
+        reverse("members:request_for_member", args=[member.pk, "fee_class"]),
+        {"fee_class": "regular", "dues_tier": "360"},
+    )
+    request = ChangeRequest.objects.get()
+    assert request.proposed == {"fee_class": "regular", "dues_tier": "360"}
+    from members import services as register
+
+    register.approve_change_request(request=request, by=federal_admin)
+    member.refresh_from_db()
+    assert member.dues_tier == Decimal("360.00")

@@ -81,9 +81,9 @@ def test_seed_demo_brings_dues_and_payments():
     from finance.models import Charge, FeeRule, Payment
 
     call_command("seed_demo", members=200)
-    assert FeeRule.objects.count() == 3
+    assert FeeRule.objects.count() == 4
     assert Charge.objects.exists() and Payment.objects.exists()
     statuses = set(Member.objects.values_list("payment_status", flat=True))
     assert {"paid_up", "in_arrears"} <= statuses
     call_command("seed_demo", members=200)
-    assert FeeRule.objects.count() == 3
+    assert FeeRule.objects.count() == 4

@@ -24,9 +24,19 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if FeeRule.objects.exists():
             return
-        for fee_class, amount in (("regular", "120.00"), ("reduced", "36.00"), ("exempt", "0.00")):
+        # The finance order of 2025: regular dues tiered by income, minors 12 €, reductions.
+        tiers = "72,120,180,240,360,480,600"
+        for fee_class, amount in (
+            ("regular", "120.00"),
+            ("reduced", "36.00"),
+            ("minor", "12.00"),
+            ("exempt", "0.00"),
+        ):
             FeeRule.objects.create(
-                fee_class=fee_class, yearly_amount=Decimal(amount), valid_from=date(2016, 1, 1)
+                fee_class=fee_class,
+                yearly_amount=Decimal(amount),
+                valid_from=date(2016, 1, 1),
+                tiers=tiers if fee_class == "regular" else "",
             )
         year = timezone.localdate().year
         for dues_year in (year - 1, year):
