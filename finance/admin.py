@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from finance import payments, services, statements
 from finance.camt import StatementError
 from finance.models import BankStatement, Charge, FeeRule, MonthlyStatement, Payment
+from members import access
 from members.admin_register import ReadOnlyRecordAdmin, RecordAdmin
 
 
@@ -57,6 +58,14 @@ class ChargeAdmin(ReadOnlyRecordAdmin):
     list_select_related = ["member"]
     show_full_result_count = False
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Charge]:
+        return access.scope_by_division(
+            super().get_queryset(request),
+            request.user,
+            access.Action.VIEW_FINANCE,
+            field="member__division",
+        )
+
 
 class StatementUploadForm(forms.Form):
     file = forms.FileField(label=_("CAMT.053 file (.xml) or the bank's CSV export"))
@@ -74,6 +83,10 @@ class BankStatementAdmin(ReadOnlyRecordAdmin):
         "skipped",
     ]
     change_list_template = "admin/finance/bankstatement/change_list.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[BankStatement]:
+        qs = super().get_queryset(request)
+        return qs if access.has_global_access(request.user) else qs.none()
 
     def get_urls(self) -> list:
         upload = self.admin_site.admin_view(self.upload_view)
@@ -142,6 +155,14 @@ class PaymentAdmin(RecordAdmin):
     autocomplete_fields = ["member"]
     actions = ["accept_suggestions"]
     show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Payment]:
+        qs = super().get_queryset(request)
+        if access.has_global_access(request.user):
+            return qs  # unmatched bookings included: they belong to no division yet
+        return access.scope_by_division(
+            qs, request.user, access.Action.VIEW_FINANCE, field="member__division"
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("finance.add_payment")  # manual entries (cash, corrections)

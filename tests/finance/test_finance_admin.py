@@ -80,3 +80,26 @@ def test_cash_is_entered_by_hand(client, tree, federal_admin, member):
     assert (payment.match, payment.created_by) == ("manual", federal_admin)
     member.refresh_from_db()
     assert member.balance == Decimal("20.00")
+
+
+def test_staff_without_the_federal_permission_see_no_payments(client, tree, member):
+    from django.contrib.auth.models import Permission
+
+    from finance import payments
+    from tests.factories import make_user
+
+    payments.record_payment(
+        member=member, amount=Decimal("5.00"), booked_on=date(2026, 1, 1), method="cash", by=None
+    )
+    helper = make_user("helfer@example.org", None, None)
+    helper.is_staff = True
+    helper.save()
+    helper.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=["view_payment", "view_charge", "view_bankstatement"]
+        )
+    )
+    client.force_login(helper)
+    for name in ["payment", "charge", "bankstatement"]:
+        response = client.get(reverse(f"admin:finance_{name}_changelist"))
+        assert list(response.context["cl"].result_list) == [], name
