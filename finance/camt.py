@@ -7,6 +7,7 @@ text and the payer's name and IBAN.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -76,19 +77,32 @@ def parse(content: bytes) -> Statement:
     )
 
 
+def money(text: str) -> Decimal:
+    """A finite amount with at most cents, or a StatementError."""
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation as error:
+        raise StatementError(_("An entry has an unreadable amount.")) from error
+    if not value.is_finite() or value.as_tuple().exponent < -2 or abs(value) >= Decimal("10000000"):
+        raise StatementError(_("An entry has an unreadable amount."))
+    return value
+
+
 def _text(element: Element, path: str, ns: dict[str, str]) -> str:
     found = element.find(path, ns)
     return " ".join((found.text or "").split()) if found is not None else ""
+
+
+def _fingerprint(*parts: object) -> str:
+    """A stable reference for a booking the bank gave none: the same booking, the same text."""
+    return "h:" + hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:40]
 
 
 def _entry(entry: Element, ns: dict[str, str]) -> list[Booking]:
     amount_element = entry.find("c:Amt", ns)
     if amount_element is None:
         raise StatementError(_("An entry has no amount."))
-    try:
-        amount = Decimal(amount_element.text or "")
-    except InvalidOperation as error:
-        raise StatementError(_("An entry has an unreadable amount.")) from error
+    amount = money(amount_element.text or "")
     currency = amount_element.get("Ccy", "")
     credit = _text(entry, "c:CdtDbtInd", ns) == "CRDT"
     booked = _text(entry, "c:BookgDt/c:Dt", ns) or _text(entry, "c:BookgDt/c:DtTm", ns)[:10]
@@ -100,7 +114,7 @@ def _entry(entry: Element, ns: dict[str, str]) -> list[Booking]:
     domain = _text(entry, "c:BkTxCd/c:Domn/c:Fmly/c:Cd", ns)
     details = entry.findall("c:NtryDtls/c:TxDtls", ns) or [None]
     bookings = []
-    for detail in details:
+    for index, detail in enumerate(details):
         party = "c:RltdPties/c:Dbtr" if credit else "c:RltdPties/c:Cdtr"
         account = "c:RltdPties/c:DbtrAcct" if credit else "c:RltdPties/c:CdtrAcct"
         reference = ""
@@ -114,17 +128,26 @@ def _entry(entry: Element, ns: dict[str, str]) -> list[Booking]:
             name = _text(detail, f"{party}/c:Nm", ns) or _text(detail, f"{party}/c:Pty/c:Nm", ns)
             iban = _text(detail, f"{account}/c:Id/c:IBAN", ns)
             end_to_end = _text(detail, "c:Refs/c:EndToEndId", ns)
-            own = detail.find("c:AmtDtls/c:TxAmt/c:Amt", ns)
-            if own is not None and len(details) > 1:
-                detail_amount = Decimal(own.text or "0")
+            own = detail.find("c:Amt", ns)
+            if own is None:
+                own = detail.find("c:AmtDtls/c:TxAmt/c:Amt", ns)
+            if len(details) > 1:
+                if own is None:
+                    raise StatementError(
+                        _("A batch booking does not say the amount of each payment.")
+                    )
+                detail_amount = money(own.text or "")
         bookings.append(
             Booking(
                 amount=detail_amount if credit else -detail_amount,
                 currency=currency,
                 booked_on=booked_on,
                 reversal=reversal,
-                bank_reference=_text(entry, "c:AcctSvcrRef", ns)
-                + (f"/{end_to_end}" if len(details) > 1 else ""),
+                bank_reference=(
+                    _text(entry, "c:AcctSvcrRef", ns)
+                    or _fingerprint(booked_on, detail_amount, iban, end_to_end, reference)
+                )
+                + (f"/{index + 1}" if len(details) > 1 else ""),
                 end_to_end_id="" if end_to_end == "NOTPROVIDED" else end_to_end,
                 reference=reference,
                 name=name,
@@ -133,4 +156,6 @@ def _entry(entry: Element, ns: dict[str, str]) -> list[Booking]:
                 or "DDT" in _text(entry, "c:BkTxCd/c:Domn/c:Fmly/c:SubFmlyCd", ns),
             )
         )
+    if len(bookings) > 1 and sum(abs(b.amount) for b in bookings) != amount:
+        raise StatementError(_("The payments of a batch booking do not add up to its amount."))
     return bookings

@@ -153,6 +153,10 @@ def assign_payment(*, payment: Payment, member: Member, by: User | None) -> Paym
     locked.member = member
     locked.match = Payment.Match.MANUAL
     locked.save(update_fields=["member", "match"])
+    # A return of this payment booked before it was assigned follows it.
+    Payment.objects.filter(reverses=locked, member__isnull=True).update(
+        member=member, match=Payment.Match.MANUAL
+    )
     refresh([member.pk])
     return locked
 
@@ -185,11 +189,45 @@ def import_statement(*, content: bytes, filename: str, by: User | None) -> BankS
 
 
 def _book(statement: BankStatement, bookings: list[Booking], by: User | None) -> None:
+    # The same reference twice in one file (two equal payments on a day) are two bookings.
+    seen: dict[str, int] = {}
+    for booking in bookings:
+        if booking.bank_reference:
+            seen[booking.bank_reference] = seen.get(booking.bank_reference, 0) + 1
+            if seen[booking.bank_reference] > 1:
+                booking.bank_reference = f"{booking.bank_reference}#{seen[booking.bank_reference]}"[
+                    :140
+                ]
     known_refs = set(
         Payment.objects.filter(
             bank_reference__in=[b.bank_reference for b in bookings if b.bank_reference]
         ).values_list("bank_reference", flat=True)
     )
+    fresh = [b for b in bookings if not (b.bank_reference and b.bank_reference in known_refs)]
+    statement.skipped += len(bookings) - len(fresh)
+    money_in = [b for b in fresh if b.amount > 0]  # a credited reversal is money back in, too
+    money_out = [b for b in fresh if b.amount < 0]
+    touched: set[int] = set()
+    touched |= _book_money_in(statement, money_in, by)
+    touched |= _book_money_out(statement, money_out, by)
+    statement.save(update_fields=["booked", "matched", "skipped"])
+    refresh(touched)
+
+
+def _common(statement: BankStatement, booking: Booking, by: User | None) -> dict[str, object]:
+    return {
+        "booked_on": booking.booked_on,
+        "reference": booking.reference[:500],
+        "counterparty_name": booking.name[:140],
+        "counterparty_iban": booking.iban,
+        "bank_reference": booking.bank_reference,
+        "end_to_end_id": booking.end_to_end_id,
+        "statement": statement,
+        "created_by": by,
+    }
+
+
+def _book_money_in(statement: BankStatement, bookings: list[Booking], by: User | None) -> set[int]:
     numbers = {int(n) for b in bookings for n in NUMBER.findall(b.reference)}
     by_number = dict(
         Member.objects.filter(membership_number__in=numbers).values_list("membership_number", "pk")
@@ -201,12 +239,6 @@ def _book(statement: BankStatement, bookings: list[Booking], by: User | None) ->
         .order_by("booked_on")
         .values_list("counterparty_iban", "member_id")
     )
-    originals = {
-        p.end_to_end_id: p
-        for p in Payment.objects.filter(
-            end_to_end_id__in={b.end_to_end_id for b in bookings if b.end_to_end_id}
-        ).filter(amount__gt=0)
-    }
     surnames = {_surname(b.name) for b in bookings if b.name.split()}
     people: dict[str, list[int]] = {}
     for pk, first, last in (
@@ -215,59 +247,59 @@ def _book(statement: BankStatement, bookings: list[Booking], by: User | None) ->
         .values_list("pk", "first_name", "last_name")
     ):
         people.setdefault(f"{first} {last}".lower(), []).append(pk)
-    touched: set[int] = set()
-    payments: list[Payment] = []
+    payments, touched = [], set()
     for booking in bookings:
-        if booking.bank_reference and booking.bank_reference in known_refs:
-            statement.skipped += 1
-            continue
-        common = {
-            "booked_on": booking.booked_on,
-            "reference": booking.reference[:500],
-            "counterparty_name": booking.name[:140],
-            "counterparty_iban": booking.iban,
-            "bank_reference": booking.bank_reference,
-            "end_to_end_id": booking.end_to_end_id,
-            "statement": statement,
-            "created_by": by,
-        }
-        if booking.amount < 0 or booking.reversal:
-            original = originals.get(booking.end_to_end_id)
-            if original is None or not (booking.reversal or booking.direct_debit):
-                statement.skipped += 1  # money out that is not a returned member payment
-                continue
-            payments.append(
-                Payment(
-                    member_id=original.member_id,
-                    match=original.match,
-                    amount=-abs(booking.amount),
-                    method=Payment.Method.RETURN,
-                    reverses=original,
-                    **common,
-                )
-            )
-            touched.add(original.member_id)
-            continue
         member_id, match, suggested = _match(booking, by_number, by_iban, people)
+        method = Payment.Method.DIRECT_DEBIT if booking.direct_debit else Payment.Method.TRANSFER
         payments.append(
             Payment(
                 member_id=member_id,
                 match=match,
                 suggested_member_id=suggested,
-                amount=booking.amount,
-                method=Payment.Method.DIRECT_DEBIT
-                if booking.direct_debit
-                else Payment.Method.TRANSFER,
-                **common,
+                amount=abs(booking.amount),
+                method=method,
+                **_common(statement, booking, by),
             )
         )
         if member_id:
             touched.add(member_id)
             statement.matched += 1
     Payment.objects.bulk_create(payments, batch_size=BATCH)
-    statement.booked = len(payments)
-    statement.save(update_fields=["booked", "matched", "skipped"])
-    refresh(touched)
+    statement.booked += len(payments)
+    return touched
+
+
+def _book_money_out(statement: BankStatement, bookings: list[Booking], by: User | None) -> set[int]:
+    """Returned direct debits reverse their payment (this file's or an earlier one's);
+    a return whose payment is unknown waits, unassigned, for a person. Other money out
+    (bank fees, transfers) is not a member payment."""
+    originals = {
+        p.end_to_end_id: p
+        for p in Payment.objects.filter(
+            end_to_end_id__in={b.end_to_end_id for b in bookings if b.end_to_end_id}, amount__gt=0
+        ).filter(reversed_by__isnull=True)
+    }
+    payments, touched = [], set()
+    for booking in bookings:
+        original = originals.pop(booking.end_to_end_id, None) if booking.end_to_end_id else None
+        if not (booking.reversal or booking.direct_debit):
+            statement.skipped += 1
+            continue
+        payments.append(
+            Payment(
+                member_id=original.member_id if original else None,
+                match=original.match if original else Payment.Match.NONE,
+                amount=-abs(booking.amount),
+                method=Payment.Method.RETURN,
+                reverses=original,
+                **_common(statement, booking, by),
+            )
+        )
+        if original is not None and original.member_id:
+            touched.add(original.member_id)
+    Payment.objects.bulk_create(payments, batch_size=BATCH)
+    statement.booked += len(payments)
+    return touched
 
 
 def _surname(name: str) -> str:

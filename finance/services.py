@@ -136,9 +136,12 @@ def _histories(member_ids: Iterable[int]) -> dict[int, list[tuple[date, str, dat
 def run_dues(*, year: int, by: User | None = None, division: Division | None = None) -> DuesRun:
     """Charge every member's dues for `year`, in batches; run it as often as you like."""
     rules = list(FeeRule.objects.order_by("-valid_from"))
-    members = Member.objects.filter(joined_on__lte=date(year, 12, 31)).exclude(
-        left_on__lte=date(year, 1, 1)
-    )
+    # Members of the year, and anyone already charged for it (a backdated exit must be
+    # able to reverse that charge).
+    members = Member.objects.filter(
+        Q(joined_on__lte=date(year, 12, 31)) & ~Q(left_on__lte=date(year, 1, 1))
+        | Q(charges__year=year)
+    ).distinct()
     if division is not None:
         members = members.in_subtree(division)
     result = DuesRun(year=year)

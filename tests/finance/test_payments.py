@@ -230,3 +230,104 @@ def test_bad_bank_csv_files_book_nothing(tree, people, content, message):
     with pytest.raises(StatementError, match=message):
         payments.import_statement(content=content, filename="x.csv", by=None)
     assert not BankStatement.objects.exists()
+
+
+def test_a_return_in_the_same_file_as_its_payment_reverses_it(tree, people):
+    anna, *_ = people
+    payments.import_statement(
+        content=statement(
+            entry(
+                "120.00",
+                ref="S1",
+                e2e="E-1",
+                direct_debit=True,
+                reference=f"MB2026 {anna.membership_number}",
+            ),
+            entry("120.00", ref="S2", e2e="E-1", credit=False, reversal=True, direct_debit=True),
+        ),
+        filename="a.xml",
+        by=None,
+    )
+    anna.refresh_from_db()
+    assert anna.balance == Decimal("-120.00")
+    assert Payment.objects.get(bank_reference="S2").reverses.bank_reference == "S1"
+
+
+def test_the_return_of_an_unassigned_payment_follows_it_when_assigned(tree, people):
+    anna, *_ = people
+    payments.import_statement(
+        content=statement(entry("120.00", ref="U1", e2e="E-9", direct_debit=True, reference="?")),
+        filename="a.xml",
+        by=None,
+    )
+    payments.import_statement(
+        content=statement(
+            entry("120.00", ref="U2", e2e="E-9", credit=False, reversal=True, direct_debit=True),
+            statement_id="2",
+        ),
+        filename="b.xml",
+        by=None,
+    )
+    payments.assign_payment(payment=Payment.objects.get(bank_reference="U1"), member=anna, by=None)
+    anna.refresh_from_db()
+    assert (Payment.objects.get(bank_reference="U2").member, anna.balance) == (
+        anna,
+        Decimal("-120.00"),
+    )
+
+
+def test_a_batch_booking_is_split_by_its_own_amounts(tree, people):
+    anna, bert, *_ = people
+    batch = (
+        entry("180.00", ref="B1")
+        .replace(
+            "<NtryDtls><TxDtls>",
+            f'<NtryDtls><TxDtls><Amt Ccy="EUR">120.00</Amt><RmtInf><Ustrd>MB2026 {anna.membership_number}</Ustrd></RmtInf></TxDtls>'
+            f'<TxDtls><Amt Ccy="EUR">60.00</Amt><RmtInf><Ustrd>MB2026 {bert.membership_number}</Ustrd></RmtInf></TxDtls><TxDtls>',
+        )
+        .replace(
+            '<Amt Ccy="EUR">180.00</Amt>\n      <CdtDbtInd>',
+            '<Amt Ccy="EUR">180.00</Amt>\n      <CdtDbtInd>',
+        )
+    )
+    with pytest.raises(StatementError):  # three details, the third without an amount
+        payments.import_statement(content=statement(batch), filename="a.xml", by=None)
+
+
+@pytest.mark.parametrize("amount", ["NaN", "Infinity", "1.234"])
+def test_unreadable_amounts_are_a_clear_error(tree, people, amount):
+    with pytest.raises(StatementError, match=r"unlesbaren Betrag|unreadable"):
+        payments.import_statement(
+            content=statement(entry(amount, ref="N1")), filename="a.xml", by=None
+        )
+
+
+def test_two_equal_payments_on_one_day_are_two_bookings_and_not_booked_again(tree, people):
+    anna, *_ = people
+    line = f"02.03.2026;02.03.2026;Anna Alt;;MB2026 {anna.membership_number};60,00;EUR"
+    first = payments.import_statement(content=bank_csv(line, line), filename="a.csv", by=None)
+    again = payments.import_statement(
+        content=bank_csv(line, line) + b"\n", filename="b.csv", by=None
+    )
+    assert (first.booked, again.booked) == (2, 0)
+
+
+def test_bookings_without_a_bank_reference_are_not_booked_twice(tree, people):
+    anna, *_ = people
+    booking = entry("120.00", ref="", reference=f"MB2026 {anna.membership_number}")
+    payments.import_statement(content=statement(booking), filename="a.xml", by=None)
+    again = payments.import_statement(
+        content=statement(booking, statement_id="x"), filename="b.xml", by=None
+    )
+    assert again.booked == 0
+
+
+def test_a_backdated_exit_reverses_the_years_dues(tree, people):
+    from members import services as register
+    from members.models import EndReason
+
+    anna, *_ = people
+    register.end_membership(by=None, member=anna, on=date(2026, 1, 1), reason=EndReason.EXIT)
+    result = services.run_dues(year=2026)
+    assert result.corrected == 1
+    assert sum(c.amount for c in Charge.objects.filter(member=anna, year=2026)) == 0
