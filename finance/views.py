@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Sum
@@ -84,7 +86,7 @@ def division_overview(request: HttpRequest, pk: int) -> HttpResponse:
         .order_by()
     )
     income = {(k.date() if hasattr(k, "date") else k): v for k, v in income.items()}
-    values = [float(income.get(month, 0)) for month in months]
+    values = [income.get(month, Decimal(0)) for month in months]
     arrears = (
         members.filter(payment_status=PaymentStatus.IN_ARREARS)
         .select_related("division")

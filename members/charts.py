@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from django.utils.formats import date_format
 
@@ -110,8 +111,9 @@ def sparkline(values: list[int], width: int = 120, height: int = 28) -> str:
     )
 
 
-def bar_chart(months: list[date], values: list[float]) -> Chart:
-    """Amounts per month as bars (e.g. dues received)."""
+def bar_chart(months: list[date], amounts: list[Decimal]) -> Chart:
+    """Amounts per month as bars (e.g. dues received); floats only for drawing."""
+    values = [float(amount) for amount in amounts]
     count = len(months)
     plot_width = WIDTH - LEFT - RIGHT
     step = plot_width / max(count, 1)

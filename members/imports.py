@@ -540,6 +540,24 @@ def _member_values(values: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+def discard_batch(*, batch: ImportBatch, by: User) -> bool:
+    """Drop a checked or unreadable import, and its file; audited."""
+    discardable = [ImportBatch.Status.CHECKED, ImportBatch.Status.FAILED]
+    with transaction.atomic():
+        discarded = ImportBatch.objects.filter(pk=batch.pk, status__in=discardable).update(
+            status=ImportBatch.Status.DISCARDED, content=b"", finished_at=timezone.now()
+        )
+        if discarded:
+            services.record_audit(
+                actor=by,
+                action="import.discarded",
+                obj=batch,
+                division=batch.division,
+                summary=f"{batch.filename} discarded",
+            )
+    return bool(discarded)
+
+
 def start_check(*, batch: ImportBatch, mapping: dict[str, str] | None = None) -> None:
     from members import tasks
 

@@ -13,10 +13,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from members import access, exports, imports, queries, services
+from members import access, exports, imports, queries
 from members.access import Action, get_visible_or_404
 from members.forms import MemberFilterForm
-from members.models import Division, ExportLog, ImportBatch, Member
+from members.models import Division, ImportBatch, Member
 
 PREVIEW_ROWS = 200
 
@@ -106,11 +106,8 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _progress(request: HttpRequest, batch: ImportBatch) -> HttpResponse:
-    done, total = imports.progress_of(batch)
-    response = render(
-        request, "members/_import_progress.html", {"batch": batch, "progress": (done, total)}
-    )
-    return response
+    progress = imports.progress_of(batch)
+    return render(request, "members/_import_progress.html", {"batch": batch, "progress": progress})
 
 
 @login_required
@@ -157,10 +154,7 @@ def import_discard(request: HttpRequest, pk: int) -> HttpResponse:
     batch = get_visible_or_404(request.user, ImportBatch, Action.REQUEST_CHANGE, pk=pk)
     if request.method != "POST":
         return redirect("members:import_detail", pk=batch.pk)
-    discardable = [ImportBatch.Status.CHECKED, ImportBatch.Status.FAILED]
-    ImportBatch.objects.filter(pk=batch.pk, status__in=discardable).update(
-        status=ImportBatch.Status.DISCARDED, content=b"", finished_at=timezone.now()
-    )
+    imports.discard_batch(batch=batch, by=request.user)
     messages.success(request, _("The import has been discarded."))
     return redirect("members:member_list", pk=batch.division_id)
 
@@ -185,26 +179,18 @@ def member_export(request: HttpRequest, pk: int) -> HttpResponse:
             None, _("The filter of the list is not valid any more; set it again on the list.")
         )
     if form.is_valid():
-        log = ExportLog.objects.create(
-            exported_by=request.user,
+        log = exports.log_export(
+            by=request.user,
             division=division,
             purpose=form.cleaned_data["purpose"],
             filters={k: v for k, v in request.GET.items() if k != "page"},
             file_format=form.cleaned_data["file_format"],
             rows=members.count(),
         )
-        services.record_audit(
-            actor=request.user,
-            action="members.exported",
-            obj=log,
-            division=division,
-            summary=f"{log.rows} members exported: {log.purpose}",
-            data={"filters": log.filters},
-        )
         stamp = timezone.localdate().isoformat()
         if log.file_format == "csv":
             response = StreamingHttpResponse(
-                exports.csv_lines(members, [0]), content_type="text/csv; charset=utf-8"
+                exports.csv_lines(members), content_type="text/csv; charset=utf-8"
             )
             response["Content-Disposition"] = (
                 f'attachment; filename="mitglieder-{division.code}-{stamp}.csv"'

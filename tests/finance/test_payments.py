@@ -276,22 +276,47 @@ def test_the_return_of_an_unassigned_payment_follows_it_when_assigned(tree, peop
     )
 
 
+def _batch(total, *details):
+    """One bank entry carrying several payments, each with its own amount (or none)."""
+    parts = "".join(
+        (f'<TxDtls><Amt Ccy="EUR">{amount}</Amt>' if amount else "<TxDtls>")
+        + f"<RmtInf><Ustrd>{reference}</Ustrd></RmtInf></TxDtls>"
+        for amount, reference in details
+    )
+    single = entry(total, ref="B1")
+    start, end = single.index("<NtryDtls>"), single.index("</NtryDtls>") + len("</NtryDtls>")
+    return single[:start] + f"<NtryDtls>{parts}</NtryDtls>" + single[end:]
+
+
 def test_a_batch_booking_is_split_by_its_own_amounts(tree, people):
     anna, bert, *_ = people
-    batch = (
-        entry("180.00", ref="B1")
-        .replace(
-            "<NtryDtls><TxDtls>",
-            f'<NtryDtls><TxDtls><Amt Ccy="EUR">120.00</Amt><RmtInf><Ustrd>MB2026 {anna.membership_number}</Ustrd></RmtInf></TxDtls>'
-            f'<TxDtls><Amt Ccy="EUR">60.00</Amt><RmtInf><Ustrd>MB2026 {bert.membership_number}</Ustrd></RmtInf></TxDtls><TxDtls>',
-        )
-        .replace(
-            '<Amt Ccy="EUR">180.00</Amt>\n      <CdtDbtInd>',
-            '<Amt Ccy="EUR">180.00</Amt>\n      <CdtDbtInd>',
+    content = statement(
+        _batch(
+            "180.00",
+            ("120.00", f"MB2026 {anna.membership_number}"),
+            ("60.00", f"MB2026 {bert.membership_number}"),
         )
     )
-    with pytest.raises(StatementError):  # three details, the third without an amount
-        payments.import_statement(content=statement(batch), filename="a.xml", by=None)
+    payments.import_statement(content=content, filename="a.xml", by=None)
+    booked = sorted(
+        (p.member_id, p.amount) for p in Payment.objects.filter(statement__isnull=False)
+    )
+    assert booked == sorted([(anna.pk, Decimal("120.00")), (bert.pk, Decimal("60.00"))])
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        (("120.00", "a"), (None, "b")),  # a payment without its amount
+        (("120.00", "a"), ("50.00", "b")),  # the parts do not add up to the entry
+    ],
+)
+def test_a_batch_booking_that_does_not_add_up_books_nothing(tree, people, details):
+    with pytest.raises(StatementError):
+        payments.import_statement(
+            content=statement(_batch("180.00", *details)), filename="a.xml", by=None
+        )
+    assert not Payment.objects.filter(statement__isnull=False).exists()
 
 
 @pytest.mark.parametrize("amount", ["NaN", "Infinity", "1.234"])
