@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -122,5 +123,6 @@ def test_statements_enqueued_twice_at_once_are_sent_once(two_workers, tree):
     assert sorted(e.to[0] for e in OutboundEmail.objects.all()) == sorted(
         recipients
     )  # Schleswig-Holstein has no board here
-    files = list(two_workers.glob("*.log"))
-    assert len(files) == len(recipients)
+    # Django's file mailer may put messages of the same second into one file: count messages.
+    written = "".join(path.read_text() for path in two_workers.glob("*.log"))
+    assert sorted(re.findall(r"^To: (.+)$", written, re.M)) == sorted(recipients)
