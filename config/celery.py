@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import beat_init, worker_init
+from celery.signals import beat_init, worker_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -14,6 +14,11 @@ app.autodiscover_tasks()
 from celery.schedules import crontab  # noqa: E402
 
 app.conf.beat_schedule = {
+    # Mailings whose worker died go on where they stopped (also checked at worker start).
+    "mailings-resume-sending": {
+        "task": "mailings.resume_sending",
+        "schedule": crontab(minute="*"),
+    },
     "mailings-requeue-stuck": {
         "task": "mailings.requeue_stuck",
         "schedule": crontab(minute="*/10"),
@@ -42,3 +47,11 @@ def _require_production_settings(**kwargs: object) -> None:
     from config.checks import require_production_settings
 
     require_production_settings()
+
+
+@worker_ready.connect
+def _resume_mailings(sender: object, **kwargs: object) -> None:
+    """A worker that starts picks up mailings a dead worker left, once their lease ran out."""
+    from django.conf import settings
+
+    app.send_task("mailings.resume_sending", countdown=settings.MAILING_CLAIM_LEASE + 1)

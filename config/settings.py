@@ -244,6 +244,12 @@ MAILERS = {"default": {"BACKEND": _mail_backend, "OPTIONS": _mail_options}}
 ANYMAIL = json.loads(env("ANYMAIL", "{}"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Musterrolle <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Mailings go out in batches at this rate; a claim older than the lease whose worker is gone
+# is sent again by the next one (seconds). Attachments are limited to this size (bytes).
+MAILING_BATCH_SIZE = int(env("MAILING_BATCH_SIZE", "100"))
+MAILING_RATE_PER_MINUTE = int(env("MAILING_RATE_PER_MINUTE", "3000"))
+MAILING_CLAIM_LEASE = int(env("MAILING_CLAIM_LEASE", "300"))
+MAILING_MAX_ATTACHMENT = int(env("MAILING_MAX_ATTACHMENT", str(5 * 1024 * 1024)))
 
 # --- Security headers ---------------------------------------------------------------
 SECURE_CSP = {

@@ -32,5 +32,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon),
     path("finance/", include("finance.urls")),
+    path("mailings/", include("mailings.urls")),
+    # The e-mail provider's tracking webhooks (bounces, complaints), signature-checked.
+    path("anymail/", include("anymail.urls")),
     path("", include("members.urls")),
 ]

@@ -33,6 +33,13 @@ def client():
 
 
 @pytest.fixture(autouse=True)
+def _anymail_test_backend(settings):
+    """E-mail goes through django-anymail's test backend: sent messages land in
+    django.core.mail.outbox, with the provider's status and message id set."""
+    settings.MAILERS = {"default": {"BACKEND": "anymail.backends.test.EmailBackend"}}
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     # allauth keeps its rate limits in the cache; with Redis they would leak between tests.
     cache.clear()

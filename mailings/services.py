@@ -1,0 +1,371 @@
+"""Mailings from a division to its members: audience, composing, release and sending.
+
+Who may do what is asked of `members.access` only. The audience is always the mailing
+division's subtree, further narrowed by the access rule for the acting user, so neither a
+crafted filter nor a foreign division id can reach a member outside the sender's scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from uuid import uuid4
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from mailings import content
+from mailings.models import Delivery, Mailing, MailingSettings, Suppression
+from members import access
+from members.access import Action
+from members.models import Division, FeeClass, Member, PaymentStatus, User
+from members.services import record_audit
+
+AUDIENCE_KEYS = ("divisions", "payment_statuses", "fee_classes")
+
+
+# --- Audience ---------------------------------------------------------------------------
+
+
+def release_required(division: Division) -> bool:
+    """The division or any division above it asks for a second board member's release."""
+    return MailingSettings.objects.filter(
+        division__path__in=division.ancestor_paths(), release_required=True
+    ).exists()
+
+
+def clean_audience(division: Division, audience: dict[str, Any]) -> dict[str, list[Any]]:
+    """Keep only filters that make sense for this division; raise on anything foreign."""
+    divisions = sorted({int(pk) for pk in audience.get("divisions") or []})
+    if divisions:
+        inside = set(
+            Division.objects.filter(pk__in=divisions, path__startswith=division.path).values_list(
+                "pk", flat=True
+            )
+        )
+        if inside != set(divisions):
+            raise ValidationError(_("Choose only divisions inside %s.") % division.name)
+    statuses = sorted(set(audience.get("payment_statuses") or []))
+    if set(statuses) - set(PaymentStatus.values):
+        raise ValidationError(_("Unknown payment status."))
+    fee_classes = sorted(set(audience.get("fee_classes") or []))
+    if set(fee_classes) - set(FeeClass.values):
+        raise ValidationError(_("Unknown fee class."))
+    return {"divisions": divisions, "payment_statuses": statuses, "fee_classes": fee_classes}
+
+
+def _members(division: Division, audience: dict[str, Any], user: User | None) -> Any:
+    """Current members of the division, narrowed as chosen (consent and address not yet)."""
+    audience = clean_audience(division, audience)
+    qs = Member.objects.current().in_subtree(division)
+    if user is not None:
+        qs = access.scope_by_division(qs, user, Action.SEND_MAILING)
+    if audience["divisions"]:
+        paths = Division.objects.filter(pk__in=audience["divisions"]).values_list("path", flat=True)
+        within = Q(pk__in=[])
+        for path in paths:
+            within |= Q(division__path__startswith=path)
+        qs = qs.filter(within)
+    if audience["payment_statuses"]:
+        qs = qs.filter(payment_status__in=audience["payment_statuses"])
+    if audience["fee_classes"]:
+        qs = qs.filter(fee_class__in=audience["fee_classes"])
+    return qs
+
+
+def _suppressed() -> Exists:
+    return Exists(Suppression.objects.filter(email=Lower(OuterRef("email"))))
+
+
+def recipients(division: Division, kind: str, audience: dict[str, Any], user: User | None) -> Any:
+    """The members who get the mailing: with an address that is not suppressed, and for a
+    newsletter only those who consented."""
+    qs = _members(division, audience, user).exclude(email="").exclude(_suppressed())
+    if kind == Mailing.Kind.NEWSLETTER:
+        qs = qs.filter(newsletter_consent=True)
+    return qs
+
+
+@dataclass(frozen=True)
+class AudienceCounts:
+    recipients: int
+    without_email: int
+    suppressed: int
+    without_consent: int
+
+
+def count_audience(
+    division: Division, kind: str, audience: dict[str, Any], user: User | None
+) -> AudienceCounts:
+    """All four numbers in one query."""
+    has_address = ~Q(email="")
+    suppressed = Q(_suppressed())
+    consent = Q(newsletter_consent=True) if kind == Mailing.Kind.NEWSLETTER else Q()
+    counts = _members(division, audience, user).aggregate(
+        without_email=Count("pk", filter=Q(email="")),
+        suppressed=Count("pk", filter=has_address & suppressed),
+        without_consent=Count("pk", filter=has_address & ~suppressed & Q(newsletter_consent=False)),
+        recipients=Count("pk", filter=has_address & ~suppressed & consent),
+    )
+    return AudienceCounts(
+        recipients=counts["recipients"],
+        without_email=counts["without_email"],
+        suppressed=counts["suppressed"],
+        without_consent=counts["without_consent"] if kind == Mailing.Kind.NEWSLETTER else 0,
+    )
+
+
+def excluded_members(mailing: Mailing, user: User) -> tuple[Any, Any]:
+    """Members of the audience the mailing cannot reach: without address, suppressed."""
+    members = _members(mailing.division, mailing.audience, user).select_related("division")
+    return members.filter(email=""), members.exclude(email="").filter(_suppressed())
+
+
+def bounced_members(user: User) -> Any:
+    """Current members in the user's area whose address is suppressed: to be fixed."""
+    return (
+        Member.objects.visible_to(user, Action.VIEW_MEMBERS)
+        .current()
+        .exclude(email="")
+        .filter(_suppressed())
+        .select_related("division")
+    )
+
+
+def suppressions_for(members: Iterable[Member]) -> dict[str, Suppression]:
+    emails = {member.email.lower() for member in members if member.email}
+    return {s.email: s for s in Suppression.objects.filter(email__in=emails)}
+
+
+# --- Writing ---------------------------------------------------------------------------
+
+EDITABLE = (
+    "kind",
+    "sender_name",
+    "reply_to",
+    "subject",
+    "body",
+    "audience",
+)
+
+
+def _check(user: User, action: Action, division: Division) -> None:
+    if not access.can(user, action, division):
+        raise PermissionDenied
+
+
+def _validate(mailing: Mailing) -> None:
+    unknown = content.unknown_fields(mailing.subject, mailing.body)
+    if unknown:
+        raise ValidationError(
+            _("Unknown personal fields: %(fields)s. %(help)s")
+            % {"fields": ", ".join(unknown), "help": content.FIELD_HELP}
+        )
+    if mailing.attachment is not None and len(mailing.attachment) > settings.MAILING_MAX_ATTACHMENT:
+        raise ValidationError(_("The attachment is too large."))
+    mailing.audience = clean_audience(mailing.division, mailing.audience)
+    mailing.full_clean(exclude=["created_by", "division"])
+
+
+@transaction.atomic
+def create_mailing(*, by: User, division: Division, values: dict[str, Any]) -> Mailing:
+    _check(by, Action.SEND_MAILING, division)
+    mailing = Mailing(division=division, created_by=by, **values)
+    _validate(mailing)
+    mailing.save()
+    record_audit(
+        actor=by,
+        action="mailing.created",
+        obj=mailing,
+        division=division,
+        summary=f"Mailing „{mailing.subject}“ written",
+    )
+    return mailing
+
+
+def _lock(mailing: Mailing) -> Mailing:
+    return Mailing.objects.select_for_update().select_related("division").get(pk=mailing.pk)
+
+
+@transaction.atomic
+def update_mailing(*, by: User, mailing: Mailing, values: dict[str, Any]) -> Mailing:
+    mailing = _lock(mailing)
+    _check(by, Action.SEND_MAILING, mailing.division)
+    if mailing.status not in (Mailing.Status.DRAFT, Mailing.Status.AWAITING_RELEASE):
+        raise ValidationError(_("A mailing that is being sent cannot be changed."))
+    for field, value in values.items():
+        setattr(mailing, field, value)
+    _validate(mailing)
+    # A change after asking for release needs a new release.
+    mailing.status = Mailing.Status.DRAFT
+    mailing.requested_by = None
+    mailing.save()
+    record_audit(
+        actor=by,
+        action="mailing.changed",
+        obj=mailing,
+        division=mailing.division,
+        summary=f"Mailing „{mailing.subject}“ changed",
+    )
+    return mailing
+
+
+# --- Sending ---------------------------------------------------------------------------
+
+
+def _start(mailing: Mailing, by: User) -> int:
+    """Freeze the audience into one delivery per recipient and hand it to the workers."""
+    from mailings import tasks
+
+    members = (
+        recipients(mailing.division, mailing.kind, mailing.audience, by)
+        .order_by()
+        .values_list("pk", "email")
+    )
+    sql, params = members.query.sql_with_params()
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    with connection.cursor() as cursor:
+        # One statement, however large the audience; the unique (mailing, member)
+        # constraint makes a second run add nobody.
+        cursor.execute(
+            f"INSERT INTO {table} (mailing_id, member_id, email) "  # noqa: S608 - our own SQL
+            f"SELECT %s, audience.* FROM ({sql}) audience WHERE true ON CONFLICT DO NOTHING",
+            [mailing.pk, *params],
+        )
+    mailing.total = Delivery.objects.filter(mailing=mailing).count()
+    mailing.status = Mailing.Status.SENDING
+    mailing.started_at = timezone.now()
+    mailing.chain = uuid4().hex
+    mailing.heartbeat_at = timezone.now()
+    mailing.save()
+    record_audit(
+        actor=by,
+        action="mailing.sending",
+        obj=mailing,
+        division=mailing.division,
+        summary=f"Mailing „{mailing.subject}“ sent to {mailing.total} members",
+        data={"audience": mailing.audience, "kind": mailing.kind, "recipients": mailing.total},
+    )
+    chain = mailing.chain
+    transaction.on_commit(lambda: tasks.send_batch.delay(mailing.pk, chain))
+    return mailing.total
+
+
+@transaction.atomic
+def request_sending(*, by: User, mailing: Mailing) -> Mailing:
+    """Send now, or, where the division asks for it, wait for a second board member."""
+    mailing = _lock(mailing)
+    _check(by, Action.SEND_MAILING, mailing.division)
+    if mailing.status != Mailing.Status.DRAFT:
+        raise ValidationError(_("This mailing has already been sent or is waiting for release."))
+    mailing.requested_by = by
+    if release_required(mailing.division):
+        mailing.status = Mailing.Status.AWAITING_RELEASE
+        mailing.save()
+        record_audit(
+            actor=by,
+            action="mailing.release_requested",
+            obj=mailing,
+            division=mailing.division,
+            summary=f"Release of mailing „{mailing.subject}“ requested",
+        )
+        return mailing
+    _start(mailing, by)
+    return mailing
+
+
+def may_release(user: User, mailing: Mailing) -> bool:
+    return (
+        mailing.status == Mailing.Status.AWAITING_RELEASE
+        and access.can(user, Action.RELEASE_MAILING, mailing.division)
+        and user.pk not in (mailing.created_by_id, mailing.requested_by_id)
+    )
+
+
+@transaction.atomic
+def release_mailing(*, by: User, mailing: Mailing) -> Mailing:
+    mailing = _lock(mailing)
+    _check(by, Action.RELEASE_MAILING, mailing.division)
+    if mailing.status != Mailing.Status.AWAITING_RELEASE:
+        raise ValidationError(_("This mailing is not waiting for release."))
+    if not may_release(by, mailing):
+        raise ValidationError(_("A second board member must release it, not its author."))
+    mailing.released_by = by
+    mailing.released_at = timezone.now()
+    _start(mailing, by)
+    return mailing
+
+
+@transaction.atomic
+def withdraw_release_request(*, by: User, mailing: Mailing) -> Mailing:
+    mailing = _lock(mailing)
+    _check(by, Action.SEND_MAILING, mailing.division)
+    if mailing.status == Mailing.Status.AWAITING_RELEASE:
+        mailing.status = Mailing.Status.DRAFT
+        mailing.requested_by = None
+        mailing.save()
+    return mailing
+
+
+@transaction.atomic
+def pause_mailing(*, by: User, mailing: Mailing) -> Mailing:
+    mailing = _lock(mailing)
+    _check(by, Action.SEND_MAILING, mailing.division)
+    if mailing.status == Mailing.Status.SENDING:
+        mailing.status = Mailing.Status.PAUSED
+        mailing.chain = ""  # the running chain stops before its next batch
+        mailing.save()
+        record_audit(
+            actor=by,
+            action="mailing.paused",
+            obj=mailing,
+            division=mailing.division,
+            summary=f"Mailing „{mailing.subject}“ paused",
+        )
+    return mailing
+
+
+@transaction.atomic
+def resume_mailing(*, by: User | None, mailing: Mailing) -> Mailing:
+    """Go on sending after a pause or a lost worker; already sent deliveries stay sent."""
+    from mailings import sending, tasks
+
+    mailing = _lock(mailing)
+    if by is not None:
+        _check(by, Action.SEND_MAILING, mailing.division)
+    if mailing.status not in (Mailing.Status.PAUSED, Mailing.Status.SENDING):
+        return mailing
+    sending.requeue_interrupted(mailing)
+    mailing.status = Mailing.Status.SENDING
+    mailing.chain = uuid4().hex
+    mailing.heartbeat_at = timezone.now()
+    mailing.save()
+    if by is not None:
+        record_audit(
+            actor=by,
+            action="mailing.resumed",
+            obj=mailing,
+            division=mailing.division,
+            summary=f"Mailing „{mailing.subject}“ resumed",
+        )
+    chain = mailing.chain
+    transaction.on_commit(lambda: tasks.send_batch.delay(mailing.pk, chain))
+    return mailing
+
+
+def progress(mailing: Mailing) -> dict[str, int]:
+    counts = dict.fromkeys(Delivery.Status.values, 0)
+    rows = (
+        Delivery.objects.filter(mailing=mailing)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    counts.update(dict(rows))
+    return counts

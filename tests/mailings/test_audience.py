@@ -1,0 +1,138 @@
+"""Who a mailing reaches: the division's current members in scope, consent for newsletters."""
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
+
+from mailings import services, tracking
+from mailings.models import Delivery, Mailing
+from members import services as register
+from tests.factories import make_member
+from tests.mailings.conftest import write
+
+pytestmark = pytest.mark.django_db
+
+
+def _sent_to(mailing):
+    return set(
+        Delivery.objects.filter(mailing=mailing).values_list("member__first_name", flat=True)
+    )
+
+
+def _send(board, mailing):
+    services.request_sending(by=board, mailing=mailing)
+    mailing.refresh_from_db()
+    return _sent_to(mailing)
+
+
+def test_official_mailing_reaches_every_current_member_with_an_address(tree, board_sn, sachsen):
+    mailing = write(board_sn, tree.sn)
+    counts = services.count_audience(tree.sn, mailing.kind, {}, board_sn)
+    assert (counts.recipients, counts.without_email, counts.suppressed) == (3, 1, 0)
+    # Not Dora (no address), not Emil (left), not Kai (Schleswig-Holstein).
+    assert _send(board_sn, mailing) == {"Anna", "Bernd", "Clara"}
+    assert mailing.total == 3
+
+
+def test_newsletter_reaches_only_members_who_consented(tree, board_sn, sachsen):
+    mailing = write(board_sn, tree.sn, kind="newsletter")
+    counts = services.count_audience(tree.sn, "newsletter", {}, board_sn)
+    assert (counts.recipients, counts.without_consent) == (2, 1)
+    assert _send(board_sn, mailing) == {"Anna", "Clara"}
+
+
+def test_audience_narrowed_to_a_sub_division_and_fee_class(tree, board_sn, sachsen):
+    make_member(tree.leipzig, first_name="Frieda", fee_class="reduced")
+    mailing = write(board_sn, tree.sn, audience={"divisions": [tree.leipzig.pk]})
+    assert services.count_audience(tree.sn, "official", mailing.audience, board_sn).recipients == 3
+    reduced = write(
+        board_sn, tree.sn, audience={"divisions": [tree.leipzig.pk], "fee_classes": ["reduced"]}
+    )
+    assert _send(board_sn, reduced) == {"Frieda"}
+    assert _send(board_sn, mailing) == {"Anna", "Bernd", "Frieda"}
+
+
+def test_payment_status_narrows_the_audience(tree, board_sn, sachsen):
+    register.set_payment_states({sachsen["anna"].pk: (-120, "in_arrears", None)})
+    mailing = write(board_sn, tree.sn, audience={"payment_statuses": ["in_arrears"]})
+    assert _send(board_sn, mailing) == {"Anna"}
+
+
+def test_suppressed_addresses_are_counted_apart_and_not_sent_to(tree, board_sn, sachsen):
+    tracking.suppress(sachsen["anna"].email.upper(), "bounced", "550 no such user")
+    counts = services.count_audience(tree.sn, "official", {}, board_sn)
+    assert (counts.recipients, counts.suppressed) == (2, 1)
+    assert _send(board_sn, write(board_sn, tree.sn)) == {"Bernd", "Clara"}
+
+
+def test_a_district_board_reaches_only_its_district(tree, board_leipzig, sachsen):
+    mailing = write(board_leipzig, tree.leipzig)
+    assert _send(board_leipzig, mailing) == {"Anna", "Bernd"}
+    with pytest.raises(PermissionDenied):
+        write(board_leipzig, tree.sn)
+
+
+# --- A Sachsen sender cannot reach Schleswig-Holstein, whatever it tries -------------------
+
+
+def test_services_refuse_a_foreign_division_or_filter(tree, sender_sn, sachsen):
+    with pytest.raises(PermissionDenied):
+        write(sender_sn, tree.sh)
+    with pytest.raises(ValidationError):
+        write(sender_sn, tree.sn, audience={"divisions": [tree.kiel.pk]})
+    with pytest.raises(ValidationError):
+        write(sender_sn, tree.sn, audience={"divisions": [tree.leipzig.pk, tree.sh.pk]})
+    with pytest.raises(ValidationError):
+        services.count_audience(tree.sn, "official", {"divisions": [tree.kiel.pk]}, sender_sn)
+
+
+def test_crafted_requests_cannot_reach_schleswig_holstein(client, tree, sender_sn, sachsen):
+    client.force_login(sender_sn)
+    post = {
+        "kind": "official",
+        "sender_name": "LV",
+        "reply_to": "lv@example.org",
+        "subject": "Hallo",
+        "body": "Text",
+    }
+    assert client.get(reverse("mailings:mailing_new", args=[tree.sh.pk])).status_code == 404
+    assert client.post(reverse("mailings:mailing_new", args=[tree.sh.pk]), post).status_code == 404
+    assert client.get(reverse("mailings:audience_count", args=[tree.sh.pk])).status_code == 404
+    crafted = client.get(
+        reverse("mailings:audience_count", args=[tree.sn.pk]),
+        {"kind": "official", "divisions": [tree.kiel.pk]},
+    )
+    assert crafted.status_code == 400
+    response = client.post(
+        reverse("mailings:mailing_new", args=[tree.sn.pk]), {**post, "divisions": [tree.kiel.pk]}
+    )
+    assert response.status_code == 200  # the form again, with an error
+    assert not Mailing.objects.exists()
+
+    # The sender's own mailing, sent, reaches Sachsen only.
+    client.post(reverse("mailings:mailing_new", args=[tree.sn.pk]), post)
+    mailing = Mailing.objects.get()
+    client.post(reverse("mailings:mailing_send", args=[mailing.pk]))
+    assert _sent_to(mailing) == {"Anna", "Bernd", "Clara"}
+
+
+def test_a_mailing_sender_may_not_filter_by_payment_status(client, tree, sender_sn, sachsen):
+    """Payment status is finance data: the filter is not offered, a crafted one ignored."""
+    client.force_login(sender_sn)
+    page = client.get(reverse("mailings:mailing_new", args=[tree.sn.pk]))
+    assert b'name="payment_statuses"' not in page.content
+    register.set_payment_states({sachsen["anna"].pk: (-120, "in_arrears", None)})
+    response = client.get(
+        reverse("mailings:audience_count", args=[tree.sn.pk]),
+        {"kind": "official", "payment_statuses": ["in_arrears"]},
+    )
+    assert response.status_code == 200
+    assert b">3<" in response.content  # everyone, not just the one in arrears
+
+
+def test_live_count_updates_with_the_filters(client, tree, board_sn, sachsen):
+    client.force_login(board_sn)
+    url = reverse("mailings:audience_count", args=[tree.sn.pk])
+    assert b">3<" in client.get(url, {"kind": "official"}).content
+    assert b">2<" in client.get(url, {"kind": "newsletter"}).content
+    assert b">1<" in client.get(url, {"kind": "newsletter", "divisions": [tree.leipzig.pk]}).content

@@ -1,0 +1,238 @@
+"""Sending: one delivery per recipient, at most once, paused and resumed, released by two."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone
+
+from mailings import sending, services
+from mailings.models import Delivery, Mailing, MailingSettings
+from members import services as register
+from members.models import AuditEntry
+from tests.factories import make_member, make_user
+from tests.mailings.conftest import write
+
+pytestmark = pytest.mark.django_db
+
+
+def _recipients():
+    return sorted(address for message in mail.outbox for address in message.to)
+
+
+def test_compose_preview_test_send_and_send_through_the_pages(
+    client, tree, board_sn, sachsen, django_capture_on_commit_callbacks
+):
+    client.force_login(board_sn)
+    response = client.post(
+        reverse("mailings:mailing_new", args=[tree.sn.pk]),
+        {
+            "kind": "newsletter",
+            "sender_name": "Landesverband Sachsen",
+            "reply_to": "lv@sachsen.example.org",
+            "subject": "Neues aus Sachsen, {{ vorname }}",
+            "body": "Hallo {{ vorname }},\n\n**Termine** im Herbst.",
+        },
+    )
+    mailing = Mailing.objects.get()
+    assert response.url == reverse("mailings:mailing_detail", args=[mailing.pk])
+
+    preview = client.get(reverse("mailings:mailing_preview", args=[mailing.pk]))
+    assert "Neues aus Sachsen, Erika" in preview.content.decode()
+    as_member = client.get(reverse("mailings:mailing_preview", args=[mailing.pk]), {"as": "member"})
+    assert "Neues aus Sachsen, Anna" in as_member.content.decode()
+    frame = client.get(reverse("mailings:mailing_preview_html", args=[mailing.pk]))
+    assert "<strong>Termine</strong>" in frame.content.decode()
+    assert "script-src" not in frame.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in frame.headers["Content-Security-Policy"]
+
+    client.post(reverse("mailings:mailing_test_send", args=[mailing.pk]))
+    assert _recipients() == [board_sn.email]
+    assert mail.outbox[0].subject == "[Test] Neues aus Sachsen, Erika"
+    assert not Delivery.objects.exists()
+    mail.outbox.clear()
+
+    assert (
+        b"Send to 2 members now"
+        in client.get(reverse("mailings:mailing_send", args=[mailing.pk])).content
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("mailings:mailing_send", args=[mailing.pk]))
+    mailing.refresh_from_db()
+    assert mailing.status == Mailing.Status.SENT
+    assert _recipients() == sorted([sachsen["anna"].email, sachsen["clara"].email])
+    anna = next(m for m in mail.outbox if m.to == [sachsen["anna"].email])
+    assert anna.subject == "Neues aus Sachsen, Anna"
+    assert anna.from_email == "Landesverband Sachsen <noreply@localhost>"
+    assert anna.reply_to == ["lv@sachsen.example.org"]
+    assert anna.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    delivery = Delivery.objects.get(member=sachsen["anna"])
+    assert anna.extra_headers["List-Unsubscribe"] == (
+        f"<{sending.unsubscribe_url(delivery.pk, sachsen['anna'].pk)}>"
+    )
+    assert anna.metadata == {"delivery": str(delivery.pk), "mailing": str(mailing.pk)}
+    assert "Abmelden" in anna.body or "Unsubscribe" in anna.body
+    assert delivery.status == Delivery.Status.SENT
+    assert delivery.message_id != ""
+    page = client.get(reverse("mailings:mailing_detail", args=[mailing.pk]))
+    assert b"100 %" in page.content
+    assert AuditEntry.objects.filter(action="mailing.sending", object_id=str(mailing.pk)).exists()
+
+
+def test_official_mailings_have_no_unsubscribe(
+    tree, board_sn, sachsen, django_capture_on_commit_callbacks
+):
+    mailing = write(board_sn, tree.sn)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.request_sending(by=board_sn, mailing=mailing)
+    assert len(mail.outbox) == 3
+    for message in mail.outbox:
+        assert "List-Unsubscribe" not in message.extra_headers
+        assert "unsubscribe" not in message.body.lower()
+
+
+def test_sending_again_sends_nobody_twice(
+    tree, board_sn, sachsen, django_capture_on_commit_callbacks
+):
+    mailing = write(board_sn, tree.sn)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.request_sending(by=board_sn, mailing=mailing)
+    mailing.refresh_from_db()
+    with pytest.raises(ValidationError):
+        services.request_sending(by=board_sn, mailing=mailing)
+    # A late duplicate task, or a resume of a finished mailing, finds nothing to do.
+    assert sending.send_batch(mailing.pk, mailing.chain).outcome == "stopped"
+    services.resume_mailing(by=board_sn, mailing=mailing)
+    assert len(mail.outbox) == 3
+
+
+def test_pause_and_resume(tree, board_sn, settings, django_capture_on_commit_callbacks):
+    for _ in range(5):
+        make_member(tree.leipzig)
+    mailing = write(board_sn, tree.sn)
+    services.request_sending(by=board_sn, mailing=mailing)  # the task is not run yet
+    mailing.refresh_from_db()
+    assert sending.send_batch(mailing.pk, mailing.chain, size=2).sent == 2
+    services.pause_mailing(by=board_sn, mailing=mailing)
+    assert sending.send_batch(mailing.pk, mailing.chain, size=2).outcome == "stopped"
+    assert len(mail.outbox) == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        services.resume_mailing(by=board_sn, mailing=mailing)
+    mailing.refresh_from_db()
+    assert mailing.status == Mailing.Status.SENT
+    assert len(mail.outbox) == 5
+    assert len(set(_recipients())) == 5
+
+
+def test_a_dead_workers_claims_are_sent_once_after_the_lease(tree, board_sn, settings):
+    """A worker claimed a batch and died before sending: after the lease, the next worker
+    sends those; what was sent stays sent."""
+    for _ in range(4):
+        make_member(tree.leipzig)
+    mailing = write(board_sn, tree.sn)
+    services.request_sending(by=board_sn, mailing=mailing)
+    mailing.refresh_from_db()
+    sending.send_batch(mailing.pk, mailing.chain, size=1)
+    _token, claimed = sending._claim(mailing, 2)  # ... and the worker dies here
+    assert len(claimed) == 2
+    assert sending.requeue_interrupted(mailing) == 0  # still within the lease
+    Delivery.objects.filter(pk__in=claimed).update(
+        claimed_at=timezone.now() - timedelta(seconds=settings.MAILING_CLAIM_LEASE + 1)
+    )
+    Mailing.objects.filter(pk=mailing.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.MAILING_CLAIM_LEASE + 1)
+    )
+    assert sending.resume_abandoned() == [mailing.pk]
+    mailing.refresh_from_db()
+    while sending.send_batch(mailing.pk, mailing.chain).outcome == "more":
+        pass
+    mailing.refresh_from_db()
+    assert mailing.status == Mailing.Status.SENT
+    assert len(mail.outbox) == 4
+    assert len(set(_recipients())) == 4
+    # The dead worker's chain, should its task come back, sends nothing.
+    assert sending.send_batch(mailing.pk, "old-chain").outcome == "stopped"
+
+
+def test_withdrawn_consent_before_the_batch_means_no_newsletter(tree, board_sn, sachsen):
+    mailing = write(board_sn, tree.sn, kind="newsletter")
+    services.request_sending(by=board_sn, mailing=mailing)
+    mailing.refresh_from_db()
+    register.update_member(by=None, member=sachsen["anna"], changes={"newsletter_consent": False})
+    sending.send_batch(mailing.pk, mailing.chain)
+    assert _recipients() == [sachsen["clara"].email]
+    assert Delivery.objects.get(member=sachsen["anna"]).status == Delivery.Status.UNSUBSCRIBED
+
+
+def test_a_provider_error_is_retried_then_marked_failed(tree, board_sn, sachsen, settings):
+    settings.MAILERS = {"default": {"BACKEND": "tests.mailings.broken.EmailBackend"}}
+    mailing = write(board_sn, tree.sn)
+    services.request_sending(by=board_sn, mailing=mailing)
+    mailing.refresh_from_db()
+    for _ in range(sending.MAX_ATTEMPTS):
+        sending.send_batch(mailing.pk, mailing.chain)
+    assert sending.send_batch(mailing.pk, mailing.chain).outcome == "done"
+    statuses = set(Delivery.objects.values_list("status", "attempts"))
+    assert statuses == {(Delivery.Status.FAILED, sending.MAX_ATTEMPTS)}
+
+
+def test_a_second_board_member_must_release_where_the_division_asks(
+    client, tree, board_sn, sender_sn, sachsen, django_capture_on_commit_callbacks
+):
+    MailingSettings.objects.create(division=tree.sn, release_required=True)
+    second = make_user("vorstand2-sn@example.org", tree.sn, "board")
+    # Leipzig's mailings need it too: the setting covers the subtree.
+    assert services.release_required(tree.leipzig)
+    mailing = write(sender_sn, tree.sn)
+    services.request_sending(by=sender_sn, mailing=mailing)
+    mailing.refresh_from_db()
+    assert mailing.status == Mailing.Status.AWAITING_RELEASE
+    assert not Delivery.objects.exists()
+
+    client.force_login(sender_sn)  # a sender is not a board member
+    assert client.post(reverse("mailings:mailing_release", args=[mailing.pk])).status_code == 404
+    own = write(board_sn, tree.sn, subject="Vom Vorstand")
+    services.request_sending(by=board_sn, mailing=own)
+    with pytest.raises(ValidationError):
+        services.release_mailing(by=board_sn, mailing=own)  # not by its own author
+
+    client.force_login(second)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("mailings:mailing_release", args=[mailing.pk]))
+    mailing.refresh_from_db()
+    assert (mailing.status, mailing.released_by) == (Mailing.Status.SENT, second)
+    assert len(mail.outbox) == 3
+    page = client.get(reverse("mailings:mailing_detail", args=[mailing.pk])).content.decode()
+    assert str(second) in page and str(sender_sn) in page
+
+
+def test_editing_after_asking_for_release_needs_a_new_request(tree, board_sn, sachsen):
+    MailingSettings.objects.create(division=tree.sn, release_required=True)
+    mailing = write(board_sn, tree.sn)
+    services.request_sending(by=board_sn, mailing=mailing)
+    services.update_mailing(by=board_sn, mailing=mailing, values={"subject": "Geändert"})
+    mailing.refresh_from_db()
+    assert mailing.status == Mailing.Status.DRAFT
+
+
+def test_pages_take_a_constant_number_of_queries(
+    client, tree, board_sn, sachsen, django_assert_max_num_queries
+):
+    client.force_login(board_sn)
+    for n in range(3):
+        services.request_sending(by=board_sn, mailing=write(board_sn, tree.sn, subject=f"M{n}"))
+    mailing = Mailing.objects.first()
+    with django_assert_max_num_queries(12):
+        client.get(reverse("mailings:mailing_list"))
+    with django_assert_max_num_queries(12):
+        client.get(reverse("mailings:mailing_detail", args=[mailing.pk]))
+    with django_assert_max_num_queries(8):
+        client.get(reverse("mailings:mailing_progress", args=[mailing.pk]))
+    for _ in range(20):
+        make_member(tree.dresden)
+    for n in range(3, 6):
+        services.request_sending(by=board_sn, mailing=write(board_sn, tree.sn, subject=f"M{n}"))
+    with django_assert_max_num_queries(12):
+        client.get(reverse("mailings:mailing_list"))
