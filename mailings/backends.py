@@ -44,6 +44,8 @@ class ReadableFileBackend(BaseEmailBackend):
             f"From: {message.from_email}",
             f"To: {', '.join(message.to)}",
             f"Subject: {message.subject}",
+            *(f"Reply-To: {a}" for a in message.reply_to),
+            *(f"{name}: {value}" for name, value in message.extra_headers.items()),
             "",
             str(message.body),
         ]

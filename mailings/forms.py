@@ -58,6 +58,9 @@ class MailingForm(forms.ModelForm):
     def __init__(self, *args: Any, division: Division, finance: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.division = division
+        self.fields["kind"].choices = Mailing.Kind.choices  # no empty choice
+        if not self.instance.pk:
+            self.fields["kind"].initial = Mailing.Kind.NEWSLETTER
         self.fields["divisions"].queryset = Division.objects.filter(
             path__startswith=division.path, depth__gt=division.depth
         ).order_by("path")

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csp import csp_override
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from mailings import sending, services, tracking
 from mailings.forms import AudienceForm, MailingForm
@@ -249,9 +249,11 @@ def mailing_preview_html(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def mailing_test_send(request: HttpRequest, pk: int) -> HttpResponse:
     mailing = get_visible_or_404(request.user, Mailing, Action.SEND_MAILING, pk=pk)
+    if request.method != "POST":
+        return redirect("mailings:mailing_detail", pk=mailing.pk)
     sending.test_send(mailing=mailing, to=request.user.email)
     messages.success(
         request, _("A test copy is on its way to %(email)s.") % {"email": request.user.email}
@@ -291,6 +293,8 @@ def mailing_send(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _action(request: HttpRequest, pk: int, action: Action, service: Any, done: str) -> HttpResponse:
     mailing = get_visible_or_404(request.user, Mailing, action, pk=pk)
+    if request.method != "POST":  # actions are buttons; a typed-in address shows the mailing
+        return redirect("mailings:mailing_detail", pk=mailing.pk)
     try:
         service(by=request.user, mailing=mailing)
     except ValidationError as error:
@@ -301,7 +305,7 @@ def _action(request: HttpRequest, pk: int, action: Action, service: Any, done: s
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def mailing_release(request: HttpRequest, pk: int) -> HttpResponse:
     return _action(
         request, pk, Action.RELEASE_MAILING, services.release_mailing, _("Released: sending.")
@@ -309,7 +313,7 @@ def mailing_release(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def mailing_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     return _action(
         request,
@@ -321,13 +325,13 @@ def mailing_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def mailing_pause(request: HttpRequest, pk: int) -> HttpResponse:
     return _action(request, pk, Action.SEND_MAILING, services.pause_mailing, _("Paused."))
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def mailing_resume(request: HttpRequest, pk: int) -> HttpResponse:
     return _action(request, pk, Action.SEND_MAILING, services.resume_mailing, _("Sending again."))
 

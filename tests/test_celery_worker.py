@@ -35,7 +35,27 @@ def two_workers(transactional_db, tmp_path):
     yield from _worker(tmp_path, pool=["--pool=threads", "--concurrency=2"])
 
 
-def _worker(tmp_path, pool):
+def _worker(tmp_path, pool, **extra_env):
+    process = _start_worker(tmp_path, pool, **extra_env)
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    try:
+        yield tmp_path / "mail"
+    finally:
+        celery_app.conf.task_always_eager = eager
+        _stop(process)
+
+
+def _stop(process, kill=False):
+    if kill:
+        process.kill()
+    else:
+        process.terminate()
+    output, _ = process.communicate(timeout=20)
+    print(output.decode(errors="replace")[-3000:])
+
+
+def _start_worker(tmp_path, pool, **extra_env):
     if connection.vendor == "sqlite":
         pytest.skip("the worker needs a database server it can share with the test (DATABASE_URL)")
     db = settings.DATABASES["default"]
@@ -46,6 +66,7 @@ def _worker(tmp_path, pool):
         "MAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "MAIL_OPTIONS": json.dumps({"file_path": str(tmp_path / "mail")}),
         "CELERY_TASK_ALWAYS_EAGER": "0",
+        **extra_env,
     }
     process = subprocess.Popen(  # noqa: S603 - our own worker, fixed arguments
         [
@@ -66,15 +87,7 @@ def _worker(tmp_path, pool):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = False
-    try:
-        yield tmp_path / "mail"
-    finally:
-        celery_app.conf.task_always_eager = eager
-        process.terminate()
-        output, _ = process.communicate(timeout=20)
-        print(output.decode(errors="replace")[-3000:])
+    return process
 
 
 def test_email_queued_in_a_transaction_is_sent_by_the_worker(worker):
@@ -126,3 +139,91 @@ def test_statements_enqueued_twice_at_once_are_sent_once(two_workers, tree):
     # Django's file mailer may put messages of the same second into one file: count messages.
     written = "".join(path.read_text() for path in two_workers.glob("*.log"))
     assert sorted(re.findall(r"^To: (.+)$", written, re.M)) == sorted(recipients)
+
+
+def test_a_mailing_survives_a_killed_worker_without_sending_anyone_twice(
+    transactional_db, tmp_path, tree
+):
+    """Start a mailing of a few hundred, SIGKILL the worker mid-send, start a new one: every
+    recipient ends with exactly one sent delivery, and the "provider" accepted each once."""
+    from mailings import services
+    from mailings.models import Delivery, Mailing
+    from members.models import Member
+    from tests.factories import make_user
+    from tests.mailings.recording import CREATE, TABLE
+
+    board = make_user("vorstand-sn@example.org", tree.sn, "board", mfa=False)
+    Member.objects.bulk_create(
+        Member(
+            membership_number=200000 + n,
+            first_name=f"Vorname{n}",
+            last_name=f"Nachname{n}",
+            email=f"mitglied{n}@example.org",
+            division=tree.leipzig if n % 2 else tree.dresden,
+            joined_on="2020-01-01",
+            status="active",
+        )
+        for n in range(300)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {TABLE}")
+        cursor.execute(CREATE)
+
+    def accepted():
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT delivery, message_id FROM {TABLE}")  # noqa: S608
+            return cursor.fetchall()
+
+    env = {
+        "MAIL_BACKEND": "tests.mailings.recording.EmailBackend",
+        "MAIL_OPTIONS": "{}",
+        "MAILING_BATCH_SIZE": "20",
+        "MAILING_RATE_PER_MINUTE": "1000000",
+        "MAILING_CLAIM_LEASE": "2",
+    }
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    first = _start_worker(tmp_path, ["--pool=solo"], **env)
+    second = None
+    try:
+        with transaction.atomic():
+            mailing = services.create_mailing(
+                by=board,
+                division=tree.sn,
+                values={
+                    "kind": "official",
+                    "sender_name": "Landesverband Sachsen",
+                    "reply_to": "lv@example.org",
+                    "subject": "Einladung",
+                    "body": "Hallo {{ vorname }}",
+                },
+            )
+            services.request_sending(by=board, mailing=mailing)
+        deadline = time.monotonic() + 60
+        while len(accepted()) < 100 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        _stop(first, kill=True)  # SIGKILL, mid-send
+        at_kill = len(accepted())
+        assert 100 <= at_kill < 300, "the worker should have died mid-send"
+
+        second = _start_worker(tmp_path, ["--pool=solo"], **env)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            mailing.refresh_from_db()
+            if mailing.status == Mailing.Status.SENT:
+                break
+            time.sleep(0.3)
+    finally:
+        celery_app.conf.task_always_eager = eager
+        if second is not None:
+            _stop(second)
+
+    assert mailing.status == Mailing.Status.SENT
+    deliveries = dict(Delivery.objects.filter(mailing=mailing).values_list("pk", "message_id"))
+    assert len(deliveries) == 300
+    assert set(Delivery.objects.values_list("status", flat=True)) == {Delivery.Status.SENT}
+    rows = accepted()
+    assert len(rows) == 300, "someone got the mailing twice, or not at all"
+    assert {int(delivery): message_id for delivery, message_id in rows} == deliveries
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {TABLE}")

@@ -8,6 +8,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from finance import statements
+from mailings import services as mailings
 from members import access, imports, services
 from members.access import Action
 from members.models import AuditEntry, Division, RequestKind, Role, RoleAssignment
@@ -38,19 +39,50 @@ FOREIGN_OBJECT_URLS = {
     "finance:division_overview": lambda objs: [objs["division"].pk],
     "finance:statement_detail": lambda objs: [objs["statement"].pk],
     "finance:statement_download": lambda objs: [objs["statement"].pk],
+    "mailings:mailing_new": lambda objs: [objs["division"].pk],
+    "mailings:audience_count": lambda objs: [objs["division"].pk],
+    **{
+        f"mailings:mailing_{name}": lambda objs: [objs["mailing"].pk]
+        for name in [
+            "detail",
+            "edit",
+            "preview",
+            "preview_html",
+            "test_send",
+            "send",
+            "release",
+            "withdraw",
+            "pause",
+            "resume",
+            "progress",
+            "excluded",
+        ]
+    },
 }
 # What the own state's board gets for a plain GET (200 unless the URL is an action).
 OWN_STATUS = {
     "members:import_apply": 302,
     "members:import_discard": 302,
     "members:import_progress": 204,
+    **{
+        f"mailings:mailing_{name}": 302
+        for name in ["test_send", "release", "withdraw", "pause", "resume"]
+    },
 }
-URLS_WITHOUT_OBJECT = {"members:dashboard", "members:request_list", "finance:statement_list"}
+URLS_WITHOUT_OBJECT = {
+    "members:dashboard",
+    "members:request_list",
+    "finance:statement_list",
+    "mailings:mailing_list",
+    "mailings:bounced",
+}
+# Open to anyone: the signed unsubscribe link (tested in tests/mailings/test_feedback.py).
+PUBLIC_URLS = {"mailings:unsubscribe", "mailings:unsubscribe_sample"}
 
 
 def _board_url_names() -> set[str]:
     names = set()
-    for namespace in ["members", "finance"]:
+    for namespace in ["members", "finance", "mailings"]:
         resolver = get_resolver().namespace_dict[namespace][1]
         for pattern in resolver.url_patterns:
             assert isinstance(pattern, URLPattern | URLResolver)
@@ -65,6 +97,17 @@ def _an_import(board, division):
     return imports.check_batch(batch_id=batch.pk)
 
 
+def _a_mailing(board, division):
+    values = {
+        "kind": "newsletter",
+        "sender_name": division.name,
+        "reply_to": "lv@example.org",
+        "subject": "Neuigkeiten",
+        "body": "Hallo {{ vorname }}",
+    }
+    return mailings.create_mailing(by=board, division=division, values=values)
+
+
 def _foreign_transfer(tree, board_sh, member):
     """A move from Kiel up to the state of Schleswig-Holstein, asked by Kiel's board: it
     waits for Schleswig-Holstein's consent, which Sachsen must not be able to give."""
@@ -77,7 +120,7 @@ def _foreign_transfer(tree, board_sh, member):
 
 
 def test_leak_test_covers_every_board_url():
-    assert _board_url_names() == set(FOREIGN_OBJECT_URLS) | URLS_WITHOUT_OBJECT
+    assert _board_url_names() == set(FOREIGN_OBJECT_URLS) | URLS_WITHOUT_OBJECT | PUBLIC_URLS
 
 
 @pytest.mark.parametrize("method", ["get", "post"])
@@ -93,6 +136,7 @@ def test_sachsen_board_gets_404_for_schleswig_holstein_objects(
         "request": _foreign_transfer(tree, board_sh, sh_member),
         "import": _an_import(board_sh, tree.sh),
         "statement": statements.prepare(tree.sh, date(2026, 1, 1)),
+        "mailing": _a_mailing(board_sh, tree.sh),
     }
     client.force_login(board_sn)
     url = reverse(name, args=FOREIGN_OBJECT_URLS[name](foreign))
@@ -123,6 +167,7 @@ def test_the_same_urls_open_for_the_own_state(
         "role": board_leipzig.role_assignments.get(),
         "member": own_member,
         "request": incoming,
+        "mailing": _a_mailing(board_sn, tree.sn),
     }
     client.force_login(board_sn)
     response = client.get(reverse(name, args=FOREIGN_OBJECT_URLS[name](own)))
