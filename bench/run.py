@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -121,10 +122,89 @@ def main() -> None:
         client,
         lambda i: f"{list_url}?payment=in_arrears&page={1 + i % 10}",
     )
+    measure(
+        "mailing_audience",
+        total,
+        client,
+        lambda i: (
+            reverse("mailings:audience_count", args=[state.pk])
+            + ("?kind=newsletter" if i % 2 else "?kind=official&fee_classes=regular")
+        ),
+    )
+    bench_mailings(Division.objects.get(depth=1))
     bench_import(state)
     bench_export(state)
     bench_camt(state)
     bench_statements(total)
+
+
+def bench_mailings(federal: Division) -> None:
+    """Freeze the federal party's audience (every member with an address) into deliveries;
+    send 10,000 of them through anymail's test backend."""
+    import tracemalloc
+    from unittest import mock
+
+    from django.core import mail
+    from django.test import override_settings
+
+    from mailings import sending, services, tasks
+    from mailings.models import Mailing
+
+    board, _ = User.objects.get_or_create(email="bench-board-federal@example.org")
+    RoleAssignment.objects.get_or_create(
+        user=board, division=federal, role=Role.BOARD, defaults={"valid_from": "2020-01-01"}
+    )
+    for old in Mailing.objects.filter(created_by=board):
+        _drop(old)
+    values = {
+        "kind": "official",
+        "sender_name": "Landesvorstand",
+        "reply_to": "vorstand@example.org",
+        "subject": "Einladung, {{ vorname }}",
+        "body": "Hallo {{ vorname }},\n\n**Einladung** zum [Parteitag](https://example.org).",
+        "audience": {},
+    }
+    # The first batch goes to the broker after the commit; here nobody takes it.
+    with mock.patch.object(tasks.send_batch, "delay"):
+        mailing = services.create_mailing(by=board, division=federal, values=values)
+        started = time.perf_counter()
+        services.request_sending(by=board, mailing=mailing)
+        seconds = time.perf_counter() - started
+        mailing.refresh_from_db()
+        print(f"BENCH mailing_enqueue recipients={mailing.total} seconds={seconds:.1f}", flush=True)
+
+        count = int(os.environ.get("BENCH_MAILING_SEND", "10000"))
+        test_backend = {"default": {"BACKEND": "anymail.backends.test.EmailBackend"}}
+        with override_settings(MAILERS=test_backend):
+
+            def send(n: int) -> None:
+                for _ in range(n // 100):
+                    sending.send_batch(mailing.pk, mailing.chain, size=100)
+                    mail.outbox.clear()  # the "provider" keeps nothing
+
+            mail.outbox = []
+            started = time.perf_counter()
+            send(count)
+            seconds = time.perf_counter() - started
+            # Memory in a second run (tracing slows it down): flat means it does not grow
+            # with the number of messages.
+            tracemalloc.start()
+            send(count)
+            _current, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+    print(
+        f"BENCH mailing_send recipients={count} ms_per_message={1000 * seconds / count:.2f} "
+        f"peak_mb={peak / 1e6:.1f}",
+        flush=True,
+    )
+    _drop(mailing)
+
+
+def _drop(mailing: Any) -> None:
+    """Remove the bench's mailing in SQL: the ORM would load every delivery to delete it."""
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM mailings_delivery WHERE mailing_id = %s", [mailing.pk])
+    mailing.delete()
 
 
 def _sheet(state: Division, rows: int) -> bytes:
