@@ -17,14 +17,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import Lower
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mailings import content
+from mailings import content, outbox
 from mailings.models import Delivery, Mailing, MailingSettings, Suppression
 from members import access
-from members.access import Action
-from members.models import Division, FeeClass, Member, PaymentStatus, User
+from members.access import ROLE_ACTIONS, Action
+from members.models import Division, FeeClass, Member, PaymentStatus, RoleAssignment, User
 from members.services import record_audit
 
 AUDIENCE_KEYS = ("divisions", "payment_statuses", "fee_classes")
@@ -285,9 +286,36 @@ def request_sending(*, by: User, mailing: Mailing) -> Mailing:
             division=mailing.division,
             summary=f"Release of mailing „{mailing.subject}“ requested",
         )
+        _ask_for_release(mailing, by)
         return mailing
     _start(mailing, by)
     return mailing
+
+
+def _ask_for_release(mailing: Mailing, by: User) -> None:
+    """Tell the board members who may release it (on the division or above), one e-mail each."""
+    roles = [role for role, actions in ROLE_ACTIONS.items() if Action.RELEASE_MAILING in actions]
+    emails = (
+        RoleAssignment.objects.active(timezone.localdate())
+        .filter(
+            division__path__in=mailing.division.ancestor_paths(),
+            role__in=roles,
+            user__is_active=True,
+        )
+        .exclude(user_id__in=[by.pk, mailing.created_by_id])
+        .values_list("user__email", flat=True)
+        .distinct()
+    )
+    url = settings.SITE_URL + reverse("mailings:mailing_detail", args=[mailing.pk])
+    recipients_count = count_audience(
+        mailing.division, mailing.kind, mailing.audience, by
+    ).recipients
+    for email in sorted(emails):
+        outbox.send_templated(
+            name="mailing_release",
+            to=[email],
+            context={"mailing": mailing, "url": url, "recipients": recipients_count},
+        )
 
 
 def may_release(user: User, mailing: Mailing) -> bool:

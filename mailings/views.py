@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Count, OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.csp import CSP
@@ -25,6 +26,17 @@ from members.access import Action, get_visible_or_404
 from members.models import Division, Member
 
 
+def _count(*statuses: str) -> Subquery:
+    """Deliveries of the row's mailing in these states (per row: only the page is counted)."""
+    return Subquery(
+        Delivery.objects.filter(mailing=OuterRef("pk"), status__in=statuses)
+        .order_by()
+        .values("mailing")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+
+
 def _finance(user: Any, division: Division) -> bool:
     return access.can(user, Action.VIEW_FINANCE, division)
 
@@ -35,6 +47,12 @@ def mailing_list(request: HttpRequest) -> HttpResponse:
         Mailing.objects.visible_to(request.user)
         .select_related("division", "created_by")
         .defer("body", "attachment")
+        .annotate(
+            sent=_count(Delivery.Status.SENT),
+            undelivered=_count(
+                Delivery.Status.FAILED, Delivery.Status.BOUNCED, Delivery.Status.COMPLAINED
+            ),
+        )
     )
     divisions = access.divisions_visible_to(request.user, Action.SEND_MAILING)
     return render(

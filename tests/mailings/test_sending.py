@@ -187,10 +187,16 @@ def test_a_second_board_member_must_release_where_the_division_asks(
     # Leipzig's mailings need it too: the setting covers the subtree.
     assert services.release_required(tree.leipzig)
     mailing = write(sender_sn, tree.sn)
-    services.request_sending(by=sender_sn, mailing=mailing)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.request_sending(by=sender_sn, mailing=mailing)
     mailing.refresh_from_db()
     assert mailing.status == Mailing.Status.AWAITING_RELEASE
     assert not Delivery.objects.exists()
+    # The board members who may release it are asked, each in an e-mail of their own.
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([board_sn.email, second.email])
+    assert reverse("mailings:mailing_detail", args=[mailing.pk]) in mail.outbox[0].body
+    assert "3 Mitglieder" in mail.outbox[0].body
+    mail.outbox.clear()
 
     client.force_login(sender_sn)  # a sender is not a board member
     assert client.post(reverse("mailings:mailing_release", args=[mailing.pk])).status_code == 404
