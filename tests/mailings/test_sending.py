@@ -243,3 +243,75 @@ def test_pages_take_a_constant_number_of_queries(
         services.request_sending(by=board_sn, mailing=write(board_sn, tree.sn, subject=f"M{n}"))
     with django_assert_max_num_queries(12):
         client.get(reverse("mailings:mailing_list"))
+
+
+def test_an_attachment_goes_to_every_recipient_and_its_size_is_limited(
+    client, tree, board_sn, sachsen, settings, django_capture_on_commit_callbacks
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MAILING_MAX_ATTACHMENT = 1000
+    client.force_login(board_sn)
+    post = {
+        "kind": "official",
+        "sender_name": "LV Sachsen",
+        "reply_to": "lv@example.org",
+        "subject": "Einladung",
+        "body": "Siehe Anhang.",
+    }
+    url = reverse("mailings:mailing_new", args=[tree.sn.pk])
+    too_large = SimpleUploadedFile("gross.pdf", b"%PDF" + b"x" * 1000, "application/pdf")
+    response = client.post(url, {**post, "upload": too_large})
+    assert response.status_code == 200
+    assert "gross.pdf" not in response.content.decode()
+    assert not Mailing.objects.exists()
+
+    invitation = SimpleUploadedFile("einladung.pdf", b"%PDF-1.4 Einladung", "application/pdf")
+    client.post(url, {**post, "upload": invitation})
+    mailing = Mailing.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.request_sending(by=board_sn, mailing=mailing)
+    assert len(mail.outbox) == 3
+    for message in mail.outbox:
+        assert message.attachments[0][:2] == ("einladung.pdf", b"%PDF-1.4 Einladung")
+
+
+def test_the_providers_delivered_event_settles_a_delivery_left_in_doubt(
+    client, tree, board_sn, sachsen, settings
+):
+    """A worker died after the provider took the message: its report marks it sent, and
+    a resume does not send it again."""
+    import hashlib
+    import hmac
+    import json
+    import time
+
+    settings.ANYMAIL = {"MAILGUN_WEBHOOK_SIGNING_KEY": "key"}
+    mailing = write(board_sn, tree.sn)
+    services.request_sending(by=board_sn, mailing=mailing)
+    _token, claimed = sending._claim(mailing, 1)
+    delivery = Delivery.objects.get(pk=claimed[0])
+    stamp, token = str(int(time.time())), "t-delivered"
+    signature = hmac.new(b"key", f"{stamp}{token}".encode(), hashlib.sha256).hexdigest()
+    body = {
+        "signature": {"timestamp": stamp, "token": token, "signature": signature},
+        "event-data": {
+            "event": "delivered",
+            "timestamp": time.time(),
+            "recipient": delivery.email,
+            "user-variables": {"delivery": str(delivery.pk)},
+        },
+    }
+    response = client.post("/anymail/mailgun/tracking/", json.dumps(body), "application/json")
+    assert response.status_code == 200
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.SENT
+    Delivery.objects.filter(pk=delivery.pk).update(
+        claimed_at=timezone.now() - timedelta(seconds=settings.MAILING_CLAIM_LEASE + 1)
+    )
+    mailing.refresh_from_db()
+    while sending.send_batch(mailing.pk, mailing.chain).outcome == "more":
+        pass
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(
+        Delivery.objects.exclude(pk=delivery.pk).values_list("email", flat=True)
+    )
