@@ -7,6 +7,7 @@ DJANGO_DEBUG=0, DJANGO_SECRET_KEY, DATABASE_URL, REDIS_URL and a mail backend.
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -249,6 +250,10 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 MAILING_BATCH_SIZE = int(env("MAILING_BATCH_SIZE", "100"))
 MAILING_RATE_PER_MINUTE = int(env("MAILING_RATE_PER_MINUTE", "3000"))
 MAILING_CLAIM_LEASE = int(env("MAILING_CLAIM_LEASE", "300"))
+# The provider whose tracking webhook (/anymail/<esp>/tracking/) is open: by default the
+# one of MAIL_BACKEND (anymail.backends.<esp>.EmailBackend); none for SMTP.
+_esp = re.fullmatch(r"anymail\.backends\.(\w+)\.EmailBackend", _mail_backend)
+MAILING_TRACKING_ESP = env("MAILING_TRACKING_ESP") or (_esp.group(1) if _esp else "")
 MAILING_MAX_ATTACHMENT = int(env("MAILING_MAX_ATTACHMENT", str(5 * 1024 * 1024)))
 
 # --- Security headers ---------------------------------------------------------------

@@ -6,6 +6,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
+from mailings.webhooks import tracking as tracking_webhook
 from members.views import healthz
 
 admin.site.site_header = _("Musterrolle – federal office")
@@ -33,7 +34,7 @@ urlpatterns = [
     path("favicon.ico", favicon),
     path("finance/", include("finance.urls")),
     path("mailings/", include("mailings.urls")),
-    # The e-mail provider's tracking webhooks (bounces, complaints), signature-checked.
-    path("anymail/", include("anymail.urls")),
+    # The e-mail provider's tracking webhook (bounces, complaints), signature-checked.
+    path("anymail/<str:esp>/tracking/", tracking_webhook, name="anymail_tracking"),
     path("", include("members.urls")),
 ]

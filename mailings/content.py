@@ -80,12 +80,14 @@ def to_html(markdown: str) -> str:
     )
 
 
-def fill(template: str, values: Mapping[str, str], *, html: bool) -> str:
+def fill(template: str, values: Mapping[str, str], *, html: bool, single_line: bool = False) -> str:
     def replace(match: re.Match[str]) -> str:
         key = FIELDS.get(match.group(1))
         if key is None:
             return match.group(0)
         value = values.get(key, "")
+        if single_line:
+            value = " ".join(value.split())
         return str(escape(value)) if html else value
 
     return PLACEHOLDER.sub(replace, template)

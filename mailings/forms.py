@@ -99,9 +99,13 @@ class MailingForm(forms.ModelForm):
 
     def audience(self) -> dict[str, list[Any]]:
         data = self.cleaned_data
+        if "payment_statuses" in self.fields:
+            payment_statuses = data.get("payment_statuses") or []
+        else:  # not theirs to change: keep what a treasurer or board chose
+            payment_statuses = (self.instance.audience or {}).get("payment_statuses", [])
         return {
             "divisions": sorted(d.pk for d in data.get("divisions") or []),
-            "payment_statuses": sorted(data.get("payment_statuses") or []),
+            "payment_statuses": sorted(payment_statuses),
             "fee_classes": sorted(data.get("fee_classes") or []),
         }
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -62,6 +63,12 @@ class OutboundAttachment(models.Model):
 # The outbox above imports no domain app; the mass mailings below build on the register.
 
 
+def validate_single_line(value: str) -> None:
+    """E-mail headers: no line breaks or other control characters."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValidationError(_("Line breaks and control characters are not allowed here."))
+
+
 class MailingSettings(models.Model):
     """A division's rules for its mailings (the division and everything below it)."""
 
@@ -112,13 +119,17 @@ class Mailing(models.Model):
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT
     )
-    sender_name = models.CharField(_("sender name"), max_length=100)
+    sender_name = models.CharField(
+        _("sender name"), max_length=100, validators=[validate_single_line]
+    )
     reply_to = models.EmailField(_("reply-to address"))
-    subject = models.CharField(_("subject"), max_length=200)
+    subject = models.CharField(_("subject"), max_length=200, validators=[validate_single_line])
     body = models.TextField(_("text (Markdown)"))
     attachment_name = models.CharField(_("attachment"), max_length=200, blank=True)
     attachment_type = models.CharField(max_length=100, blank=True)
     attachment = models.BinaryField(_("attachment content"), null=True, blank=True)
+    # Everyone who wrote or changed the text: none of them may release it.
+    editors = models.JSONField(default=list, blank=True, editable=False)
     # The audience's narrowing, as chosen: {"divisions": [ids], "payment_statuses": [...],
     # "fee_classes": [...]}. Empty lists mean "all".
     audience = models.JSONField(_("audience"), default=dict, blank=True)
@@ -217,6 +228,7 @@ class Delivery(models.Model):
         indexes = [
             models.Index(fields=["mailing", "status", "id"], name="mailings_delivery_status"),
             models.Index(fields=["message_id"], name="mailings_delivery_message"),
+            models.Index(fields=["member", "status"], name="mailings_delivery_member"),
         ]
 
     def __str__(self) -> str:

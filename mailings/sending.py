@@ -8,9 +8,11 @@ older than the lease and not locked by a living worker back to the queue. A deli
 committed `sent` is never claimed again, so no member gets the mailing twice from us.
 
 The provider call cannot be part of our transaction: a worker killed in the instant after
-the provider accepted a message and before the commit would send that one message again
-on resume. The Message-ID header is fixed per delivery, so providers and mailboxes that
-de-duplicate by it drop such a copy.
+the provider accepted a message and before the commit leaves that one delivery claimed but
+not sent. If the provider's "delivered" event arrives within the lease, the webhook marks it
+sent and it is not sent again; otherwise it is sent again on resume (at most one message
+per killed worker). No provider offers an idempotent send through anymail that would close
+this gap entirely.
 """
 
 from __future__ import annotations
@@ -34,10 +36,11 @@ from django.utils import timezone, translation
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_noop
 
 from mailings import content
 from mailings.models import Delivery, Mailing, Suppression
-from members.models import Member
+from members.models import Member, MemberStatus
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +125,8 @@ class Rendered:
             headers["List-Unsubscribe"] = f"<{unsubscribe}>"
             headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         message = AnymailMessage(
-            subject=subject_prefix + content.fill(mailing.subject, values, html=False),
+            subject=subject_prefix
+            + content.fill(mailing.subject, values, html=False, single_line=True),
             body=content.fill(self.text, values, html=False).replace(UNSUBSCRIBE_MARK, unsubscribe),
             from_email=self.from_email,
             to=[to],
@@ -290,13 +294,21 @@ def _send_one(
         now = timezone.now()
         delivery.updated_at = now
         fields = ["status", "updated_at", "error", "sent_at", "message_id"]
+        if member.status == MemberStatus.ENDED or not member.division.path.startswith(
+            mailing.division.path
+        ):
+            # Left the party or moved to another division since sending started.
+            delivery.status = Delivery.Status.FAILED
+            delivery.error = gettext_noop("no longer a member of the division")
+            delivery.save(update_fields=fields)
+            return 0
         if mailing.is_newsletter and not member.newsletter_consent:
             delivery.status = Delivery.Status.UNSUBSCRIBED
             delivery.save(update_fields=fields)
             return 0
         if Suppression.objects.filter(email=delivery.email.lower()).exists():
             delivery.status = Delivery.Status.FAILED
-            delivery.error = "suppressed"
+            delivery.error = gettext_noop("address blocked after bounces or complaints")
             delivery.save(update_fields=fields)
             return 0
         message = rendered.message(
@@ -317,7 +329,7 @@ def _send_one(
         status = getattr(message, "anymail_status", None)
         if status is not None and status.status and status.status <= {"rejected", "invalid"}:
             delivery.status = Delivery.Status.FAILED
-            delivery.error = "rejected by the provider"
+            delivery.error = gettext_noop("rejected by the provider")
         else:
             delivery.status = Delivery.Status.SENT
             delivery.error = ""

@@ -187,7 +187,7 @@ def _validate(mailing: Mailing) -> None:
 @transaction.atomic
 def create_mailing(*, by: User, division: Division, values: dict[str, Any]) -> Mailing:
     _check(by, Action.SEND_MAILING, division)
-    mailing = Mailing(division=division, created_by=by, **values)
+    mailing = Mailing(division=division, created_by=by, editors=[by.pk], **values)
     _validate(mailing)
     mailing.save()
     record_audit(
@@ -212,6 +212,8 @@ def update_mailing(*, by: User, mailing: Mailing, values: dict[str, Any]) -> Mai
         raise ValidationError(_("A mailing that is being sent cannot be changed."))
     for field, value in values.items():
         setattr(mailing, field, value)
+    if by.pk not in mailing.editors:
+        mailing.editors = [*mailing.editors, by.pk]
     _validate(mailing)
     # A change after asking for release needs a new release.
     mailing.status = Mailing.Status.DRAFT
@@ -302,7 +304,7 @@ def _ask_for_release(mailing: Mailing, by: User) -> None:
             role__in=roles,
             user__is_active=True,
         )
-        .exclude(user_id__in=[by.pk, mailing.created_by_id])
+        .exclude(user_id__in=[by.pk, mailing.created_by_id, *mailing.editors])
         .values_list("user__email", flat=True)
         .distinct()
     )
@@ -322,7 +324,7 @@ def may_release(user: User, mailing: Mailing) -> bool:
     return (
         mailing.status == Mailing.Status.AWAITING_RELEASE
         and access.can(user, Action.RELEASE_MAILING, mailing.division)
-        and user.pk not in (mailing.created_by_id, mailing.requested_by_id)
+        and user.pk not in (mailing.created_by_id, mailing.requested_by_id, *mailing.editors)
     )
 
 
@@ -348,6 +350,13 @@ def withdraw_release_request(*, by: User, mailing: Mailing) -> Mailing:
         mailing.status = Mailing.Status.DRAFT
         mailing.requested_by = None
         mailing.save()
+        record_audit(
+            actor=by,
+            action="mailing.release_withdrawn",
+            obj=mailing,
+            division=mailing.division,
+            summary=f"Release request for mailing „{mailing.subject}“ withdrawn",
+        )
     return mailing
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from typing import Any
 
-from anymail.exceptions import AnymailWebhookValidationFailure
 from anymail.signals import AnymailTrackingEvent, EventType, RejectReason
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -65,6 +65,35 @@ def _find_delivery(event: AnymailTrackingEvent) -> Delivery | None:
     return None
 
 
+# A temporary failure (mailbox full, greylisting) blocks an address only when it repeats.
+SOFT_BOUNCES_TO_SUPPRESS = 3
+_SMTP_CODE = re.compile(r"(?<![\d.])([245])(?:\d\d|\.\d{1,3}\.\d{1,3})(?![\d])")
+
+
+def _permanent(event: AnymailTrackingEvent) -> bool:
+    """A hard bounce: the provider says so, or the server answered with a 5xx code."""
+    raw = event.esp_event if isinstance(event.esp_event, dict) else {}
+    data = raw.get("event-data") if isinstance(raw.get("event-data"), dict) else {}
+    bounce = raw.get("bounce") if isinstance(raw.get("bounce"), dict) else {}
+    if data.get("severity") == "permanent" or raw.get("Type") == "HardBounce":  # Mailgun, Postmark
+        return True
+    if bounce.get("bounceType") == "Permanent" or raw.get("event") == "hard_bounce":  # SES, Brevo
+        return True
+    if raw.get("Type") or bounce.get("bounceType") or raw.get("event") == "soft_bounce":
+        return False  # the provider classified it, and not as permanent
+    match = _SMTP_CODE.search(f"{event.mta_response or ''} {event.description or ''}")
+    return bool(match and match.group(1) == "5")
+
+
+def _soft_bounces(delivery: Delivery | None) -> int:
+    """How often mail to this member's address bounced (this one included)."""
+    if delivery is None:
+        return 0
+    return Delivery.objects.filter(
+        member_id=delivery.member_id, email=delivery.email, status=Delivery.Status.BOUNCED
+    ).count()
+
+
 def _event_id(event: AnymailTrackingEvent) -> str:
     if event.event_id:
         return str(event.event_id)[:200]
@@ -73,14 +102,15 @@ def _event_id(event: AnymailTrackingEvent) -> str:
 
 
 @transaction.atomic
-def apply_event(event: AnymailTrackingEvent, esp_name: str) -> None:
+def apply_event(event: AnymailTrackingEvent, esp_name: str) -> bool:
+    """Apply one event; False if it was applied before (then nothing changes)."""
     try:
         with transaction.atomic():
             record = WebhookEvent.objects.create(
                 esp=esp_name[:30], event_id=_event_id(event), event_type=event.event_type[:30]
             )
     except IntegrityError:
-        raise AnymailWebhookValidationFailure("This event was delivered before.") from None
+        return False
     delivery = _find_delivery(event)
     record.delivery = delivery
     record.save(update_fields=["delivery"])
@@ -90,7 +120,8 @@ def apply_event(event: AnymailTrackingEvent, esp_name: str) -> None:
 
     if kind == EventType.BOUNCED:
         _set(delivery, Delivery.Status.BOUNCED, detail)
-        suppress(address, Suppression.Reason.BOUNCED, detail, delivery)
+        if _permanent(event) or _soft_bounces(delivery) >= SOFT_BOUNCES_TO_SUPPRESS:
+            suppress(address, Suppression.Reason.BOUNCED, detail, delivery)
     elif kind == EventType.COMPLAINED:
         _set(delivery, Delivery.Status.COMPLAINED, detail)
         suppress(address, Suppression.Reason.COMPLAINED, detail, delivery)
@@ -107,6 +138,7 @@ def apply_event(event: AnymailTrackingEvent, esp_name: str) -> None:
     ):
         # The provider has it: a delivery a dead worker left in doubt is settled.
         _set(delivery, Delivery.Status.SENT, "")
+    return True
 
 
 def _set(delivery: Delivery | None, status: str, detail: str) -> None:
@@ -121,4 +153,9 @@ def _set(delivery: Delivery | None, status: str, detail: str) -> None:
 
 
 def on_tracking(sender: Any, event: AnymailTrackingEvent, esp_name: str, **kwargs: Any) -> None:
-    apply_event(event, esp_name)
+    from mailings.webhooks import outcome
+
+    new = apply_event(event, esp_name)
+    counts = outcome.get()
+    if counts is not None:
+        counts["new" if new else "seen"] += 1

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.csp import CSP
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
@@ -23,13 +23,13 @@ from mailings.forms import AudienceForm, MailingForm
 from mailings.models import Delivery, Mailing
 from members import access
 from members.access import Action, get_visible_or_404
-from members.models import Division, Member
+from members.models import Division, FeeClass, Member, PaymentStatus
 
 
-def _count(*statuses: str) -> Subquery:
-    """Deliveries of the row's mailing in these states (per row: only the page is counted)."""
+def _count(**lookup: Any) -> Subquery:
+    """Deliveries of the row's mailing that match (per row: only the page is counted)."""
     return Subquery(
-        Delivery.objects.filter(mailing=OuterRef("pk"), status__in=statuses)
+        Delivery.objects.filter(mailing=OuterRef("pk"), **lookup)
         .order_by()
         .values("mailing")
         .annotate(n=Count("pk"))
@@ -48,9 +48,13 @@ def mailing_list(request: HttpRequest) -> HttpResponse:
         .select_related("division", "created_by")
         .defer("body", "attachment")
         .annotate(
-            sent=_count(Delivery.Status.SENT),
+            sent=_count(sent_at__isnull=False),
             undelivered=_count(
-                Delivery.Status.FAILED, Delivery.Status.BOUNCED, Delivery.Status.COMPLAINED
+                status__in=[
+                    Delivery.Status.FAILED,
+                    Delivery.Status.BOUNCED,
+                    Delivery.Status.COMPLAINED,
+                ]
             ),
         )
     )
@@ -170,6 +174,10 @@ def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "audience_divisions": Division.objects.filter(
             pk__in=mailing.audience.get("divisions", [])
         ).order_by("path"),
+        "audience_labels": [
+            *(PaymentStatus(v).label for v in mailing.audience.get("payment_statuses", [])),
+            *(FeeClass(v).label for v in mailing.audience.get("fee_classes", [])),
+        ],
     }
     if mailing.status in (Mailing.Status.DRAFT, Mailing.Status.AWAITING_RELEASE):
         context["counts"] = services.count_audience(
@@ -204,7 +212,10 @@ def _progress(mailing: Mailing) -> dict[str, Any]:
 
 @login_required
 def mailing_progress(request: HttpRequest, pk: int) -> HttpResponse:
-    mailing = get_visible_or_404(request.user, Mailing, Action.SEND_MAILING, pk=pk)
+    # Polled every second: without the text and the attachment.
+    mailing = get_object_or_404(
+        Mailing.objects.visible_to(request.user).defer("body", "attachment"), pk=pk
+    )
     return render(
         request,
         "mailings/_progress.html",
@@ -223,7 +234,8 @@ def mailing_preview(request: HttpRequest, pk: int) -> HttpResponse:
             "mailing": mailing,
             "message": message,
             "recipient": recipient,
-            "as_member": request.GET.get("as") == "member",
+            "as_member": recipient is not None,
+            "can_see_members": access.can(request.user, Action.VIEW_MEMBERS, mailing.division),
         },
     )
 
@@ -232,7 +244,10 @@ def _preview_message(request: HttpRequest, mailing: Mailing) -> tuple[Any, Membe
     """The mailing as the sample person gets it, or as its first real recipient."""
     rendered = sending.Rendered.of(mailing)
     recipient = None
-    if request.GET.get("as") == "member":
+    # A real member's data only for those who may see members (not a mailing sender).
+    if request.GET.get("as") == "member" and access.can(
+        request.user, Action.VIEW_MEMBERS, mailing.division
+    ):
         recipient = (
             services.recipients(mailing.division, mailing.kind, mailing.audience, request.user)
             .select_related("division")

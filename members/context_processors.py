@@ -21,9 +21,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "nav_statements": any(
             access.Action.RECEIVE_STATEMENT in g.actions for g in access.grants_of(user)
         ),
-        "nav_mailings": any(
-            access.Action.SEND_MAILING in g.actions for g in access.grants_of(user)
-        ),
+        "nav_mailings": access.has_global_access(user)
+        or any(access.Action.SEND_MAILING in g.actions for g in access.grants_of(user)),
         "nav_requests": access.has_global_access(user)
         or any(access.Action.VIEW_MEMBERS in g.actions for g in access.grants_of(user)),
         "nav_admin": user.is_staff,

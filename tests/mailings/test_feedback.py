@@ -121,6 +121,7 @@ def _mailgun(event: str, delivery, *, key=SIGNING_KEY, token="tok-1", **extra): 
 @pytest.fixture
 def webhook(client, settings):
     settings.ANYMAIL = {"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
+    settings.MAILING_TRACKING_ESP = "mailgun"
 
     def post(body):
         return client.post("/anymail/mailgun/tracking/", body, content_type="application/json")
@@ -165,7 +166,32 @@ def test_boards_see_their_bounced_members(client, webhook, sent, board_sn, board
 
 def test_a_soft_bounce_does_not_suppress(webhook, sent):
     webhook(_mailgun("failed", sent["Anna"], severity="temporary"))
+    # Unclassified, but the server said "try later" (4xx): not blocked either.
+    full = {"delivery-status": {"message": "452 4.2.2 Mailbox full"}}
+    webhook(_mailgun("failed", sent["Clara"], token="tok-2", **full))
+    assert Delivery.objects.get(pk=sent["Clara"].pk).status == Delivery.Status.BOUNCED
     assert not Suppression.objects.exists()
+
+
+def test_other_providers_endpoints_are_closed(client, settings, sent):
+    """Only the configured provider's webhook answers; an unsigned one needs the secret."""
+    settings.MAILING_TRACKING_ESP = "mailgun"
+    complaint = {
+        "RecordType": "SpamComplaint",
+        "Email": sent["Anna"].email,
+        "Metadata": {"delivery": str(sent["Anna"].pk)},
+    }
+    response = client.post(
+        "/anymail/postmark/tracking/", json.dumps(complaint), content_type="application/json"
+    )
+    assert response.status_code == 404
+    settings.MAILING_TRACKING_ESP = "postmark"  # signs nothing: a secret is a must
+    response = client.post(
+        "/anymail/postmark/tracking/", json.dumps(complaint), content_type="application/json"
+    )
+    assert response.status_code == 403
+    assert not Suppression.objects.exists()
+    assert Delivery.objects.get(pk=sent["Anna"].pk).status == Delivery.Status.SENT
 
 
 def test_a_complaint_suppresses(webhook, sent):

@@ -1,6 +1,6 @@
 """Sending: one delivery per recipient, at most once, paused and resumed, released by two."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.core import mail
@@ -235,6 +235,10 @@ def test_pages_take_a_constant_number_of_queries(
         client.get(reverse("mailings:mailing_list"))
     with django_assert_max_num_queries(12):
         client.get(reverse("mailings:mailing_detail", args=[mailing.pk]))
+    services.pause_mailing(by=board_sn, mailing=mailing)  # shows the undelivered list
+    Delivery.objects.filter(mailing=mailing).update(status=Delivery.Status.BOUNCED)
+    with django_assert_max_num_queries(12):
+        client.get(reverse("mailings:mailing_detail", args=[mailing.pk]))
     with django_assert_max_num_queries(8):
         client.get(reverse("mailings:mailing_progress", args=[mailing.pk]))
     for _ in range(20):
@@ -287,6 +291,7 @@ def test_the_providers_delivered_event_settles_a_delivery_left_in_doubt(
     import time
 
     settings.ANYMAIL = {"MAILGUN_WEBHOOK_SIGNING_KEY": "key"}
+    settings.MAILING_TRACKING_ESP = "mailgun"
     mailing = write(board_sn, tree.sn)
     services.request_sending(by=board_sn, mailing=mailing)
     _token, claimed = sending._claim(mailing, 1)
@@ -315,3 +320,65 @@ def test_the_providers_delivered_event_settles_a_delivery_left_in_doubt(
     assert sorted(m.to[0] for m in mail.outbox) == sorted(
         Delivery.objects.exclude(pk=delivery.pk).values_list("email", flat=True)
     )
+
+
+def test_a_member_who_moved_or_left_after_the_start_is_not_written_to(tree, board_sn, sachsen):
+    mailing = write(board_sn, tree.sn)
+    services.request_sending(by=board_sn, mailing=mailing)
+    mailing.refresh_from_db()
+    register.transfer_member(by=None, member=sachsen["anna"], to=tree.kiel, on=date(2026, 1, 5))
+    sending.send_batch(mailing.pk, mailing.chain)
+    assert sachsen["anna"].email not in _recipients()
+    anna = Delivery.objects.get(member=sachsen["anna"])
+    assert (anna.status, anna.error) == (
+        Delivery.Status.FAILED,
+        "no longer a member of the division",
+    )
+
+
+def test_line_breaks_in_headers_are_refused(tree, board_sn):
+    with pytest.raises(ValidationError):
+        write(board_sn, tree.sn, subject="Hallo\r\nBcc: alle@example.org")
+    with pytest.raises(ValidationError):
+        write(board_sn, tree.sn, sender_name="LV\nBcc: alle@example.org")
+
+
+def test_who_changed_the_text_cannot_release_it(tree, board_sn, sachsen):
+    MailingSettings.objects.create(division=tree.sn, release_required=True)
+    second = make_user("vorstand2-sn@example.org", tree.sn, "board")
+    third = make_user("vorstand3-sn@example.org", tree.sn, "board")
+    mailing = write(board_sn, tree.sn)
+    services.update_mailing(by=second, mailing=mailing, values={"body": "Anderer Text"})
+    services.request_sending(by=board_sn, mailing=mailing)
+    mailing.refresh_from_db()
+    assert not services.may_release(second, mailing)
+    with pytest.raises(ValidationError):
+        services.release_mailing(by=second, mailing=mailing)
+    services.release_mailing(by=third, mailing=mailing)
+
+
+def test_a_senders_edit_keeps_the_boards_payment_filter(client, tree, board_sn, sender_sn):
+    mailing = write(board_sn, tree.sn, audience={"payment_statuses": ["in_arrears"]})
+    client.force_login(sender_sn)
+    client.post(
+        reverse("mailings:mailing_edit", args=[mailing.pk]),
+        {
+            "kind": "official",
+            "sender_name": "LV",
+            "reply_to": "lv@example.org",
+            "subject": "Tippfehler behoben",
+            "body": "Text",
+        },
+    )
+    mailing.refresh_from_db()
+    assert mailing.subject == "Tippfehler behoben"
+    assert mailing.audience["payment_statuses"] == ["in_arrears"]
+
+
+def test_a_sender_previews_with_the_sample_member_only(client, tree, sender_sn, sachsen):
+    mailing = write(sender_sn, tree.sn)
+    client.force_login(sender_sn)
+    page = client.get(reverse("mailings:mailing_preview", args=[mailing.pk]), {"as": "member"})
+    content = page.content.decode()
+    assert "Erika" in content
+    assert sachsen["anna"].email not in content and "Anna" not in content
