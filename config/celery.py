@@ -23,6 +23,11 @@ app.conf.beat_schedule = {
         "task": "mailings.requeue_stuck",
         "schedule": crontab(minute="*/10"),
     },
+    # Candidates whose veto period ended without a standing veto are admitted (00:30).
+    "onboarding-admit-due": {
+        "task": "onboarding.admit_due",
+        "schedule": crontab(minute=30, hour=0),
+    },
     # Last month's statements on the 1st, 06:00 Europe/Berlin.
     "finance-send-statements": {
         "task": "finance.send_statements",

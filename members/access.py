@@ -11,6 +11,7 @@ alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -131,11 +132,18 @@ def has_global_access(user: AnyUser) -> bool:
     )
 
 
+# Apps that build on members and give people other ways to see personal data (circles in
+# onboarding) register a check here; members itself imports none of them.
+EXTRA_PRIVILEGE_CHECKS: list[Callable[[Any], bool]] = []
+
+
 def holds_privileges(user: AnyUser) -> bool:
-    """Anyone with a role or staff status must use a second factor."""
+    """Anyone with a role, staff status or a place in a circle must use a second factor."""
     if not user.is_authenticated:
         return False
-    return bool(user.is_staff or user.is_superuser or grants_of(user))
+    if user.is_staff or user.is_superuser or grants_of(user):
+        return True
+    return any(check(user) for check in EXTRA_PRIVILEGE_CHECKS)
 
 
 def root_paths(user: AnyUser, action: Action) -> list[str]:

@@ -9,6 +9,13 @@ from django.utils.functional import SimpleLazyObject
 from members import access, queries
 
 
+def _in_circle(user: Any) -> bool:
+    """Asked through the registered checks: members does not import onboarding."""
+    return any(check(user) for check in access.EXTRA_PRIVILEGE_CHECKS) or bool(
+        access.root_paths(user, access.Action.COORDINATE_ONBOARDING)
+    )
+
+
 def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
@@ -23,6 +30,9 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         ),
         "nav_mailings": access.has_global_access(user)
         or any(access.Action.SEND_MAILING in g.actions for g in access.grants_of(user)),
+        "nav_onboarding": SimpleLazyObject(
+            lambda: access.holds_privileges(user) and _in_circle(user)
+        ),
         "nav_requests": access.has_global_access(user)
         or any(access.Action.VIEW_MEMBERS in g.actions for g in access.grants_of(user)),
         "nav_admin": user.is_staff,
