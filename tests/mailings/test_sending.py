@@ -231,13 +231,13 @@ def test_pages_take_a_constant_number_of_queries(
     for n in range(3):
         services.request_sending(by=board_sn, mailing=write(board_sn, tree.sn, subject=f"M{n}"))
     mailing = Mailing.objects.first()
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):
         client.get(reverse("mailings:mailing_list"))
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):
         client.get(reverse("mailings:mailing_detail", args=[mailing.pk]))
     services.pause_mailing(by=board_sn, mailing=mailing)  # shows the undelivered list
     Delivery.objects.filter(mailing=mailing).update(status=Delivery.Status.BOUNCED)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):
         client.get(reverse("mailings:mailing_detail", args=[mailing.pk]))
     with django_assert_max_num_queries(8):
         client.get(reverse("mailings:mailing_progress", args=[mailing.pk]))
@@ -245,7 +245,7 @@ def test_pages_take_a_constant_number_of_queries(
         make_member(tree.dresden)
     for n in range(3, 6):
         services.request_sending(by=board_sn, mailing=write(board_sn, tree.sn, subject=f"M{n}"))
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):
         client.get(reverse("mailings:mailing_list"))
 
 

@@ -106,3 +106,42 @@ def test_circle_people_need_a_second_factor(client, people, utopie, settings):
     response = client.get(reverse("onboarding:index"))
     assert response.status_code == 302
     assert response.url == reverse("mfa_index")
+
+
+def test_coordinator_pages_take_a_constant_number_of_queries(
+    client, people, utopie, django_assert_max_num_queries
+):
+    from onboarding import services
+
+    client.force_login(people.coordinator)
+    for n in range(3):
+        register(utopie, people.coordinator, f"P{n}")
+    services.open_mediation(
+        by=people.coordinator,
+        circle=utopie,
+        subject="Konflikt",
+        parties=[people.anna],
+        mediators=[people.bernd],
+    )
+    board, index = (
+        reverse("onboarding:circle_detail", args=[utopie.pk]),
+        reverse("onboarding:index"),
+    )
+    with django_assert_max_num_queries(14):
+        client.get(board)
+    for n in range(3, 12):
+        candidate = register(utopie, people.coordinator, f"P{n}")
+        meet(candidate, people.coordinator, date(2026, 2, 1), date(2026, 2, 8))
+        services.open_veto_period(by=people.coordinator, candidate=candidate)
+        services.open_mediation(
+            by=people.coordinator,
+            circle=utopie,
+            subject=f"K{n}",
+            parties=[people.anna],
+            mediators=[people.bernd],
+        )
+    with django_assert_max_num_queries(14):
+        client.get(board)
+    client.force_login(people.anna)  # eleven open veto periods on her page
+    with django_assert_max_num_queries(14):
+        client.get(index)
