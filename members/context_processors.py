@@ -10,9 +10,12 @@ from members import access, queries
 
 
 def _in_circle(user: Any) -> bool:
-    """Asked through the registered checks: members does not import onboarding."""
-    return any(check(user) for check in access.EXTRA_PRIVILEGE_CHECKS) or bool(
-        access.root_paths(user, access.Action.COORDINATE_ONBOARDING)
+    """Circles are for their people (asked through the checks onboarding registers: members
+    does not import it), for those who may found circles and for the federal office."""
+    return (
+        access.has_global_access(user)
+        or bool(access.root_paths(user, access.Action.COORDINATE_ONBOARDING))
+        or any(check(user) for check in access.EXTRA_PRIVILEGE_CHECKS)
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from members.services import record_audit
 from onboarding.models import (
     Candidate,
     Channel,
@@ -51,6 +52,33 @@ class CircleAdmin(FederalOnly, admin.ModelAdmin):
     ]
     search_fields = ["name"]
     inlines = [MembershipInline, ChannelInline]
+
+    def save_model(self, request: HttpRequest, obj: Circle, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        record_audit(
+            actor=request.user,
+            action="onboarding.circle_saved",
+            obj=obj,
+            summary=f"Circle {obj} {'changed' if change else 'created'} in the admin",
+            data={"changed": form.changed_data},
+        )
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        super().save_formset(request, form, formset, change)
+        for obj in [*formset.new_objects, *[o for o, _ in formset.changed_objects]]:
+            record_audit(
+                actor=request.user,
+                action="onboarding.admin_saved",
+                obj=obj,
+                summary=f"{obj._meta.verbose_name}: {obj} saved in the admin",
+            )
+        for obj in formset.deleted_objects:
+            record_audit(
+                actor=request.user,
+                action="onboarding.admin_deleted",
+                obj=obj,
+                summary=f"{obj._meta.verbose_name}: {obj} deleted in the admin",
+            )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return self.has_module_permission(request)

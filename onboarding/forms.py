@@ -105,7 +105,7 @@ class MediationForm(forms.Form):
 class SessionForm(forms.ModelForm):
     class Meta:
         model = MediationSession
-        fields = ["held_on", "outcome", "notes"]
+        fields = ["held_on", "mediated_by", "outcome", "notes"]
         widgets = {"held_on": DateInput(), "notes": forms.Textarea(attrs={"rows": 4})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -344,6 +344,7 @@ class MediationSession(models.Model):
     )
     held_on = models.DateField(_("date"))
     outcome = models.CharField(_("outcome"), max_length=12, choices=Outcome.choices)
+    mediated_by = models.CharField(_("mediated by"), max_length=300, blank=True)
     # Mediators and coordinators only.
     notes = models.TextField(_("confidential notes"), blank=True)
     recorded_by = models.ForeignKey(

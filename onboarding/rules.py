@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from members import access
@@ -113,12 +113,14 @@ def candidate_for_member(user: Any, pk: int) -> Candidate:
 
 
 def mediations_visible_to(user: Any) -> QuerySet[Mediation]:
-    """Coordinators see their circles' mediations, mediators the ones they mediate."""
-    coordinated = Mediation.objects.filter(circle__in=coordinated_circles(user))
-    mediated = Mediation.objects.filter(mediators=user) if user.is_authenticated else None
-    if mediated is None:
+    """Coordinators see their circles' mediations, mediators (still in the circle) the ones
+    they mediate; nobody sees the notes of a conflict they are part of."""
+    if not user.is_authenticated:
         return Mediation.objects.none()
-    return (coordinated | mediated).distinct()
+    coordinated = Q(circle__in=coordinated_circles(user))
+    mediated = Q(mediators=user, circle__in=member_circles(user))
+    party = Mediation.objects.filter(parties=user).values("pk")
+    return Mediation.objects.filter(coordinated | mediated).exclude(pk__in=party).distinct()
 
 
 def mediation_for(user: Any, pk: int) -> Mediation:

@@ -4,6 +4,7 @@ reasons: those stay with the coordinators)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -34,6 +35,8 @@ from onboarding.models import (
     Removal,
     Response,
 )
+
+logger = logging.getLogger(__name__)
 
 PROCEDURE_FIELDS = ("veto_days", "meetings_required", "veto_blocks", "mediations_before_removal")
 
@@ -107,9 +110,18 @@ def add_channel(*, by: User, circle: Circle, name: str, kind: str, link: str = "
     return channel
 
 
+def _existing_account(email: str) -> User | None:
+    existing = User.objects.filter(email__iexact=email.strip()).first()
+    if existing is not None and not existing.is_active:
+        raise ValidationError(
+            _("The account for this address is deactivated; ask the federal office.")
+        )
+    return existing
+
+
 def _account(*, email: str, first_name: str, last_name: str, by: User | None) -> User:
     """The person's account: the existing one for the address, or a new one (invited)."""
-    existing = User.objects.filter(email__iexact=email.strip()).first()
+    existing = _existing_account(email)
     if existing is not None:
         return existing
     return accounts.invite_user(email=email, first_name=first_name, last_name=last_name, by=by)
@@ -140,6 +152,7 @@ def add_person(
 @transaction.atomic
 def set_role(*, by: User, membership: CircleMembership, role: str) -> CircleMembership:
     """Coordinators appoint coordinators inside the circle; one must always remain."""
+    _lock_circle(membership.circle)
     membership = CircleMembership.objects.select_for_update().get(pk=membership.pk)
     _coordinator(by, membership.circle)
     if role not in CircleRole.values:
@@ -175,13 +188,24 @@ def register_candidate(*, by: User, circle: Circle, values: Mapping[str, Any]) -
         **{k: v for k, v in values.items() if k in CANDIDATE_FIELDS},
     )
     candidate.full_clean()
+    # Someone with an account is linked now, so that they are never asked about themselves.
+    candidate.user = _existing_account(candidate.email)
+    if (
+        candidate.user is not None
+        and CircleMembership.objects.active().filter(circle=circle, user=candidate.user).exists()
+    ):
+        raise ValidationError(_("This person is in the circle already."))
     candidate.save()
     _audit(by, "candidate_registered", candidate, f"Candidate {candidate} registered in {circle}")
     return candidate
 
 
 def _lock(candidate: Candidate) -> Candidate:
-    return Candidate.objects.select_for_update().select_related("circle").get(pk=candidate.pk)
+    return (
+        Candidate.objects.select_for_update(of=("self",))
+        .select_related("circle")
+        .get(pk=candidate.pk)
+    )
 
 
 def _set_state(candidate: Candidate, state: str, by: User | None, **fields: Any) -> None:
@@ -208,6 +232,8 @@ def record_meeting(
     _coordinator(by, candidate.circle)
     if candidate.state not in (CandidateState.NEW, CandidateState.GETTING_TO_KNOW):
         raise ValidationError(_("Meetings are recorded while getting to know someone."))
+    if held_on > timezone.localdate():
+        raise ValidationError(_("Record a meeting once it has taken place."))
     meeting = Meeting(
         candidate=candidate, held_on=held_on, met_by=met_by, note=note, recorded_by=by
     )
@@ -233,7 +259,7 @@ def _open_period(candidate: Candidate, by: User, today: date) -> None:
     )
     people = (
         CircleMembership.objects.active()
-        .filter(circle=candidate.circle)
+        .filter(circle=candidate.circle, user__is_active=True)
         .exclude(user_id=candidate.user_id)
         .select_related("user")
     )
@@ -324,7 +350,8 @@ def _admit(candidate: Candidate, by: User | None, today: date) -> None:
         CircleMembership.objects.create(
             circle=circle, user=user, role=CircleRole.MEMBER, joined_on=today
         )
-    channels = list(circle.channels.filter(active=True))
+    has = channel_state(circle, user)
+    channels = [c for c in circle.channels.filter(active=True) if has.get(c.pk) != "grant"]
     for channel in channels:
         ChannelAccess.objects.get_or_create(
             channel=channel, user=user, action=ChannelAccess.Action.GRANT, done_at=None
@@ -354,29 +381,37 @@ def admit_due(today: date | None = None) -> dict[str, int]:
         state=CandidateState.VETO_PERIOD, veto_ends_on__lt=today
     ).values_list("pk", flat=True)
     for pk in list(due):
-        with transaction.atomic():
-            candidate = (
-                Candidate.objects.select_for_update(skip_locked=True)
-                .select_related("circle")
-                .filter(pk=pk, state=CandidateState.VETO_PERIOD, veto_ends_on__lt=today)
-                .first()
-            )
-            if candidate is None:
-                continue
-            if standing_vetoes(candidate).exists():
-                _set_state(candidate, CandidateState.VETOED, None)
-                url = _url("onboarding:candidate_detail", candidate.pk)
-                for email in _coordinator_emails(candidate.circle):
-                    outbox.send_templated(
-                        name="onboarding_vetoed",
-                        to=[email],
-                        context={"candidate": candidate, "url": url},
-                    )
-                done["vetoed"] += 1
-            else:
-                _admit(candidate, None, today)
-                done["admitted"] += 1
+        try:
+            with transaction.atomic():
+                _admit_or_refer(pk, today, done)
+        except Exception:  # one broken case must not hold up the others
+            logger.exception("Admission of candidate %s failed; tried again tomorrow", pk)
     return done
+
+
+def _admit_or_refer(pk: int, today: date, done: dict[str, int]) -> None:
+    """One candidate, locked (another run holding it is skipped) and checked again."""
+    candidate = (
+        Candidate.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("circle")
+        .filter(pk=pk, state=CandidateState.VETO_PERIOD, veto_ends_on__lt=today)
+        .first()
+    )
+    if candidate is None:
+        return
+    if standing_vetoes(candidate).exists():
+        _set_state(candidate, CandidateState.VETOED, None)
+        url = _url("onboarding:candidate_detail", candidate.pk)
+        for email in _coordinator_emails(candidate.circle):
+            outbox.send_templated(
+                name="onboarding_vetoed",
+                to=[email],
+                context={"candidate": candidate, "url": url},
+            )
+        done["vetoed"] += 1
+    else:
+        _admit(candidate, None, today)
+        done["admitted"] += 1
 
 
 class Decision:
@@ -493,14 +528,25 @@ def open_mediation(
 
 @transaction.atomic
 def record_session(
-    *, by: User, mediation: Mediation, held_on: date, outcome: str, notes: str = ""
+    *,
+    by: User,
+    mediation: Mediation,
+    held_on: date,
+    outcome: str,
+    mediated_by: str = "",
+    notes: str = "",
 ) -> MediationSession:
     if not rules.mediations_visible_to(by).filter(pk=mediation.pk).exists():
         raise PermissionDenied  # coordinators and its mediators only
     if mediation.closed_at is not None:
         raise ValidationError(_("This mediation is closed."))
     session = MediationSession(
-        mediation=mediation, held_on=held_on, outcome=outcome, notes=notes, recorded_by=by
+        mediation=mediation,
+        held_on=held_on,
+        outcome=outcome,
+        mediated_by=mediated_by or ", ".join(str(m) for m in mediation.mediators.all()),
+        notes=notes,
+        recorded_by=by,
     )
     session.full_clean()
     session.save()
@@ -512,34 +558,83 @@ def record_session(
 
 
 def failed_mediations(circle: Circle, user: User) -> int:
-    """Sessions of the circle's mediations with this person in the conflict that did not
-    resolve it."""
-    return MediationSession.objects.filter(
-        mediation__circle=circle,
-        mediation__parties=user,
-        outcome=MediationSession.Outcome.NOT_RESOLVED,
-    ).count()
+    """Mediations of the circle with this person in the conflict whose latest session did not
+    resolve it (a resolved one closes the mediation and does not count)."""
+    latest = (
+        MediationSession.objects.filter(mediation=OuterRef("pk"))
+        .order_by("-held_on", "-pk")
+        .values("outcome")[:1]
+    )
+    return (
+        Mediation.objects.filter(circle=circle, parties=user)
+        .annotate(latest=Subquery(latest))
+        .filter(latest=MediationSession.Outcome.NOT_RESOLVED)
+        .count()
+    )
+
+
+def failed_mediations_by_person(circle: Circle) -> dict[int, int]:
+    """failed_mediations for everyone in the circle's conflicts, in one query."""
+    latest = (
+        MediationSession.objects.filter(mediation=OuterRef("pk"))
+        .order_by("-held_on", "-pk")
+        .values("outcome")[:1]
+    )
+    failed = (
+        Mediation.objects.filter(circle=circle)
+        .annotate(latest=Subquery(latest))
+        .filter(latest=MediationSession.Outcome.NOT_RESOLVED)
+        .values("pk")
+    )
+    rows = (
+        Mediation.parties.through.objects.filter(mediation_id__in=failed)
+        .values("user_id")
+        .annotate(n=Count("mediation_id"))
+        .values_list("user_id", "n")
+    )
+    return dict(rows)
 
 
 def may_remove(circle: Circle, user: User) -> bool:
     return failed_mediations(circle, user) >= circle.mediations_before_removal
 
 
+def _lock_circle(circle: Circle) -> Circle:
+    """Changes to who coordinates are serialised per circle."""
+    return Circle.objects.select_for_update().get(pk=circle.pk)
+
+
+def _last_coordinator(circle: Circle, user: User) -> bool:
+    coordinators = CircleMembership.objects.active().filter(
+        circle=circle, role=CircleRole.COORDINATOR
+    )
+    return list(coordinators.values_list("user_id", flat=True)) == [user.pk]
+
+
 @transaction.atomic
 def decide_removal(
     *, by: User, circle: Circle, user: User, reason: str, today: date | None = None
 ) -> Removal:
-    """Only after the procedure's number of failed mediations. Ends the membership and
-    creates a revocation for every channel the person has access to."""
+    """Only after the procedure's number of failed mediations, and not by someone in the
+    conflict. Ends the membership and creates a revocation for every channel of the circle
+    the person may have (everything not revoked already)."""
+    circle = _lock_circle(circle)
     _coordinator(by, circle)
     today = today or timezone.localdate()
     if not reason.strip():
         raise ValidationError(_("Please give the reason for the decision."))
+    if (
+        by.pk == user.pk
+        or Mediation.objects.filter(circle=circle, parties=user).filter(parties=by).exists()
+    ):
+        raise ValidationError(_("Someone in the conflict cannot decide the removal."))
     if not may_remove(circle, user):
         raise ValidationError(
             _("A removal may be decided after %(n)d failed mediations.")
             % {"n": circle.mediations_before_removal}
         )
+    if _last_coordinator(circle, user):
+        raise ValidationError(_("A circle needs at least one coordinator."))
     membership = (
         CircleMembership.objects.active()
         .select_for_update()
@@ -554,16 +649,25 @@ def decide_removal(
     membership.ended_on = today
     membership.removed = True
     membership.save(update_fields=["ended_on", "removed"])
-    # Grants not yet carried out are dropped; everything granted is revoked.
-    ChannelAccess.objects.filter(
+    dropped = ChannelAccess.objects.filter(
         channel__circle=circle, user=user, action=ChannelAccess.Action.GRANT, done_at__isnull=True
-    ).delete()
-    granted = [cid for cid, action in channel_state(circle, user).items() if action == "grant"]
-    for channel in Channel.objects.filter(pk__in=granted):
+    ).delete()[0]
+    # People added before the app knew their channels have no grant on record: every
+    # channel whose last recorded action is not a revocation gets one.
+    state = channel_state(circle, user)
+    revoke = [c for c in circle.channels.all() if state.get(c.pk) != "revoke"]
+    for channel in revoke:
         ChannelAccess.objects.get_or_create(
             channel=channel, user=user, action=ChannelAccess.Action.REVOKE, done_at=None
         )
-    _audit(by, "removal", removal, f"{user} removed from {circle} after failed mediations")
+    _audit(
+        by,
+        "removal",
+        removal,
+        f"{user} removed from {circle} after failed mediations",
+        revocations=len(revoke),
+        dropped_grants=dropped,
+    )
     return removal
 
 

@@ -130,7 +130,7 @@ def circle_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "closed": closed,
             "pending": services.pending_tasks(circle).count(),
             "mediations": circle.mediations.annotate(
-                failed=Count("sessions", filter=Q(sessions__outcome="not_resolved"))
+                session_count=Count("sessions")
             ).prefetch_related("parties")[:20],
             "today": timezone.localdate(),
         },
@@ -298,9 +298,11 @@ def candidate_answer(request: HttpRequest, pk: int) -> HttpResponse:
     if candidate.user_id == request.user.pk:
         raise Http404
     form = AnswerForm(request.POST or None)
+    choice = request.POST.get("choice")
     if request.method == "POST" and form.is_valid():
-        choice = request.POST.get("choice")
         try:
+            if choice not in ("none", "veto", "withdraw"):
+                raise ValidationError(_("Choose: no objection, or a veto."))
             services.answer(
                 by=request.user,
                 candidate=candidate,
@@ -403,6 +405,7 @@ def mediation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("onboarding:mediation_detail", pk=mediation.pk)
     circle = mediation.circle
     parties = list(mediation.parties.all())
+    failed = services.failed_mediations_by_person(circle)
     coordinator = rules.is_coordinator(request.user, circle)
     return render(
         request,
@@ -411,7 +414,7 @@ def mediation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "mediation": mediation,
             "circle": circle,
             "parties": [
-                (p, services.failed_mediations(circle, p), services.may_remove(circle, p))
+                (p, failed.get(p.pk, 0), failed.get(p.pk, 0) >= circle.mediations_before_removal)
                 for p in parties
             ],
             "mediators": mediation.mediators.all(),

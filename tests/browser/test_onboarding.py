@@ -59,4 +59,5 @@ def test_coordinator_opens_a_veto_period_and_a_member_vetoes_and_withdraws(
     expect(page.get_by_text("Dein Veto ist zurückgezogen.")).to_be_visible()
     expect(page.get_by_test_id("my-answer")).to_contain_text("keine Einwände")
     assert services.standing_vetoes(candidate).count() == 0
+    candidate.refresh_from_db()
     assert candidate.state == CandidateState.VETO_PERIOD

@@ -18,45 +18,47 @@ def _granted(circle, coordinator, user):
         services.mark_done(by=coordinator, task=task)
 
 
+def _failed(circle, coordinator, parties, day, mediators=None, sessions=1):
+    mediation = services.open_mediation(
+        by=coordinator,
+        circle=circle,
+        subject=f"Konflikt {day}",
+        parties=parties,
+        mediators=mediators or [coordinator],
+    )
+    for n in range(sessions):
+        services.record_session(
+            by=(mediators or [coordinator])[0],
+            mediation=mediation,
+            held_on=date(2026, 3, day + n),
+            outcome=MediationSession.Outcome.NOT_RESOLVED,
+            notes="vertrauliche Notiz",
+        )
+    return mediation
+
+
 def test_removal_only_after_the_configured_failed_mediations_and_it_revokes_every_channel(
     people, utopie
 ):
     _granted(utopie, people.coordinator, people.anna)
-    mediation = services.open_mediation(
-        by=people.coordinator,
-        circle=utopie,
-        subject="Streit um die Moderation",
-        parties=[people.anna, people.bernd],
-        mediators=[people.coordinator],
-    )
-    for day in (1, 8):
-        services.record_session(
-            by=people.coordinator,
-            mediation=mediation,
-            held_on=date(2026, 3, day),
-            outcome=MediationSession.Outcome.NOT_RESOLVED,
-            notes="vertrauliche Notiz",
-        )
+    # One mediation with three unresolved sessions is one failed mediation, not three.
+    _failed(utopie, people.coordinator, [people.anna, people.bernd], 1, sessions=3)
+    _failed(utopie, people.coordinator, [people.anna], 10)
     assert services.failed_mediations(utopie, people.anna) == 2
     with pytest.raises(ValidationError):  # the procedure says three
         services.decide_removal(
             by=people.coordinator, circle=utopie, user=people.anna, reason="nach Mediation"
         )
-    services.record_session(
-        by=people.coordinator,
-        mediation=mediation,
-        held_on=date(2026, 3, 15),
-        outcome=MediationSession.Outcome.NOT_RESOLVED,
-    )
+    _failed(utopie, people.coordinator, [people.anna], 20)
     services.decide_removal(
         by=people.coordinator,
         circle=utopie,
         user=people.anna,
         reason="Drei Mediationen ohne Einigung",
-        today=date(2026, 3, 20),
+        today=date(2026, 3, 25),
     )
     membership = CircleMembership.objects.get(circle=utopie, user=people.anna)
-    assert (membership.ended_on, membership.removed) == (date(2026, 3, 20), True)
+    assert (membership.ended_on, membership.removed) == (date(2026, 3, 25), True)
     revocations = ChannelAccess.objects.filter(user=people.anna, action="revoke", done_at=None)
     assert sorted(revocations.values_list("channel__name", flat=True)) == [
         "Chat",
@@ -65,6 +67,52 @@ def test_removal_only_after_the_configured_failed_mediations_and_it_revokes_ever
     ]
     # Bernd, the other party, stays: the decision is about one person.
     assert CircleMembership.objects.active().filter(circle=utopie, user=people.bernd).exists()
+
+
+def test_someone_added_without_recorded_grants_loses_every_channel(people, utopie):
+    added = services.add_person(by=people.coordinator, circle=utopie, email="neu@example.org")
+    for day in (1, 5, 9):
+        _failed(utopie, people.coordinator, [added.user], day)
+    services.decide_removal(
+        by=people.coordinator, circle=utopie, user=added.user, reason="gescheitert"
+    )
+    revoked = ChannelAccess.objects.filter(user=added.user, action="revoke")
+    assert revoked.count() == utopie.channels.count() == 3
+
+
+def test_people_in_the_conflict_neither_read_the_notes_nor_decide(client, people, utopie):
+    from django.urls import reverse
+
+    mediation = _failed(
+        utopie, people.coordinator, [people.anna, people.coordinator], 1, mediators=[people.bernd]
+    )
+    for day in (5, 9):
+        _failed(utopie, people.coordinator, [people.anna], day, mediators=[people.bernd])
+    client.force_login(people.coordinator)
+    response = client.get(reverse("onboarding:mediation_detail", args=[mediation.pk]))
+    assert response.status_code == 404
+    with pytest.raises(ValidationError):
+        services.decide_removal(
+            by=people.coordinator, circle=utopie, user=people.anna, reason="befangen"
+        )
+    assert CircleMembership.objects.active().filter(user=people.anna).exists()
+    client.force_login(people.bernd)  # the mediator reads them
+    page = client.get(reverse("onboarding:mediation_detail", args=[mediation.pk]))
+    assert "vertrauliche Notiz" in page.content.decode()
+    # ... until they leave the circle.
+    CircleMembership.objects.filter(user=people.bernd).update(ended_on=date(2026, 4, 1))
+    assert (
+        client.get(reverse("onboarding:mediation_detail", args=[mediation.pk])).status_code == 404
+    )
+
+
+def test_a_coordinator_cannot_remove_themselves(people, utopie):
+    for day in (1, 5, 9):
+        _failed(utopie, people.coordinator, [people.coordinator], day, mediators=[people.bernd])
+    with pytest.raises(ValidationError):
+        services.decide_removal(
+            by=people.coordinator, circle=utopie, user=people.coordinator, reason="selbst"
+        )
 
 
 def test_a_resolved_session_closes_the_mediation(people, utopie):
@@ -100,6 +148,11 @@ def test_the_threshold_is_the_circles_own(people):
         by=people.coordinator, mediation=mediation, held_on=date(2026, 3, 1), outcome="not_resolved"
     )
     assert services.may_remove(quick, people.anna)
+    # A later session that resolves it takes it off the count.
+    services.record_session(
+        by=people.coordinator, mediation=mediation, held_on=date(2026, 3, 8), outcome="resolved"
+    )
+    assert not services.may_remove(quick, people.anna)
 
 
 def test_mediators_are_not_parties_and_parties_are_in_the_circle(people, utopie):

@@ -37,7 +37,7 @@ def test_opening_too_early_explains_why(client, people, utopie):
     response = client.post(
         reverse("onboarding:candidate_detail", args=[candidate.pk]), {"action": "open"}, follow=True
     )
-    assert "2" in response.content.decode()
+    assert "Das Verfahren verlangt zuerst 2 Kennenlerntreffen." in response.content.decode()
     candidate.refresh_from_db()
     assert candidate.state == CandidateState.GETTING_TO_KNOW
 

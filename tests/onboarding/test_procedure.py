@@ -216,3 +216,47 @@ def test_a_circle_keeps_at_least_one_coordinator(people, utopie):
     services.set_role(by=people.coordinator, membership=mine, role="member")
     with pytest.raises(PermissionDenied):
         services.set_role(by=people.coordinator, membership=anna, role="member")
+
+
+def test_someone_with_an_account_is_linked_and_never_asked_about_themselves(
+    people, utopie, django_capture_on_commit_callbacks
+):
+    existing = User.objects.create_user(email="Sam@Example.org", first_name="Sam")
+    candidate = register(utopie, people.coordinator)  # sam@example.org, other letter case
+    assert candidate.user == existing
+    with pytest.raises(ValidationError):  # already in the circle: not a candidate
+        register(utopie, people.coordinator, "Anna", notes="")
+    meet(candidate, people.coordinator, date(2026, 2, 10), date(2026, 2, 20))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.open_veto_period(by=people.coordinator, candidate=candidate, today=OPENED)
+    assert existing.email not in [m.to[0] for m in mail.outbox]
+    candidate.refresh_from_db()
+    with pytest.raises(PermissionDenied):
+        services.answer(by=existing, candidate=candidate, veto=False, today=OPENED)
+    services.admit_due(date(2026, 3, 16))
+    assert User.objects.filter(email__iexact="sam@example.org").count() == 1
+    assert CircleMembership.objects.active().filter(circle=utopie, user=existing).exists()
+
+
+def test_a_broken_case_does_not_hold_up_the_others(people, utopie):
+    first = _open(register(utopie, people.coordinator, "Kim"), people.coordinator)
+    second = _open(register(utopie, people.coordinator, "Lou"), people.coordinator)
+    # Kim's account was deactivated meanwhile: the admission cannot create or use it.
+    User.objects.create_user(email="kim@example.org", is_active=False)
+    assert services.admit_due(date(2026, 3, 16)) == {"admitted": 1, "vetoed": 0}
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.state, second.state) == (CandidateState.VETO_PERIOD, CandidateState.ADMITTED)
+
+
+def test_admission_does_not_ask_to_grant_what_the_person_has(people, utopie):
+    from onboarding.models import ChannelAccess
+
+    returning = User.objects.create_user(email="sam@example.org")
+    chat = utopie.channels.get(name="Chat")
+    done = ChannelAccess.objects.create(channel=chat, user=returning, action="grant")
+    services.mark_done(by=people.coordinator, task=done)
+    _open(register(utopie, people.coordinator), people.coordinator)
+    services.admit_due(date(2026, 3, 16))
+    pending = ChannelAccess.objects.filter(user=returning, done_at=None)
+    assert sorted(pending.values_list("channel__name", flat=True)) == ["Liste", "Ordner"]
