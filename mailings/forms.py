@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from mailings import content
@@ -35,8 +36,10 @@ class MailingForm(forms.ModelForm):
     upload = forms.FileField(
         label=_("Attachment"),
         required=False,
-        help_text=_("Optional, e.g. an invitation as PDF; at most %(size)s.")
-        % {"size": filesizeformat(settings.MAILING_MAX_ATTACHMENT)},
+        help_text=format_lazy(
+            _("Optional, e.g. an invitation as PDF; at most {size}."),
+            size=filesizeformat(settings.MAILING_MAX_ATTACHMENT),
+        ),
     )
     remove_attachment = forms.BooleanField(label=_("Remove the attachment"), required=False)
 

@@ -39,7 +39,7 @@ def unsubscribe(*, delivery: Delivery) -> bool:
             by=None,
             member=member,
             changes={"newsletter_consent": False},
-            reason=f"Unsubscribed through the link in the mailing „{delivery.mailing.subject}“",
+            reason=f"Unsubscribed through the link in mailing no. {delivery.mailing_id}",
         )
     return True
 

@@ -306,6 +306,8 @@ def mailing_send(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             if mailing.status == Mailing.Status.AWAITING_RELEASE:
                 messages.info(request, _("A second board member must now release the mailing."))
+            elif mailing.status == Mailing.Status.SENT:
+                messages.success(request, _("Sent."))
             else:
                 messages.success(request, _("Sending has started."))
         return redirect("mailings:mailing_detail", pk=mailing.pk)

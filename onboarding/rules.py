@@ -24,7 +24,6 @@ from members.access import Action
 from members.models import Division
 from onboarding.models import (
     Candidate,
-    CandidateState,
     Circle,
     CircleMembership,
     CircleRole,
@@ -97,14 +96,12 @@ def candidate_for_coordinator(user: Any, pk: int) -> Candidate:
 
 
 def candidate_for_member(user: Any, pk: int) -> Candidate:
-    """A candidate whose veto period the user may answer in (or has answered in)."""
+    """A candidate of the user's circle whose veto period was announced (the link in the
+    e-mail keeps working afterwards and says that the period has ended)."""
     candidate = (
         Candidate.objects.select_related("circle")
-        .filter(
-            pk=pk,
-            circle__in=member_circles(user),
-            state__in=[CandidateState.VETO_PERIOD, CandidateState.VETOED],
-        )
+        .filter(pk=pk, circle__in=member_circles(user), veto_opened_on__isnull=False)
+        .exclude(user=user)
         .first()
     )
     if candidate is None:

@@ -72,6 +72,11 @@ def index(request: HttpRequest) -> HttpResponse:
         )
     }
     periods = [(candidate, answers.get(candidate.pk)) for candidate in open_periods]
+    mediating = (
+        rules.mediations_visible_to(user)
+        .filter(mediators=user, closed_at__isnull=True)
+        .select_related("circle")
+    )
     return render(
         request,
         "onboarding/index.html",
@@ -79,6 +84,7 @@ def index(request: HttpRequest) -> HttpResponse:
             "coordinated": coordinated,
             "member_of": mine.exclude(pk__in=coordinated.values("pk")),
             "periods": periods,
+            "mediating": mediating,
             "may_found": rules.may_found_circles(user),
         },
     )

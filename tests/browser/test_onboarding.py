@@ -31,7 +31,7 @@ def test_coordinator_opens_a_veto_period_and_a_member_vetoes_and_withdraws(
     base = live_server.url
 
     log_in(page, base, coordinator.email)
-    page.get_by_role("link", name="Kreise").click()
+    page.get_by_role("link", name="Kreise", exact=True).click()
     page.get_by_role("link", name="Utopie25").click()
     page.get_by_role("link", name="Sam Einspruch").click()
     expect(page.get_by_test_id("candidate-state")).to_have_text("Kennenlernen")
@@ -42,7 +42,7 @@ def test_coordinator_opens_a_veto_period_and_a_member_vetoes_and_withdraws(
     page.context.clear_cookies()
 
     log_in(page, base, member.email)
-    page.get_by_role("link", name="Kreise").click()
+    page.get_by_role("link", name="Kreise", exact=True).click()
     page.get_by_role("link", name="Antworten").click()
     page.get_by_role("button", name="Veto einlegen").click()
     expect(page.get_by_text("Bitte begründe dein Veto.")).to_be_visible()
