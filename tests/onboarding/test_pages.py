@@ -145,3 +145,34 @@ def test_coordinator_pages_take_a_constant_number_of_queries(
     client.force_login(people.anna)  # eleven open veto periods on her page
     with django_assert_max_num_queries(14):
         client.get(index)
+
+
+def test_the_link_from_the_mail_still_works_after_the_period(client, people, utopie):
+    from onboarding import services
+
+    candidate = register(utopie, people.coordinator)
+    meet(candidate, people.coordinator, date(2026, 2, 1), date(2026, 2, 8))
+    services.open_veto_period(by=people.coordinator, candidate=candidate, today=date(2026, 3, 1))
+    services.admit_due(date(2026, 3, 20))
+    client.force_login(people.anna)
+    page = client.get(reverse("onboarding:candidate_answer", args=[candidate.pk]))
+    assert page.status_code == 200
+    assert "Die Vetofrist ist abgelaufen." in page.content.decode()
+    assert 'name="choice"' not in page.content.decode()
+
+
+def test_mediators_find_their_mediations(client, people, utopie):
+    from onboarding import services
+
+    mediation = services.open_mediation(
+        by=people.coordinator,
+        circle=utopie,
+        subject="Streit um den Kalender",
+        parties=[people.anna],
+        mediators=[people.bernd],
+    )
+    client.force_login(people.bernd)
+    page = client.get(reverse("onboarding:index")).content.decode()
+    assert reverse("onboarding:mediation_detail", args=[mediation.pk]) in page
+    client.force_login(people.anna)  # a party: not listed, no access
+    assert "Streit um den Kalender" not in client.get(reverse("onboarding:index")).content.decode()
