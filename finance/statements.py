@@ -19,8 +19,8 @@ from django.utils import timezone
 from finance.models import MonthlyStatement, Payment
 from finance.payments import payment_states
 from mailings import outbox
-from members import stats
-from members.access import ROLE_ACTIONS, Action
+from members import access, stats
+from members.access import Action
 from members.exports import neutralise
 from members.models import (
     TRANSFER_OUT,
@@ -31,7 +31,6 @@ from members.models import (
     MembershipPeriod,
     PeriodStart,
     RequestStatus,
-    RoleAssignment,
 )
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -48,12 +47,11 @@ def _next_month(period: date) -> date:
 
 def recipients(division: Division) -> list[str]:
     """Everyone who holds a role on the state association that receives statements."""
-    roles = [role for role, actions in ROLE_ACTIONS.items() if Action.RECEIVE_STATEMENT in actions]
     return sorted(
         set(
-            RoleAssignment.objects.active(timezone.localdate())
-            .filter(division=division, role__in=roles, user__is_active=True)
-            .values_list("user__email", flat=True)
+            access.holders(Action.RECEIVE_STATEMENT, [division]).values_list(
+                "user__email", flat=True
+            )
         )
     )
 

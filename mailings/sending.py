@@ -268,6 +268,8 @@ def send_batch(mailing_id: int, chain: str, size: int | None = None) -> BatchRes
         return BatchResult("done" if _finish_if_done(mailing, chain) else "wait")
 
     rendered = Rendered.of(mailing)
+    # The members of the audience frozen through the access rule when sending started (the
+    # worker has no user); _send_one checks each is still current and in the division.
     members = Member.objects.select_related("division").in_bulk(
         Delivery.objects.filter(pk__in=ids).values_list("member_id", flat=True)
     )

@@ -24,8 +24,8 @@ from django.utils.translation import gettext as _
 from mailings import content, outbox
 from mailings.models import Delivery, Mailing, MailingSettings, Suppression
 from members import access
-from members.access import ROLE_ACTIONS, Action
-from members.models import Division, FeeClass, Member, PaymentStatus, RoleAssignment, User
+from members.access import Action
+from members.models import Division, FeeClass, Member, PaymentStatus, User
 from members.services import record_audit
 
 AUDIENCE_KEYS = ("divisions", "payment_statuses", "fee_classes")
@@ -61,12 +61,11 @@ def clean_audience(division: Division, audience: dict[str, Any]) -> dict[str, li
     return {"divisions": divisions, "payment_statuses": statuses, "fee_classes": fee_classes}
 
 
-def _members(division: Division, audience: dict[str, Any], user: User | None) -> Any:
-    """Current members of the division, narrowed as chosen (consent and address not yet)."""
+def _members(division: Division, audience: dict[str, Any], user: User) -> Any:
+    """Current members of the division that the user may write to, narrowed as chosen
+    (consent and address not yet)."""
     audience = clean_audience(division, audience)
-    qs = Member.objects.current().in_subtree(division)
-    if user is not None:
-        qs = access.scope_by_division(qs, user, Action.SEND_MAILING)
+    qs = Member.objects.visible_to(user, Action.SEND_MAILING).current().in_subtree(division)
     if audience["divisions"]:
         paths = Division.objects.filter(pk__in=audience["divisions"]).values_list("path", flat=True)
         within = Q(pk__in=[])
@@ -102,7 +101,7 @@ class AudienceCounts:
 
 
 def count_audience(
-    division: Division, kind: str, audience: dict[str, Any], user: User | None
+    division: Division, kind: str, audience: dict[str, Any], user: User
 ) -> AudienceCounts:
     """All four numbers from one pass: members grouped by (has address, blocked, consent).
 
@@ -296,14 +295,9 @@ def request_sending(*, by: User, mailing: Mailing) -> Mailing:
 
 def _ask_for_release(mailing: Mailing, by: User) -> None:
     """Tell the board members who may release it (on the division or above), one e-mail each."""
-    roles = [role for role, actions in ROLE_ACTIONS.items() if Action.RELEASE_MAILING in actions]
+    above = Division.objects.filter(path__in=mailing.division.ancestor_paths())
     emails = (
-        RoleAssignment.objects.active(timezone.localdate())
-        .filter(
-            division__path__in=mailing.division.ancestor_paths(),
-            role__in=roles,
-            user__is_active=True,
-        )
+        access.holders(Action.RELEASE_MAILING, above)
         .exclude(user_id__in=[by.pk, mailing.created_by_id, *mailing.editors])
         .values_list("user__email", flat=True)
         .distinct()

@@ -11,7 +11,7 @@ alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -188,6 +188,15 @@ def divisions_visible_to(
     user: AnyUser, action: Action = Action.VIEW_DIVISION
 ) -> QuerySet[Division]:
     return scope_divisions(Division.objects.all(), user, action)
+
+
+def holders(action: Action, divisions: Iterable[Division]) -> QuerySet[RoleAssignment]:
+    """Today's active role assignments that give `action` directly on these divisions (who
+    receives a statement, who may release a mailing)."""
+    roles = [role for role, actions in ROLE_ACTIONS.items() if action in actions]
+    return RoleAssignment.objects.active(timezone.localdate()).filter(
+        division__in=list(divisions), role__in=roles, user__is_active=True
+    )
 
 
 def can(user: AnyUser, action: Action, division: Division) -> bool:

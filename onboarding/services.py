@@ -557,37 +557,30 @@ def record_session(
     return session
 
 
-def failed_mediations(circle: Circle, user: User) -> int:
-    """Mediations of the circle with this person in the conflict whose latest session did not
-    resolve it (a resolved one closes the mediation and does not count)."""
+def _failed(circle: Circle) -> Any:
+    """The circle's mediations whose latest session did not resolve the conflict (a resolved
+    one closes the mediation and does not count)."""
     latest = (
         MediationSession.objects.filter(mediation=OuterRef("pk"))
         .order_by("-held_on", "-pk")
         .values("outcome")[:1]
     )
     return (
-        Mediation.objects.filter(circle=circle, parties=user)
+        Mediation.objects.filter(circle=circle)
         .annotate(latest=Subquery(latest))
         .filter(latest=MediationSession.Outcome.NOT_RESOLVED)
-        .count()
     )
+
+
+def failed_mediations(circle: Circle, user: User) -> int:
+    """Failed mediations of the circle with this person in the conflict."""
+    return _failed(circle).filter(parties=user).count()
 
 
 def failed_mediations_by_person(circle: Circle) -> dict[int, int]:
     """failed_mediations for everyone in the circle's conflicts, in one query."""
-    latest = (
-        MediationSession.objects.filter(mediation=OuterRef("pk"))
-        .order_by("-held_on", "-pk")
-        .values("outcome")[:1]
-    )
-    failed = (
-        Mediation.objects.filter(circle=circle)
-        .annotate(latest=Subquery(latest))
-        .filter(latest=MediationSession.Outcome.NOT_RESOLVED)
-        .values("pk")
-    )
     rows = (
-        Mediation.parties.through.objects.filter(mediation_id__in=failed)
+        Mediation.parties.through.objects.filter(mediation_id__in=_failed(circle).values("pk"))
         .values("user_id")
         .annotate(n=Count("mediation_id"))
         .values_list("user_id", "n")
@@ -602,13 +595,6 @@ def may_remove(circle: Circle, user: User) -> bool:
 def _lock_circle(circle: Circle) -> Circle:
     """Changes to who coordinates are serialised per circle."""
     return Circle.objects.select_for_update().get(pk=circle.pk)
-
-
-def _last_coordinator(circle: Circle, user: User) -> bool:
-    coordinators = CircleMembership.objects.active().filter(
-        circle=circle, role=CircleRole.COORDINATOR
-    )
-    return list(coordinators.values_list("user_id", flat=True)) == [user.pk]
 
 
 @transaction.atomic
@@ -633,8 +619,6 @@ def decide_removal(
             _("A removal may be decided after %(n)d failed mediations.")
             % {"n": circle.mediations_before_removal}
         )
-    if _last_coordinator(circle, user):
-        raise ValidationError(_("A circle needs at least one coordinator."))
     membership = (
         CircleMembership.objects.active()
         .select_for_update()

@@ -64,14 +64,12 @@ def index(request: HttpRequest) -> HttpResponse:
         .select_related("circle")
         .order_by("veto_ends_on", "pk")
     )
+    # The user's answers in the current round of each open period.
     answers = {
-        r.candidate_id: r
-        for r in Response.objects.filter(member=user, candidate__in=[c.pk for c in open_periods])
-        if any(
-            r.candidate_id == c.pk and r.period_opened_on == c.veto_opened_on for c in open_periods
-        )
+        (r.candidate_id, r.period_opened_on): r
+        for r in Response.objects.filter(member=user, candidate__in=open_periods)
     }
-    periods = [(candidate, answers.get(candidate.pk)) for candidate in open_periods]
+    periods = [(c, answers.get((c.pk, c.veto_opened_on))) for c in open_periods]
     mediating = (
         rules.mediations_visible_to(user)
         .filter(mediators=user, closed_at__isnull=True)
@@ -301,8 +299,6 @@ def candidate_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def candidate_answer(request: HttpRequest, pk: int) -> HttpResponse:
     """A circle member's page for one veto period: no objection, veto, or withdraw a veto."""
     candidate = rules.candidate_for_member(request.user, pk)
-    if candidate.user_id == request.user.pk:
-        raise Http404
     form = AnswerForm(request.POST or None)
     choice = request.POST.get("choice")
     if request.method == "POST" and form.is_valid():
