@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "treebeard",
     "bootstrap",
+    "outbox",
     "members",
     "finance",
     "mailings",
@@ -117,7 +118,8 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         env("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}",
-        conn_max_age=int(env("DATABASE_CONN_MAX_AGE", "0")),
+        # Persistent connections (checked before each request): no new connection per request.
+        conn_max_age=int(env("DATABASE_CONN_MAX_AGE", "600")),
         conn_health_checks=True,
     )
 }
@@ -234,7 +236,7 @@ CELERY_TASK_IGNORE_RESULT = True
 # ANYMAIL is a JSON object with the ESP's settings (API keys, webhook secret).
 MAIL_DIR = BASE_DIR / "var" / "mail"
 _mail_backend = env("MAIL_BACKEND") or (
-    "mailings.backends.ReadableFileBackend"
+    "outbox.backends.ReadableFileBackend"
     if DEBUG
     else "django.core.mail.backends.smtp.EmailBackend"
 )

@@ -18,7 +18,6 @@ from django.utils import timezone
 
 from finance.models import MonthlyStatement, Payment
 from finance.payments import payment_states
-from mailings import outbox
 from members import access, stats
 from members.access import Action
 from members.exports import neutralise
@@ -32,6 +31,7 @@ from members.models import (
     PeriodStart,
     RequestStatus,
 )
+from outbox import services as outbox
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

@@ -21,12 +21,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mailings import content, outbox
+from mailings import content
 from mailings.models import Delivery, Mailing, MailingSettings, Suppression
 from members import access
 from members.access import Action
 from members.models import Division, FeeClass, Member, PaymentStatus, User
 from members.services import record_audit
+from outbox import services as outbox
 
 AUDIENCE_KEYS = ("divisions", "payment_statuses", "fee_classes")
 

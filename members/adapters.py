@@ -7,7 +7,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context as allauth_context
 from django.http import HttpRequest
 
-from mailings import outbox
+from outbox import services as outbox
 
 
 class AccountAdapter(DefaultAccountAdapter):

@@ -17,7 +17,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mailings import outbox
 from members import services as accounts
 from members.models import Division, User
 from onboarding import rules
@@ -35,6 +34,7 @@ from onboarding.models import (
     Removal,
     Response,
 )
+from outbox import services as outbox
 
 logger = logging.getLogger(__name__)
 

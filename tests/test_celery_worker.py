@@ -13,8 +13,8 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from config.celery import app as celery_app
-from mailings import outbox
-from mailings.models import OutboundEmail
+from outbox import services as outbox
+from outbox.models import OutboundEmail
 
 pytestmark = [
     pytest.mark.worker,
@@ -104,6 +104,37 @@ def test_email_queued_in_a_transaction_is_sent_by_the_worker(worker):
     files = list(worker.glob("*.log"))
     assert len(files) == 1
     assert "worker@example.org" in files[0].read_text()
+
+
+@pytest.fixture
+def worker_with_broken_mailer(transactional_db, tmp_path):
+    process = _start_worker(
+        tmp_path, ["--pool=solo"], MAIL_BACKEND="tests.outbox.broken.EmailBackend"
+    )
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    try:
+        yield process
+    finally:
+        celery_app.conf.task_always_eager = eager
+        _stop(process)
+
+
+def test_a_failing_mailer_keeps_the_email_queued_for_a_retry_and_the_worker_alive(
+    worker_with_broken_mailer,
+):
+    with transaction.atomic():
+        email = outbox.queue(to=["worker@example.org"], subject="Kommt später", text="Hallo")
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        email.refresh_from_db()
+        if email.attempts:
+            break
+        time.sleep(0.2)
+    assert (email.status, email.attempts) == (OutboundEmail.Status.QUEUED, 1)
+    assert email.error == "ConnectionRefusedError: refused by the test mailer"
+    assert worker_with_broken_mailer.poll() is None  # the worker goes on, the retry waits
 
 
 def test_statements_enqueued_twice_at_once_are_sent_once(two_workers, tree):

@@ -1,5 +1,6 @@
 """Security headers and the strict CSP: no inline script anywhere."""
 
+import os
 import re
 
 import pytest
@@ -103,3 +104,44 @@ def test_servers_refuse_to_start_without_production_settings():
         check=False,
     )
     assert "musterrolle.E001" in result.stderr + result.stdout
+
+
+def _deploy_check(**extra: str) -> str:
+    import subprocess
+    import sys
+
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in {"MUSTERROLLE_TESTING", "MAIL_BACKEND"}},
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "a-long-and-random-enough-secret-key-for-this-check-only-0123456789",
+        "MUSTERROLLE_SITE_URL": "https://mitglieder.example.org",
+        **extra,
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout + result.stderr
+
+
+def test_deploy_check_refuses_production_without_a_usable_mail_transport():
+    smtp_without_host = _deploy_check()
+    assert "musterrolle.E002" in smtp_without_host
+    assert "OPTIONS must define 'host'" in smtp_without_host
+    esp_without_key = _deploy_check(MAIL_BACKEND="anymail.backends.postmark.EmailBackend")
+    assert "musterrolle.E002" in esp_without_key
+    assert "server_token" in esp_without_key
+    assert "musterrolle.E002" in _deploy_check(
+        MAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"
+    )
+    assert "musterrolle.E002" not in _deploy_check(
+        MAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        MAIL_OPTIONS='{"host": "smtp.example.org", "port": 587}',
+    )
+    assert "musterrolle.E002" not in _deploy_check(
+        MAIL_BACKEND="anymail.backends.postmark.EmailBackend",
+        ANYMAIL='{"POSTMARK_SERVER_TOKEN": "token"}',
+    )

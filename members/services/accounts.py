@@ -17,9 +17,9 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from mailings import outbox
 from members import access
 from members.models import AuditEntry, Division, DivisionLevel, Role, RoleAssignment, User
+from outbox import services as outbox
 
 
 def record_audit(

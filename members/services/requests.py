@@ -15,7 +15,6 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from mailings import outbox
 from members import access
 from members.access import Action
 from members.models import (
@@ -36,6 +35,7 @@ from members.services.register import (
     transfer_member,
     update_member,
 )
+from outbox import services as outbox
 
 
 class ChangeRequestError(ValidationError):

@@ -168,7 +168,7 @@ def test_withdrawn_consent_before_the_batch_means_no_newsletter(tree, board_sn, 
 
 
 def test_a_provider_error_is_retried_then_marked_failed(tree, board_sn, sachsen, settings):
-    settings.MAILERS = {"default": {"BACKEND": "tests.mailings.broken.EmailBackend"}}
+    settings.MAILERS = {"default": {"BACKEND": "tests.outbox.broken.EmailBackend"}}
     mailing = write(board_sn, tree.sn)
     services.request_sending(by=board_sn, mailing=mailing)
     mailing.refresh_from_db()

@@ -138,7 +138,7 @@ def test_password_reset_mail_goes_through_the_outbox(
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("account_reset_password"), {"email": "vergessen@example.org"})
     assert [m.to for m in mailoutbox] == [["vergessen@example.org"]]
-    from mailings.models import OutboundEmail
+    from outbox.models import OutboundEmail
 
     assert OutboundEmail.objects.get().status == OutboundEmail.Status.SENT
 

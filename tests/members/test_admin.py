@@ -169,4 +169,4 @@ def test_outgoing_mail_is_for_the_federal_office_only(client, tree):
     helper.save()
     helper.user_permissions.add(Permission.objects.get(codename="view_outboundemail"))
     client.force_login(helper)
-    assert client.get(reverse("admin:mailings_outboundemail_changelist")).status_code == 403
+    assert client.get(reverse("admin:outbox_outboundemail_changelist")).status_code == 403

@@ -3,7 +3,8 @@
 Renders `templates/emails/<name>/{subject.txt,body.txt,body.html}` in the recipient's
 language, keeps the result as an `OutboundEmail` row and sends it after the transaction
 commits, through a Celery task, with the configured mailer (django-anymail or SMTP in
-production, a file in development, locmem in tests). This module imports no domain app.
+production, a file in development, locmem in tests). The outbox imports no domain app:
+every app may send through it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from mailings.models import OutboundAttachment, OutboundEmail
+from outbox.models import OutboundAttachment, OutboundEmail
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +47,6 @@ def queue(
     attachments: Sequence[tuple[str, bytes, str]] = (),
 ) -> OutboundEmail:
     """Keep the message and send it once the surrounding transaction has committed."""
-    from mailings import tasks
-
     email = OutboundEmail.objects.create(
         template=template,
         from_email=settings.DEFAULT_FROM_EMAIL,
@@ -62,8 +61,21 @@ def queue(
         OutboundAttachment.objects.create(
             email=email, filename=filename, content=content, mimetype=mimetype
         )
-    transaction.on_commit(lambda: tasks.send_email.delay(email.pk))
+    transaction.on_commit(lambda: dispatch(email.pk))
     return email
+
+
+def dispatch(email_id: int) -> None:
+    """Hand an e-mail to the worker. Never raises: whatever goes wrong (the broker is down, or,
+    with tasks run at once, the mailer fails) the row stays queued with its error and the
+    safety net hands it on again, while the request, command or import that wrote it goes on.
+    """
+    from outbox import tasks
+
+    try:
+        tasks.send_email.delay(email_id)
+    except Exception:  # a broker's and a mailer's errors are many; none may reach the caller
+        logger.exception("E-mail %s could not be handed to the worker; it stays queued", email_id)
 
 
 def send_templated(
@@ -164,8 +176,6 @@ def requeue_stuck(
     """The scheduled safety net: hand e-mails that never reached a worker (broker down) to
     it again, and mark those a worker died on as failed: they may have gone out, so they
     are resent only by a person, from the admin."""
-    from mailings import tasks
-
     now = timezone.now()
     waiting_ids = list(
         OutboundEmail.objects.filter(
@@ -173,7 +183,7 @@ def requeue_stuck(
         ).values_list("pk", flat=True)[:5000]
     )
     for pk in waiting_ids:
-        tasks.send_email.delay(pk)  # sending claims the row first: a duplicate task does nothing
+        dispatch(pk)  # sending claims the row first: a duplicate task does nothing
     interrupted = OutboundEmail.objects.filter(
         status=OutboundEmail.Status.SENDING, claimed_at__lt=now - sending
     ).update(
@@ -185,8 +195,6 @@ def requeue_stuck(
 
 def resend(*, email_ids: list[int]) -> int:
     """Queue failed e-mails again (a person decided to)."""
-    from mailings import tasks
-
     ids = list(
         OutboundEmail.objects.filter(pk__in=email_ids, status=OutboundEmail.Status.FAILED)
         .exclude(body_text=REMOVED)
@@ -194,5 +202,5 @@ def resend(*, email_ids: list[int]) -> int:
     )
     OutboundEmail.objects.filter(pk__in=ids).update(status=OutboundEmail.Status.QUEUED, error="")
     for pk in ids:
-        transaction.on_commit(lambda pk=pk: tasks.send_email.delay(pk))
+        transaction.on_commit(lambda pk=pk: dispatch(pk))
     return len(ids)

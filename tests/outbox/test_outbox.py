@@ -1,13 +1,17 @@
+import io
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
+import time_machine
 from django.core import mail
 from django.test import override_settings
 from django.urls import reverse
+from django.utils import timezone as tz
 
-from mailings import outbox
-from mailings.models import OutboundEmail
-from mailings.tasks import send_email
+from outbox import services as outbox
+from outbox.models import OutboundEmail
+from outbox.tasks import send_email
 
 pytestmark = pytest.mark.django_db
 
@@ -42,19 +46,86 @@ def test_sending_waits_for_the_commit(django_capture_on_commit_callbacks):
     assert len(mail.outbox) == 0
 
 
-@override_settings(MAILERS={"default": {"BACKEND": "tests.mailings.broken.EmailBackend"}})
-def test_a_failing_mailer_is_retried_then_marked_failed(django_capture_on_commit_callbacks):
-    from celery.exceptions import Retry
-
-    with django_capture_on_commit_callbacks(execute=False):
+@override_settings(MAILERS={"default": {"BACKEND": "tests.outbox.broken.EmailBackend"}})
+def test_a_failing_mailer_never_reaches_the_caller_and_is_given_up_after_five_attempts(
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks(execute=True):  # tasks run at once, as in make run
         email = queue_one()
-    with pytest.raises(Retry):  # the task asks Celery to try again later
-        send_email.apply(args=[email.pk])
-    for _ in range(4):  # the later tries
+    email.refresh_from_db()
+    assert (email.status, email.attempts) == (OutboundEmail.Status.QUEUED, 1)
+    assert email.error == "ConnectionRefusedError: refused by the test mailer"
+    for _ in range(4):  # the safety net's later tries
         outbox.send_email(email_id=email.pk)
     email.refresh_from_db()
     assert (email.status, email.attempts) == (OutboundEmail.Status.FAILED, 5)
+
+
+def test_a_mailer_that_cannot_even_be_built_leaves_the_email_queued(
+    django_capture_on_commit_callbacks, settings
+):
+    """Production without a mail host: Django refuses to build the SMTP mailer at all."""
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend"}}
+    with django_capture_on_commit_callbacks(execute=True):
+        email = queue_one()
+    email.refresh_from_db()
+    assert email.status == OutboundEmail.Status.QUEUED
+    assert "InvalidMailer" in email.error
+
+
+def test_a_broker_that_is_down_leaves_the_email_queued_for_the_safety_net(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    from kombu.exceptions import OperationalError
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(send_email, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        email = queue_one()
+    email.refresh_from_db()
+    assert (email.status, email.attempts, len(mail.outbox)) == (OutboundEmail.Status.QUEUED, 0, 0)
+    monkeypatch.undo()
+    with time_machine.travel(tz.now() + timedelta(minutes=11)):
+        assert outbox.requeue_stuck() == (1, 0)
+    email.refresh_from_db()
+    assert email.status == OutboundEmail.Status.SENT
+
+
+@override_settings(MAILERS={"default": {"BACKEND": "tests.outbox.broken.EmailBackend"}})
+def test_a_board_request_that_sends_mail_succeeds_while_the_mailer_fails(
+    client, new_year, tree, board_sn, django_capture_on_commit_callbacks
+):
+    """The role invitation is e-mailed; the board sees its page, the admin the failed e-mail."""
+    from members.models import RoleAssignment
+
+    client.force_login(board_sn)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("members:role_grant", args=[tree.leipzig.pk]),
+            {
+                "email": "neu-im-vorstand@example.org",
+                "first_name": "Nora",
+                "last_name": "Neumann",
+                "role": "viewer",
+                "valid_from": "2026-01-01",
+            },
+        )
+    assert response.status_code == 302
+    assert RoleAssignment.objects.filter(user__email="neu-im-vorstand@example.org").exists()
+    email = OutboundEmail.objects.get(to=["neu-im-vorstand@example.org"])
+    assert email.status == OutboundEmail.Status.QUEUED
     assert "refused" in email.error
+
+
+def test_seed_demo_runs_while_the_mailer_fails(settings, django_capture_on_commit_callbacks):
+    from django.core.management import call_command
+
+    settings.MAILERS = {"default": {"BACKEND": "tests.outbox.broken.EmailBackend"}}
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", members=20, stdout=io.StringIO())
+    assert OutboundEmail.objects.exclude(error="").exists()
 
 
 def test_a_mailer_that_recovers_sends_on_the_next_attempt(
@@ -62,7 +133,7 @@ def test_a_mailer_that_recovers_sends_on_the_next_attempt(
 ):
     with django_capture_on_commit_callbacks(execute=False):
         email = queue_one()
-    settings.MAILERS = {"default": {"BACKEND": "tests.mailings.broken.EmailBackend"}}
+    settings.MAILERS = {"default": {"BACKEND": "tests.outbox.broken.EmailBackend"}}
     assert outbox.send_email(email_id=email.pk) == "retry"
     settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
     assert outbox.send_email(email_id=email.pk) == "sent"
@@ -88,7 +159,7 @@ def test_templated_email_is_rendered_in_german_with_a_plain_text_part():
 
 
 def test_development_mailer_writes_readable_text_with_whole_links(tmp_path):
-    from mailings.backends import ReadableFileBackend
+    from outbox.backends import ReadableFileBackend
 
     link = "https://mitglieder.example.org/accounts/password/reset/key/7-abcdefghijklmnopqrstuvwxyz0123456789/"
     message = mail.EmailMultiAlternatives(
@@ -114,7 +185,7 @@ def test_sign_in_links_are_hidden_in_the_admin_and_removed_after_sending(
     email.refresh_from_db()
     assert "reset/123" not in email.body_text
     client.force_login(federal_admin)
-    response = client.get(reverse("admin:mailings_outboundemail_change", args=[email.pk]))
+    response = client.get(reverse("admin:outbox_outboundemail_change", args=[email.pk]))
     assert "reset/123" not in response.text
 
 
@@ -132,7 +203,6 @@ def test_the_safety_net_sends_waiting_mails_once_and_flags_interrupted_ones(
     django_capture_on_commit_callbacks,
 ):
     import time_machine
-    from django.utils import timezone as tz
 
     with django_capture_on_commit_callbacks(execute=False):
         waiting = queue_one()  # its task never reached a worker
@@ -156,7 +226,7 @@ def test_the_safety_net_sends_waiting_mails_once_and_flags_interrupted_ones(
 
 
 def test_development_mailer_keeps_attachments_next_to_the_text(tmp_path):
-    from mailings.backends import ReadableFileBackend
+    from outbox.backends import ReadableFileBackend
 
     message = mail.EmailMultiAlternatives("Kontoauszug", "Text", "a@example.org", ["b@example.org"])
     message.attach("kontoauszug.xlsx", b"PK\x03\x04data", "application/octet-stream")
