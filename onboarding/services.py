@@ -12,14 +12,14 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members import services as accounts
 from members.models import Division, User
-from onboarding import rules
+from onboarding import queries, rules
 from onboarding.models import (
     Candidate,
     CandidateState,
@@ -557,41 +557,6 @@ def record_session(
     return session
 
 
-def _failed(circle: Circle) -> Any:
-    """The circle's mediations whose latest session did not resolve the conflict (a resolved
-    one closes the mediation and does not count)."""
-    latest = (
-        MediationSession.objects.filter(mediation=OuterRef("pk"))
-        .order_by("-held_on", "-pk")
-        .values("outcome")[:1]
-    )
-    return (
-        Mediation.objects.filter(circle=circle)
-        .annotate(latest=Subquery(latest))
-        .filter(latest=MediationSession.Outcome.NOT_RESOLVED)
-    )
-
-
-def failed_mediations(circle: Circle, user: User) -> int:
-    """Failed mediations of the circle with this person in the conflict."""
-    return _failed(circle).filter(parties=user).count()
-
-
-def failed_mediations_by_person(circle: Circle) -> dict[int, int]:
-    """failed_mediations for everyone in the circle's conflicts, in one query."""
-    rows = (
-        Mediation.parties.through.objects.filter(mediation_id__in=_failed(circle).values("pk"))
-        .values("user_id")
-        .annotate(n=Count("mediation_id"))
-        .values_list("user_id", "n")
-    )
-    return dict(rows)
-
-
-def may_remove(circle: Circle, user: User) -> bool:
-    return failed_mediations(circle, user) >= circle.mediations_before_removal
-
-
 def _lock_circle(circle: Circle) -> Circle:
     """Changes to who coordinates are serialised per circle."""
     return Circle.objects.select_for_update().get(pk=circle.pk)
@@ -614,7 +579,7 @@ def decide_removal(
         or Mediation.objects.filter(circle=circle, parties=user).filter(parties=by).exists()
     ):
         raise ValidationError(_("Someone in the conflict cannot decide the removal."))
-    if not may_remove(circle, user):
+    if not queries.may_remove(circle, user):
         raise ValidationError(
             _("A removal may be decided after %(n)d failed mediations.")
             % {"n": circle.mediations_before_removal}

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from members.models import User
-from onboarding import rules, services
+from onboarding import queries, rules, services
 from onboarding.forms import (
     AnswerForm,
     CandidateForm,
@@ -33,7 +33,6 @@ from onboarding.models import (
     CandidateState,
     ChannelAccess,
     CircleMembership,
-    Mediation,
     Response,
 )
 
@@ -193,13 +192,9 @@ def circle_people(request: HttpRequest, pk: int) -> HttpResponse:
         .select_related("user")
         .order_by("role", "user__last_name", "user__email")
     )
-    failed = {
-        user_id: n
-        for user_id, n in Mediation.objects.filter(circle=circle, sessions__outcome="not_resolved")
-        .values_list("parties")
-        .annotate(n=Count("sessions"))
-    }
-    rows = [(m, failed.get(m.user_id, 0)) for m in people]
+    failed = queries.failed_mediations_by_person(circle)
+    counted = [(m, failed.get(m.user_id, 0)) for m in people]
+    rows = [(m, n, queries.removal_allowed(circle, n)) for m, n in counted]
     return render(
         request,
         "onboarding/circle_people.html",
@@ -407,7 +402,8 @@ def mediation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("onboarding:mediation_detail", pk=mediation.pk)
     circle = mediation.circle
     parties = list(mediation.parties.all())
-    failed = services.failed_mediations_by_person(circle)
+    failed = queries.failed_mediations_by_person(circle)
+    counted = [(p, failed.get(p.pk, 0)) for p in parties]
     coordinator = rules.is_coordinator(request.user, circle)
     return render(
         request,
@@ -415,10 +411,7 @@ def mediation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "mediation": mediation,
             "circle": circle,
-            "parties": [
-                (p, failed.get(p.pk, 0), failed.get(p.pk, 0) >= circle.mediations_before_removal)
-                for p in parties
-            ],
+            "parties": [(p, n, queries.removal_allowed(circle, n)) for p, n in counted],
             "mediators": mediation.mediators.all(),
             "sessions": mediation.sessions.all(),
             "form": form,
@@ -458,7 +451,7 @@ def removal_new(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
             "circle": circle,
             "person": person,
             "form": form,
-            "failed": services.failed_mediations(circle, person),
-            "allowed": services.may_remove(circle, person),
+            "failed": queries.failed_mediations(circle, person),
+            "allowed": queries.may_remove(circle, person),
         },
     )

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 from django.core.exceptions import ValidationError
 
-from onboarding import services
+from onboarding import queries, services
 from onboarding.models import ChannelAccess, CircleMembership, MediationSession
 from tests.onboarding.conftest import found, join
 
@@ -44,7 +44,7 @@ def test_removal_only_after_the_configured_failed_mediations_and_it_revokes_ever
     # One mediation with three unresolved sessions is one failed mediation, not three.
     _failed(utopie, people.coordinator, [people.anna, people.bernd], 1, sessions=3)
     _failed(utopie, people.coordinator, [people.anna], 10)
-    assert services.failed_mediations(utopie, people.anna) == 2
+    assert queries.failed_mediations(utopie, people.anna) == 2
     with pytest.raises(ValidationError):  # the procedure says three
         services.decide_removal(
             by=people.coordinator, circle=utopie, user=people.anna, reason="nach Mediation"
@@ -147,12 +147,12 @@ def test_the_threshold_is_the_circles_own(people):
     services.record_session(
         by=people.coordinator, mediation=mediation, held_on=date(2026, 3, 1), outcome="not_resolved"
     )
-    assert services.may_remove(quick, people.anna)
+    assert queries.may_remove(quick, people.anna)
     # A later session that resolves it takes it off the count.
     services.record_session(
         by=people.coordinator, mediation=mediation, held_on=date(2026, 3, 8), outcome="resolved"
     )
-    assert not services.may_remove(quick, people.anna)
+    assert not queries.may_remove(quick, people.anna)
 
 
 def test_mediators_are_not_parties_and_parties_are_in_the_circle(people, utopie):
@@ -172,3 +172,25 @@ def test_mediators_are_not_parties_and_parties_are_in_the_circle(people, utopie)
             parties=[people.outsider],
             mediators=[people.coordinator],
         )
+
+
+def test_people_page_counts_failed_mediations_not_unresolved_sessions(client, people):
+    """One mediation with three unresolved sessions is one failed mediation: on a circle
+    that needs two, neither the people page nor the removal page offers the removal."""
+    from django.urls import reverse
+
+    circle = found(people.coordinator, "AG Digitales", mediations_before_removal=2)
+    join(circle, people.anna)
+    join(circle, people.bernd)
+    _failed(circle, people.coordinator, [people.anna], 1, mediators=[people.bernd], sessions=3)
+    client.force_login(people.coordinator)
+
+    page = client.get(reverse("onboarding:circle_people", args=[circle.pk]))
+
+    failed = {row[0].user: row[1] for row in page.context["rows"]}
+    assert failed == {people.coordinator: 0, people.anna: 1, people.bernd: 0}
+    removal = reverse("onboarding:removal_new", args=[circle.pk, people.anna.pk])
+    assert removal not in page.content.decode()
+    page = client.get(removal).content.decode()
+    assert "1 gescheiterte Mediationen; das Verfahren erlaubt einen Ausschluss nach 2." in page
+    assert "Noch nicht:" in page
