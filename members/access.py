@@ -21,7 +21,7 @@ from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from members.models import Division, Role, RoleAssignment
+from members.models import Division, DivisionLevel, Role, RoleAssignment
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -90,6 +90,7 @@ class Grant:
     path: str
     role: Role
     valid_until: date | None = None
+    level: str = ""
 
     @property
     def actions(self) -> frozenset[Action]:
@@ -113,9 +114,12 @@ def grants_of(user: AnyUser) -> tuple[Grant, ...]:
     rows = (
         RoleAssignment.objects.active(today)
         .filter(user=user)
-        .values_list("division_id", "division__path", "role", "valid_until")
+        .values_list("division_id", "division__path", "role", "valid_until", "division__level")
     )
-    grants = tuple(Grant(division_id=d, path=p, role=Role(r), valid_until=u) for d, p, r, u in rows)
+    grants = tuple(
+        Grant(division_id=d, path=p, role=Role(r), valid_until=u, level=lv)
+        for d, p, r, u, lv in rows
+    )
     setattr(user, _CACHE_ATTR, (today, grants))
     return grants
 
@@ -144,6 +148,19 @@ def holds_privileges(user: AnyUser) -> bool:
     if user.is_staff or user.is_superuser or grants_of(user):
         return True
     return any(check(user) for check in EXTRA_PRIVILEGE_CHECKS)
+
+
+# Monthly statements are made per state association (finance.statements.send_all): a role
+# on a district or below covers none of them.
+STATEMENT_LEVELS = frozenset({DivisionLevel.FEDERAL, DivisionLevel.STATE})
+
+
+def receives_statements(user: AnyUser) -> bool:
+    """The federal office, and whoever may receive statements on a state or above."""
+    return has_global_access(user) or any(
+        Action.RECEIVE_STATEMENT in g.actions and g.level in STATEMENT_LEVELS
+        for g in grants_of(user)
+    )
 
 
 def root_paths(user: AnyUser, action: Action) -> list[str]:

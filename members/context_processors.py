@@ -28,9 +28,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "nav_divisions": SimpleLazyObject(
             lambda: [mine.division for mine in queries.my_divisions(user) if mine.can_open]
         ),
-        "nav_statements": any(
-            access.Action.RECEIVE_STATEMENT in g.actions for g in access.grants_of(user)
-        ),
+        "nav_statements": access.receives_statements(user),
         "nav_mailings": access.has_global_access(user)
         or any(access.Action.SEND_MAILING in g.actions for g in access.grants_of(user)),
         "nav_onboarding": SimpleLazyObject(

@@ -123,3 +123,33 @@ def test_the_federal_office_resends_from_the_admin(
             {"action": "send_again", "_selected_action": [statement.pk]},
         )
     assert len(mailoutbox) == 4  # two recipients, twice: the second time on purpose
+
+
+def test_the_statements_menu_is_only_for_those_who_can_receive_one(
+    client, tree, board_sn, treasurer_sn, board_leipzig, federal_admin
+):
+    """Statements are made per state association: a district board would find the page
+    always empty, so the menu leaves it out; a state's board and treasurer and the federal
+    office see it."""
+    entry = f'<a class="nav-link" href="{reverse("finance:statement_list")}">Kontoauszüge</a>'
+    federal_board = make_user("vorstand-bund@example.org", tree.bund, "board")
+    local_treasurer = make_user("schatz-ov@example.org", tree.leipzig_sued, "treasurer")
+    shown = {}
+    for user in [
+        board_sn,
+        treasurer_sn,
+        federal_board,
+        federal_admin,
+        board_leipzig,
+        local_treasurer,
+    ]:
+        client.force_login(user)
+        shown[user.email] = entry in client.get(reverse("members:request_list")).text
+    assert shown == {
+        "vorstand-sn@example.org": True,
+        "schatz-sn@example.org": True,
+        "vorstand-bund@example.org": True,
+        "bund@example.org": True,
+        "kv-leipzig@example.org": False,
+        "schatz-ov@example.org": False,
+    }
