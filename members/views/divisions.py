@@ -14,17 +14,26 @@ from django.views.decorators.http import require_http_methods
 from members import access, charts, queries, services, stats
 from members.access import Action, get_visible_or_404
 from members.forms import GrantRoleForm
-from members.models import ChangeRequest, Division, Role, RoleAssignment
+from members.models import ChangeRequest, Division, DivisionLevel, Role, RoleAssignment
 
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
+    """The start page. Someone with one division goes straight to its dashboard; the federal
+    office keeps the page for its notice and the link to the national dashboard."""
+    mine = queries.my_divisions(request.user)
+    federal = access.has_global_access(request.user)
+    if len(mine) == 1 and mine[0].can_open and not federal:
+        return redirect("members:division_detail", pk=mine[0].division.pk)
     return render(
         request,
         "members/dashboard.html",
         {
-            "my_divisions": queries.my_divisions(request.user),
-            "is_federal_admin": access.has_global_access(request.user),
+            "my_divisions": mine,
+            "is_federal_admin": federal,
+            "national": Division.objects.filter(level=DivisionLevel.FEDERAL).first()
+            if federal
+            else None,
         },
     )
 

@@ -106,7 +106,11 @@ def test_login_with_totp_reaches_the_dashboard(client, tree):
     assert response.url == reverse("mfa_authenticate")
     response = client.post(reverse("mfa_authenticate"), {"code": current_totp(secret)})
     assert response.url == reverse("members:dashboard")
-    assert "Landesverband Sachsen" in client.get(reverse("members:dashboard")).text
+    response = client.get(reverse("members:dashboard"), follow=True)
+    assert response.redirect_chain == [
+        (reverse("members:division_detail", args=[user.role_assignments.get().division_id]), 302)
+    ]
+    assert "Landesverband Sachsen" in response.text
 
 
 def test_failed_logins_are_rate_limited(client, tree):
