@@ -22,7 +22,7 @@ class FederalOnly:
 @admin.register(Mailing)
 class MailingAdmin(FederalOnly, admin.ModelAdmin):
     list_display = [
-        "subject",
+        "shown_subject",
         "division",
         "kind",
         "status",
@@ -56,6 +56,10 @@ class MailingAdmin(FederalOnly, admin.ModelAdmin):
         "counts",
     ]
     readonly_fields = fields
+
+    @admin.display(description=_("subject"), ordering="subject")
+    def shown_subject(self, obj: Mailing) -> str:
+        return obj.display_subject
 
     @admin.display(description=_("deliveries by status"))
     def counts(self, obj: Mailing) -> str:

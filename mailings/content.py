@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import nh3
+from django.utils.functional import Promise
 from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 from markdown_it import MarkdownIt
@@ -65,6 +66,16 @@ _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typograp
 _markdown.enable("table").enable("strikethrough")
 
 
+# Where no recipient is meant (lists, page titles, the release request) a personal field
+# reads as its label in brackets: „Hallo [Vorname]“.
+FIELD_LABELS: dict[str, Promise] = {
+    "first_name": _("First name"),
+    "last_name": _("Last name"),
+    "membership_number": _("Membership number"),
+    "division": _("Division"),
+}
+
+
 def unknown_fields(*texts: str) -> list[str]:
     return sorted({m.group(1) for t in texts for m in PLACEHOLDER.finditer(t)} - set(FIELDS))
 
@@ -91,6 +102,12 @@ def fill(template: str, values: Mapping[str, str], *, html: bool, single_line: b
         return str(escape(value)) if html else value
 
     return PLACEHOLDER.sub(replace, template)
+
+
+def with_labels(text: str) -> str:
+    """The text with each personal field shown as its label in brackets (plain text)."""
+    labels = {key: f"[{label}]" for key, label in FIELD_LABELS.items()}
+    return fill(text, labels, html=False, single_line=True)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from mailings import content
+
 
 def validate_single_line(value: str) -> None:
     """E-mail headers: no line breaks or other control characters."""
@@ -120,7 +122,12 @@ class Mailing(models.Model):
         indexes = [models.Index(fields=["status"], name="mailings_mailing_status")]
 
     def __str__(self) -> str:
-        return self.subject
+        return self.display_subject
+
+    @property
+    def display_subject(self) -> str:
+        """The subject for lists and titles: personal fields as labels („Hallo [Vorname]“)."""
+        return content.with_labels(self.subject)
 
     @property
     def is_newsletter(self) -> bool:

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from mailings import content, sending
-from tests.factories import make_member
+from tests.factories import make_member, make_user
 from tests.mailings.conftest import write
 
 HOSTILE = """
@@ -81,3 +81,45 @@ def test_unknown_personal_fields_are_refused(tree, board_sn):
 
     with pytest.raises(ValidationError, match="passwort"):
         write(board_sn, tree.sn, body="Dein {{ passwort }}")
+
+
+def test_subjects_show_personal_fields_as_labels_wherever_the_mailing_is_listed(
+    client, tree, board_sn, federal_admin, sachsen, mailoutbox, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    from mailings import services
+    from mailings.models import MailingSettings
+
+    raw = "Hallo {{ vorname }} {{nachname}}, Neues für {{ gliederung }} ({{ mitgliedsnummer }})"
+    shown = "Hallo [Vorname] [Nachname], Neues für [Gliederung] ([Mitgliedsnummer])"
+    mailing = write(board_sn, tree.sn, subject=raw)
+    client.force_login(board_sn)
+    pages = {
+        name: client.get(reverse(f"mailings:{name}", args=args)).text
+        for name, args in [
+            ("mailing_list", []),
+            ("mailing_detail", [mailing.pk]),
+            ("mailing_send", [mailing.pk]),
+            ("mailing_preview", [mailing.pk]),
+            ("mailing_excluded", [mailing.pk]),
+        ]
+    }
+    assert {name: ("{{" in html, shown in html) for name, html in pages.items()} == {
+        name: (False, True) for name in pages
+    }
+    client.force_login(federal_admin)
+    admin_list = client.get(reverse("admin:mailings_mailing_changelist")).text
+    assert ("{{" in admin_list, shown in admin_list) == (False, True)
+    # The preview shows the sample member's own subject.
+    assert "Hallo Erika Musterfrau, Neues für Musterstadt (123456)" in pages["mailing_preview"]
+
+    # A second board member asked to release it reads the same.
+    MailingSettings.objects.create(division=tree.sn, release_required=True)
+    make_user("vorstand2-sn@example.org", tree.sn, "board")
+    sender = make_user("versand2-sn@example.org", tree.sn, "mailing_sender")
+    asked = write(sender, tree.sn, subject=raw)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.request_sending(by=sender, mailing=asked)
+    assert {m.subject for m in mailoutbox} == {f"Bitte gib das Mailing „{shown}“ frei"}
+    assert all(f"Betreff: {shown}" in m.body for m in mailoutbox)
