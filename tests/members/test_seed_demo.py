@@ -87,3 +87,32 @@ def test_seed_demo_brings_dues_and_payments():
     assert {"paid_up", "in_arrears"} <= statuses
     call_command("seed_demo", members=200)
     assert FeeRule.objects.count() == 4
+
+
+def test_seed_demo_prepares_the_last_three_months_statements_without_sending_them(client, settings):
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+    from django.urls import reverse
+
+    from finance.models import MonthlyStatement
+    from outbox.models import OutboundEmail
+
+    settings.MUSTERROLLE_RELAX_MFA = True  # as in `make run`: demo accounts have no factor
+    with time_machine.travel(datetime(2026, 5, 12, 10, tzinfo=ZoneInfo("Europe/Berlin"))):
+        call_command("seed_demo", members=200)
+        call_command("seed_demo", members=200)  # a second run makes none twice
+        client.force_login(User.objects.get(email="schatz-sn@example.org"))
+        page = client.get(reverse("finance:statement_list"))
+
+    listed = [(s.division.code, s.period, s.status) for s in page.context["page_obj"]]
+    assert listed == [
+        ("SN", date(2026, 4, 1), "ready"),
+        ("SN", date(2026, 3, 1), "ready"),
+        ("SN", date(2026, 2, 1), "ready"),
+    ]
+    for month in ("April 2026", "März 2026", "Februar 2026"):
+        assert month in page.text
+    assert MonthlyStatement.objects.count() == 3 * len(STATE_CODES)
+    assert not OutboundEmail.objects.filter(template="monthly_statement").exists()

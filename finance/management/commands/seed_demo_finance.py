@@ -1,4 +1,5 @@
-"""Demo fee rules, last year's and this year's dues, most of them paid (called by seed_demo)."""
+"""Demo fee rules, last year's and this year's dues, most of them paid, and the last months'
+statements, prepared but not sent (called by seed_demo)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ from django.db import transaction
 from django.db.models import Min, Sum
 from django.utils import timezone
 
-from finance import payments, services
+from finance import payments, services, statements
 from finance.models import FeeRule, Payment
-from members.models import Member
+from members.models import Division, DivisionLevel, Member
+
+# The treasurer's statements page has something to show on a first run.
+STATEMENT_MONTHS = 3
 
 
 class Command(BaseCommand):
@@ -22,8 +26,22 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
-        if FeeRule.objects.exists():
-            return
+        if not FeeRule.objects.exists():
+            self._dues()
+        self._statements()
+
+    def _statements(self) -> None:
+        """Made the way the monthly run makes them, without sending: nobody gets an e-mail,
+        and the run on the 1st still sends last month's as usual."""
+        period = statements.last_month(timezone.localdate())
+        states = list(Division.objects.filter(level=DivisionLevel.STATE))
+        for _ in range(STATEMENT_MONTHS):
+            for state in states:
+                statements.prepare(state, period)
+            period = statements.last_month(period)
+        self.stdout.write(f"Demo statements of the last {STATEMENT_MONTHS} months prepared.")
+
+    def _dues(self) -> None:
         # The finance order of 2025: regular dues tiered by income, minors 12 €, reductions.
         tiers = "72,120,180,240,360,480,600"
         for fee_class, amount in (
