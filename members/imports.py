@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from members import access, services
 from members.access import Action
 from members.models import ChangeRequest, Division, ImportBatch, Member, RequestKind, User
+from members.models.register import json_value
 from members.services.register import EDITABLE_FIELDS
 from members.spreadsheets import (
     FormulaWithoutValue,
@@ -248,14 +249,6 @@ CLEANERS = {
 # --- Validating a sheet ---------------------------------------------------------------------
 
 
-def _json(value: Any) -> Any:
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Division):
-        return value.code
-    return value
-
-
 @dataclass
 class RowResult:
     row: int
@@ -266,7 +259,7 @@ class RowResult:
     diff: dict[str, list[Any]] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        values = {k: _json(v) for k, v in self.values.items()}
+        values = {k: json_value(v) for k, v in self.values.items()}
         return {
             "row": self.row,
             "status": self.status,
@@ -451,10 +444,7 @@ def _diff(result: RowResult, member: Member) -> None:
         if new in ("", None):
             continue  # an empty cell (or the lower part of a merged one) keeps the register's value
         if (new or None) != (old or None):
-            result.diff[name] = [
-                old.isoformat() if isinstance(old, date) else old,
-                new.isoformat() if isinstance(new, date) else new,
-            ]
+            result.diff[name] = [json_value(old), json_value(new)]
     result.status = "changed" if result.diff else "unchanged"
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
@@ -42,6 +43,22 @@ class FeeClass(models.TextChoices):
     REDUCED = "reduced", _("reduced")
     MINOR = "minor", _("minor")
     EXEMPT = "exempt", _("exempt")
+
+
+CENT = Decimal("0.01")
+
+
+def json_value(value: Any) -> Any:
+    """A register value the way JSON keeps it, wherever a member's values are stored or
+    compared (versions, change requests, import reports): dates as ISO strings, money as a
+    string with cents (a tier typed as 120 is the register's 120.00), a division by code."""
+    if isinstance(value, date):  # a datetime is a date, too
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value.quantize(CENT))
+    if isinstance(value, Division):
+        return value.code
+    return value
 
 
 # The fields of a member that the register versions; a MemberVersion keeps all of them.
@@ -210,15 +227,7 @@ class Member(models.Model):
 
     def register_values(self) -> dict[str, object]:
         """The versioned fields as JSON-safe values."""
-        values: dict[str, object] = {}
-        for field in REGISTER_FIELDS:
-            value = getattr(self, field)
-            if hasattr(value, "isoformat"):
-                value = value.isoformat()
-            elif isinstance(value, Decimal):
-                value = str(value)
-            values[field] = value
-        return values
+        return {field: json_value(getattr(self, field)) for field in REGISTER_FIELDS}
 
 
 class MemberVersion(models.Model):

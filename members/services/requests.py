@@ -27,6 +27,7 @@ from members.models import (
     RequestStatus,
     User,
 )
+from members.models.register import json_value
 from members.services.accounts import record_audit
 from members.services.register import (
     EDITABLE_FIELDS,
@@ -44,16 +45,6 @@ class ChangeRequestError(ValidationError):
 
 class StaleChangeRequest(ChangeRequestError):
     pass
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, Division):
-        return value.pk
-    return value
 
 
 def _from_json(field: str, value: Any) -> Any:
@@ -101,7 +92,7 @@ def submit_change_request(
         base = {field: current[field] for field in values if field in current}
         base_version = member.version
         if kind in (RequestKind.CONTACT, RequestKind.FEE_CLASS) and all(
-            base.get(field) == _json(value) for field, value in values.items()
+            base.get(field) == json_value(value) for field, value in values.items()
         ):
             raise ValidationError(_("Nothing has changed."))
         if kind in (RequestKind.EXIT, RequestKind.TRANSFER) and effective_on is not None:
@@ -125,7 +116,7 @@ def submit_change_request(
         division=division,
         member=member,
         target_division=target_division,
-        proposed={field: _json(value) for field, value in values.items()},
+        proposed={field: json_value(value) for field, value in values.items()},
         base=base,
         base_version=base_version,
         effective_on=effective_on,

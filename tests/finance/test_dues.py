@@ -143,7 +143,7 @@ def test_a_board_requests_a_new_tier_through_the_fee_class_form(
         {"fee_class": "regular", "dues_tier": "360"},
     )
     request = ChangeRequest.objects.get()
-    assert request.proposed == {"fee_class": "regular", "dues_tier": "360"}
+    assert request.proposed == {"fee_class": "regular", "dues_tier": "360.00"}
     from members import services as register
 
     register.approve_change_request(request=request, by=federal_admin)

@@ -315,3 +315,19 @@ def test_subjects_are_plain_text(
     with django_capture_on_commit_callbacks(execute=True):
         services.approve_change_request(request=request, by=federal_admin)
     assert mailoutbox[0].subject.endswith("Seán O'Brien & Co")
+
+
+def test_the_same_dues_tier_written_without_cents_is_no_change(client, tree, board_sn):
+    """The register keeps 120.00 €; a board typing "120" asks for nothing new."""
+    from decimal import Decimal
+
+    member = make_member(tree.leipzig, fee_class="regular", dues_tier=Decimal("120.00"))
+    client.force_login(board_sn)
+    url = reverse("members:request_for_member", args=[member.pk, "fee_class"])
+    response = client.post(url, {"fee_class": "regular", "dues_tier": "120"})
+    assert response.status_code == 200
+    assert "Es hat sich nichts geändert." in response.text
+    assert not ChangeRequest.objects.exists()
+    response = client.post(url, {"fee_class": "regular", "dues_tier": "180"})
+    assert response.status_code == 302
+    assert ChangeRequest.objects.get().proposed == {"fee_class": "regular", "dues_tier": "180.00"}
