@@ -33,6 +33,11 @@ app.conf.beat_schedule = {
         "task": "finance.send_statements",
         "schedule": crontab(minute=0, hour=6, day_of_month=1),
     },
+    # Every night: recompute the dashboards' register figures, report and repair drift.
+    "members-repair-figures": {
+        "task": "members.repair_figures",
+        "schedule": crontab(minute=15, hour=2),
+    },
     # Every night: recompute every member's balance and status, report and repair drift.
     "finance-recompute-payment-states": {
         "task": "finance.recompute_payment_states",

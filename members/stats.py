@@ -1,7 +1,7 @@
 """Membership figures for a division's subtree: now, recent windows, the last 24 months.
 
-Figures come from the membership periods (business dates), so they also answer "how many
-members did this division have on date X". A handful of grouped queries, whatever the size.
+`members_on` answers "how many members did this division have on date X" from the membership
+periods (business dates); the dashboard reads the register figures kept with every change.
 """
 
 from __future__ import annotations
@@ -9,16 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import Substr, TruncMonth
+from django.db.models import Q, Sum
+from django.db.models.functions import Substr
 
 from members.models import (
-    TRANSFER_OUT,
     Division,
-    Member,
+    DivisionDay,
+    DivisionMonth,
+    DivisionTally,
     MembershipPeriod,
     MemberStatus,
-    PeriodStart,
 )
 
 WINDOWS = (14, 30, 90, 365)
@@ -77,115 +77,90 @@ def _key_length(division: Division) -> int:
 def division_figures(division: Division, today: date) -> tuple[Figures, list[Figures]]:
     """Figures for the division and for each of its direct sub-divisions.
 
-    Rows are grouped by division id (index-only work, no join) and folded into the
-    sub-divisions here, through the subtree's paths.
+    Read from the register figures (members.models.figures): member counts summed in the
+    database by the sub-division each division falls under, events from the division's and its
+    children's own rows. A few hundred rows at most, however many members the subtree has.
     """
-    subtree = dict(
-        Division.objects.filter(path__startswith=division.path).values_list("pk", "path")
-    )
     children = list(Division.objects.get_children(division).order_by("name"))
-    by_prefix = {child.path: Figures(child) for child in children}
     total = Figures(division)
+    everyone = [total, *(Figures(child) for child in children)]
     length = _key_length(division)
-    # Members directly in the division count for it only, not for a child.
-    targets = {
-        pk: [total, by_prefix[path[:length]]] if path[:length] in by_prefix else [total]
-        for pk, path in subtree.items()
-    }
-    ids = list(subtree)
+    # Rows of the division itself fall under no child: they count for the total only.
+    slots = {child.path: [0, i] for i, child in enumerate(children, start=1)}
 
     current = (
-        Member.objects.filter(division_id__in=ids)
-        .exclude(status=MemberStatus.ENDED)
-        .values("division_id", "status")
-        .annotate(n=Count("*"))
+        DivisionTally.objects.filter(division__path__startswith=division.path)
+        .annotate(prefix=Substr("division__path", 1, length))
+        .values_list("prefix", "status")
+        .annotate(n=Sum("count"))
         .order_by()
     )
-    for row in current:
-        for figures in targets[row["division_id"]]:
-            if row["status"] == MemberStatus.ACTIVE:
-                figures.active += row["n"]
+    for prefix, status, n in current:
+        for s in slots.get(prefix, [0]):
+            if status == MemberStatus.ACTIVE:
+                everyone[s].active += n
             else:
-                figures.pending += row["n"]
+                everyone[s].pending += n
 
+    # Event rows count a division's whole subtree: read the division's own and its children's.
+    slot = {division.pk: 0, **{child.pk: i for i, child in enumerate(children, start=1)}}
     months = month_starts(today)
     month_index = {month: i for i, month in enumerate(months)}
-    everyone = [total, *by_prefix.values()]
-    slot = {id(figures): i for i, figures in enumerate(everyone)}
-    # Per figures: starts and ends per month (all kinds), entries and exits per month.
-    starts = [[0] * len(months) for _ in everyone]
-    ends = [[0] * len(months) for _ in everyone]
-    entries = [[0] * len(months) for _ in everyone]
-    exits = [[0] * len(months) for _ in everyone]
-    # Periods are many: grouped in the database by the sub-division they fall under.
-    prefix_slots = {child.path: [0, slot[id(by_prefix[child.path])]] for child in children}
-    periods = MembershipPeriod.objects.filter(division__path__startswith=division.path).annotate(
-        prefix=Substr("division__path", 1, length)
-    )
-    for prefix, kind, month, n in _monthly(periods, "started_on", "start_kind", months[0], today):
-        i = month_index[month]
-        for s in prefix_slots.get(prefix, [0]):
-            starts[s][i] += n
-            if kind == PeriodStart.ENTRY:
-                entries[s][i] += n
-    for prefix, kind, month, n in _monthly(periods, "ended_on", "end_kind", months[0], today):
-        i = month_index[month]
-        for s in prefix_slots.get(prefix, [0]):
-            ends[s][i] += n
-            if kind != TRANSFER_OUT:
-                exits[s][i] += n
+    series = {name: [[0] * len(months) for _ in everyone] for name in EVENTS}
+    monthly = DivisionMonth.objects.filter(
+        division_id__in=slot, month__gte=months[0], month__lte=today
+    ).values_list("division_id", "month", *EVENTS)
+    for division_id, month, *counts in monthly:
+        for name, n in zip(EVENTS, counts, strict=True):
+            series[name][slot[division_id]][month_index[month]] += n
+    # Events dated later in the current month do not belong to its figures yet.
+    later = DivisionDay.objects.filter(
+        division_id__in=slot, day__gt=today, day__lt=_next_month(today)
+    ).values_list("division_id", *EVENTS)
+    for division_id, *counts in later:
+        for name, n in zip(EVENTS, counts, strict=True):
+            series[name][slot[division_id]][-1] -= n
 
-    windows_in = [dict.fromkeys(WINDOWS, 0) for _ in everyone]
-    windows_out = [dict.fromkeys(WINDOWS, 0) for _ in everyone]
-    for direction, prefix, counts in _windows(periods, today):
-        for s in prefix_slots.get(prefix, [0]):
-            bucket = windows_in[s] if direction == "in" else windows_out[s]
-            for days in WINDOWS:
-                bucket[days] += counts[days]
-
-    for s, figures in enumerate(everyone):
-        figures.entries = windows_in[s]
-        figures.exits = windows_out[s]
-        figures.series = _series(figures.members, months, starts[s], ends[s], entries[s], exits[s])
-    return total, [by_prefix[child.path] for child in children]
-
-
-def _monthly(
-    qs: QuerySet[MembershipPeriod], date_field: str, kind_field: str, since: date, today: date
-) -> list[tuple[str, str, date, int]]:
-    rows = (
-        qs.filter(**{f"{date_field}__gte": since, f"{date_field}__lte": today})
-        .annotate(month=TruncMonth(date_field))
-        .values_list("prefix", kind_field, "month")
-        .annotate(n=Count("*"))
+    windows = {
+        f"{kind}{days}": Sum(kind, filter=Q(day__gt=today - timedelta(days=days)))
+        for kind in ("entries", "exits")
+        for days in WINDOWS
+    }
+    recent = (
+        DivisionDay.objects.filter(
+            division_id__in=slot, day__gt=today - timedelta(days=max(WINDOWS)), day__lte=today
+        )
+        .values("division_id")
+        .annotate(**windows)
         .order_by()
     )
-    return [(d, k, m.date() if hasattr(m, "date") else m, n) for d, k, m, n in rows]
+    entries = [dict.fromkeys(WINDOWS, 0) for _ in everyone]
+    exits = [dict.fromkeys(WINDOWS, 0) for _ in everyone]
+    for row in recent:
+        s = slot[row["division_id"]]
+        for days in WINDOWS:
+            entries[s][days] = row[f"entries{days}"] or 0
+            exits[s][days] = row[f"exits{days}"] or 0
 
-
-def _windows(qs: QuerySet[MembershipPeriod], today: date) -> list[tuple[str, str, dict[int, int]]]:
-    """Entries ("in") and exits ("out") in the last 14, 30, 90 and 365 days, per division."""
-    result = []
-    for direction, date_field, condition in (
-        ("in", "started_on", Q(start_kind=PeriodStart.ENTRY)),
-        ("out", "ended_on", ~Q(end_kind=TRANSFER_OUT)),
-    ):
-        counts = {
-            f"w{days}": Count(
-                "division_id", filter=Q(**{f"{date_field}__gt": today - timedelta(days=days)})
-            )
-            for days in WINDOWS
-        }
-        rows = (
-            qs.filter(condition, **{f"{date_field}__gt": today - timedelta(days=max(WINDOWS))})
-            .filter(**{f"{date_field}__lte": today})
-            .values("prefix")
-            .annotate(**counts)
-            .order_by()
+    for s, figures in enumerate(everyone):
+        figures.entries = entries[s]
+        figures.exits = exits[s]
+        figures.series = _series(
+            figures.members,
+            months,
+            series["starts"][s],
+            series["ends"][s],
+            series["entries"][s],
+            series["exits"][s],
         )
-        for row in rows:
-            result.append((direction, row["prefix"], {d: row[f"w{d}"] for d in WINDOWS}))
-    return result
+    return total, everyone[1:]
+
+
+EVENTS = ("starts", "ends", "entries", "exits")
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
 def _series(

@@ -13,3 +13,10 @@ def apply_import(batch_id: int) -> None:
     from members import imports
 
     imports.run_apply(batch_id=batch_id)
+
+
+@shared_task(name="members.repair_figures")
+def repair_figures() -> None:
+    from members import figures
+
+    figures.repair()

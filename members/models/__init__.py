@@ -8,6 +8,7 @@ from members.models.divisions import (
     RoleAssignment,
     RoleAssignmentQuerySet,
 )
+from members.models.figures import DivisionDay, DivisionMonth, DivisionTally
 from members.models.register import (
     PERIOD_END_CHOICES,
     REGISTER_FIELDS,
@@ -34,8 +35,11 @@ __all__ = [
     "ChangeRequest",
     "ChangeRequestQuerySet",
     "Division",
+    "DivisionDay",
     "DivisionLevel",
+    "DivisionMonth",
     "DivisionQuerySet",
+    "DivisionTally",
     "EndReason",
     "ExportLog",
     "FeeClass",

@@ -13,6 +13,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from members import figures
 from members.models import (
     TRANSFER_OUT,
     Division,
@@ -124,6 +125,8 @@ def admit_member(
     MembershipPeriod.objects.create(
         member=member, division=division, started_on=joined_on, start_kind=PeriodStart.ENTRY
     )
+    figures.count_member(division_id=division.pk, status=member.status, delta=1)
+    figures.count_start(division=division, day=joined_on, kind=PeriodStart.ENTRY)
     _save_version(member=member, by=by, reason=reason, before=None, change_request=change_request)
     record_audit(
         actor=by,
@@ -192,6 +195,8 @@ def end_membership(
     period.ended_on = on
     period.end_kind = reason
     period.save(update_fields=["ended_on", "end_kind"])
+    figures.count_member(division_id=member.division_id, status=member.status, delta=-1)
+    figures.count_end(division=member.division, day=on, kind=reason)
     member.status = MemberStatus.ENDED
     member.end_reason = reason
     member.left_on = on
@@ -242,6 +247,10 @@ def transfer_member(
     MembershipPeriod.objects.create(
         member=member, division=to, started_on=on, start_kind=PeriodStart.TRANSFER_IN
     )
+    figures.count_member(division_id=member.division_id, status=member.status, delta=-1)
+    figures.count_member(division_id=to.pk, status=member.status, delta=1)
+    figures.count_end(division=source, day=on, kind=TRANSFER_OUT)
+    figures.count_start(division=to, day=on, kind=PeriodStart.TRANSFER_IN)
     member.division = to
     member.version += 1
     member.save()
