@@ -6,9 +6,12 @@ from typing import Any
 from django import forms
 from django.db.models import F, Q
 from django.db.models.functions import Lower
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
+from members import queries
 from members.models import (
     Division,
     EndReason,
@@ -18,6 +21,7 @@ from members.models import (
     MemberStatus,
     PaymentStatus,
     Role,
+    User,
 )
 
 
@@ -114,9 +118,7 @@ class MemberFilterForm(forms.Form):
     fee_class = forms.ChoiceField(
         label=_("Fee class"), required=False, choices=[("", _("all")), *FeeClass.choices]
     )
-    division = forms.TypedChoiceField(
-        label=_("Sub-division"), required=False, coerce=int, empty_value=None
-    )
+    division = forms.IntegerField(label=_("Sub-division"), required=False, widget=forms.HiddenInput)
     payment = forms.ChoiceField(
         label=_("Dues"), required=False, choices=[("", _("all")), *PaymentStatus.choices]
     )
@@ -124,25 +126,28 @@ class MemberFilterForm(forms.Form):
         required=False, choices=[(key, key) for key in SORTS], widget=forms.HiddenInput
     )
 
-    def __init__(
-        self, *args: Any, divisions: list[tuple[int, str, int, str]], **kwargs: Any
-    ) -> None:
-        """`divisions`: (pk, path, depth, name) of the sub-divisions one may filter by;
+    def __init__(self, *args: Any, user: User, within: Division, **kwargs: Any) -> None:
+        """`within`: the division whose members are listed (sub-divisions of it may be chosen);
         `finance`: whether the user may see payment status (and filter by it)."""
         self.finance = kwargs.pop("finance", False)
         super().__init__(*args, **kwargs)
-        self.paths = {pk: path for pk, path, _depth, _name in divisions}
-        # A plain list, rendered by the template: a state has hundreds of chapters, and
-        # Django's per-option widget templates would cost more than the whole query.
-        self.division_options = [
-            (pk, "\u2003" * max(depth - 3, 0) + name) for pk, _path, depth, name in divisions
-        ]
-        self.fields["division"].choices = [("", _("all")), *self.division_options]
+        self.user = user
+        self.within = within
+        self.fields["division"].widget = DivisionPicker(within=within, allow_all=True)
+
+    def clean_division(self) -> int | None:
+        pk = self.cleaned_data.get("division")
+        self._selected = queries.sub_division(self.user, self.within, pk) if pk else None
+        if pk and self._selected is None:
+            raise forms.ValidationError(_("This sub-division cannot be chosen here."))
+        self.fields["division"].widget.selected = self._selected
+        return pk
 
     @property
-    def selected_division(self) -> int | None:
+    def selected_division(self) -> Division | None:
+        """The chosen sub-division (a stale one drops only itself)."""
         self.is_valid()
-        return self.cleaned_data.get("division")
+        return getattr(self, "_selected", None)
 
     def filter(self, qs: MemberQuerySet) -> MemberQuerySet:
         self.is_valid()
@@ -152,8 +157,8 @@ class MemberFilterForm(forms.Form):
             qs = qs.filter(fee_class=data["fee_class"])
         if data.get("payment") and self.finance:
             qs = qs.filter(payment_status=data["payment"])
-        if data.get("division"):
-            qs = qs.filter(division__path__startswith=self.paths[data["division"]])
+        if self.selected_division is not None:
+            qs = qs.filter(division__path__startswith=self.selected_division.path)
         ordering = SORTS[data.get("sort") or "name"]
         if data.get("q"):
             qs = qs.search(data["q"][:100])
@@ -287,9 +292,7 @@ class TransferForm(DatedRequestForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["target_division"].label_from_instance = lambda d: (
-            "\u2003" * max(d.depth - 2, 0) + f"{d.name} ({d.code})"
-        )
+        self.fields["target_division"].widget = DivisionPicker()
 
     def proposed(self) -> dict[str, Any]:
         return {}
@@ -314,3 +317,42 @@ class FeeClassForm(forms.Form):
         if self.cleaned_data.get("dues_tier") is not None:
             proposed["dues_tier"] = self.cleaned_data["dues_tier"]
         return proposed
+
+
+class DivisionPicker(forms.Widget):
+    """A division chosen by searching for it: the page carries only the chosen one, matches
+    come from the server as you type (a state has hundreds of chapters, Germany thousands).
+    Radio buttons, so that the form works with the keyboard and without any script of ours.
+    """
+
+    template_name = "members/widgets/division_picker.html"
+
+    def __init__(self, *, within: Division | None = None, allow_all: bool = False) -> None:
+        super().__init__()
+        self.within = within
+        self.allow_all = allow_all
+        self.selected: Division | None = None
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        selected = self.selected
+        # Below a division the form resolves the choice within what the user may see; a
+        # transfer may go anywhere, so its target is simply looked up.
+        if selected is None and self.within is None and value not in (None, ""):
+            try:
+                selected = Division.objects.filter(pk=int(value)).first()
+            except (TypeError, ValueError):
+                selected = None
+        params = {"field": name, "all": "1" if self.allow_all else ""}
+        if self.within is not None:
+            params["within"] = str(self.within.pk)
+        context["widget"]["picker"] = {
+            "choices": [selected] if selected else [],
+            "selected": selected.pk if selected else None,
+            "allow_all": self.allow_all,
+            "url": f"{reverse('members:division_choices')}?{urlencode(params)}",
+        }
+        return context
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        return data.get(name)

@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from members import access
@@ -57,14 +57,49 @@ def visible_ancestors(user: User, division: Division) -> QuerySet[Division]:
     return Division.objects.get_ancestors(division).visible_to(user, access.Action.VIEW_DIVISION)
 
 
-def sub_divisions(user: User, division: Division) -> list[tuple[int, str, int, str]]:
-    """(pk, path, depth, name) of the subtree below the division, for the member filter."""
-    return list(
+CHOICES_SHOWN = 15
+
+
+def division_choices(
+    user: User, *, within: Division | None, term: str, selected: int | None
+) -> tuple[list[Division], bool]:
+    """Divisions for a picker: matching `term` by name or code, below `within` as far as the
+    user may see members there (or, without `within`, every division but the federal party,
+    as a transfer may go anywhere). The selected one is always included. Returns at most
+    CHOICES_SHOWN and whether there were more."""
+    if within is not None:
+        qs = (
+            Division.objects.visible_to(user, access.Action.VIEW_MEMBERS)
+            .subtree_of(within)
+            .exclude(pk=within.pk)
+        )
+    else:
+        qs = Division.objects.exclude(depth=1)
+    term = term.strip()[:100]
+    matches = list(
+        qs.filter(Q(name__icontains=term) | Q(code__istartswith=term)).order_by("path")[
+            : CHOICES_SHOWN + 1
+        ]
+        if term
+        else []
+    )
+    more = len(matches) > CHOICES_SHOWN
+    matches = matches[:CHOICES_SHOWN]
+    if selected and all(d.pk != selected for d in matches):
+        chosen = qs.filter(pk=selected).first()
+        if chosen is not None:
+            matches.insert(0, chosen)
+    return matches, more
+
+
+def sub_division(user: User, division: Division, pk: int) -> Division | None:
+    """The sub-division `pk` below `division`, if the user may see its members."""
+    return (
         Division.objects.visible_to(user, access.Action.VIEW_MEMBERS)
         .subtree_of(division)
         .exclude(pk=division.pk)
-        .order_by("path")
-        .values_list("pk", "path", "depth", "name")
+        .filter(pk=pk)
+        .first()
     )
 
 

@@ -7,6 +7,7 @@ app_name = "members"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("divisions/<int:pk>/", views.division_detail, name="division_detail"),
+    path("divisions/choices/", views.division_choices, name="division_choices"),
     path("divisions/<int:pk>/roles/", views.division_roles, name="division_roles"),
     path("divisions/<int:pk>/roles/grant/", views.role_grant, name="role_grant"),
     path("roles/<int:pk>/revoke/", views.role_revoke, name="role_revoke"),

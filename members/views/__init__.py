@@ -6,7 +6,7 @@ from members.views.divisions import (
     role_grant,
     role_revoke,
 )
-from members.views.register import member_detail, member_list
+from members.views.register import division_choices, member_detail, member_list
 from members.views.requests import (
     request_consent,
     request_entry,
@@ -25,6 +25,7 @@ from members.views.transfers import (
 
 __all__ = [
     "dashboard",
+    "division_choices",
     "division_detail",
     "division_roles",
     "healthz",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from members import access, queries
@@ -18,9 +18,7 @@ def member_list(request: HttpRequest, pk: int) -> HttpResponse:
     division = get_visible_or_404(request.user, Division, Action.VIEW_MEMBERS, pk=pk)
     # Always bound: no parameters at all is a valid filter too.
     finance = access.can(request.user, Action.VIEW_FINANCE, division)
-    form = MemberFilterForm(
-        request.GET, divisions=queries.sub_divisions(request.user, division), finance=finance
-    )
+    form = MemberFilterForm(request.GET, user=request.user, within=division, finance=finance)
     members = form.filter(
         Member.objects.visible_to(request.user).in_subtree(division).select_related("division")
     )
@@ -70,3 +68,44 @@ def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
             ],
         },
     )
+
+
+@login_required
+def division_choices(request: HttpRequest) -> HttpResponse:
+    """Matches for a division picker (members.forms.DivisionPicker), as radio buttons."""
+    name = request.GET.get("field", "")
+    if name not in PICKER_FIELDS:
+        raise Http404
+    within = None
+    if request.GET.get("within"):
+        within = get_visible_or_404(
+            request.user, Division, Action.VIEW_MEMBERS, pk=_int(request.GET["within"])
+        )
+    term = request.GET.get("term", "")
+    selected = _int(request.GET.get(name))
+    choices, more = queries.division_choices(
+        request.user, within=within, term=term, selected=selected
+    )
+    return render(
+        request,
+        "members/widgets/_division_choices.html",
+        {
+            "name": name,
+            "choices": choices,
+            "selected": selected,
+            "allow_all": bool(request.GET.get("all")),
+            "more": more,
+            "term": term.strip(),
+        },
+    )
+
+
+# The forms that use a division picker, by field name.
+PICKER_FIELDS = {"division", "target_division"}
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None

@@ -166,7 +166,8 @@ def member_export(request: HttpRequest, pk: int) -> HttpResponse:
     division = get_visible_or_404(request.user, Division, Action.EXPORT_MEMBERS, pk=pk)
     filters = MemberFilterForm(
         request.GET,
-        divisions=queries.sub_divisions(request.user, division),
+        user=request.user,
+        within=division,
         finance=access.can(request.user, Action.VIEW_FINANCE, division),
     )
     members = filters.filter(

@@ -71,6 +71,7 @@ OWN_STATUS = {
 }
 URLS_WITHOUT_OBJECT = {
     "members:dashboard",
+    "members:division_choices",  # tests/members/test_division_picker.py
     "members:request_list",
     "finance:statement_list",
     "mailings:mailing_list",
