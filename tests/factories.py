@@ -70,7 +70,13 @@ def make_user(
         user.save(update_fields=["is_staff"])
         user.user_permissions.set(
             Permission.objects.filter(
-                content_type__app_label__in=["members", "mailings", "finance", "onboarding"]
+                content_type__app_label__in=[
+                    "members",
+                    "mailings",
+                    "finance",
+                    "onboarding",
+                    "outbox",
+                ]
             )
         )
     if division is not None and role is not None:
