@@ -20,7 +20,6 @@ from finance.models import MonthlyStatement, Payment
 from finance.payments import payment_states
 from members import access, stats
 from members.access import Action
-from members.exports import neutralise
 from members.models import (
     TRANSFER_OUT,
     ChangeRequest,
@@ -31,6 +30,7 @@ from members.models import (
     PeriodStart,
     RequestStatus,
 )
+from members.spreadsheets import neutralise
 from outbox import services as outbox
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from members import services
 from members.models import Division, ExportLog, Member, User
+from members.spreadsheets import neutralise
 
 CHUNK = 2000
 COLUMNS = [
@@ -39,13 +40,6 @@ FEE_LABELS = {
     "exempt": "befreit",
 }
 STATUS_LABELS = {"pending": "schwebend", "active": "aktiv", "ended": "beendet"}
-
-
-def neutralise(value: Any) -> Any:
-    """A cell that begins like a formula is kept as text, so no spreadsheet runs it."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def _rows(members: QuerySet[Member]) -> Iterator[list[Any]]:

@@ -31,8 +31,10 @@ from members.models import ChangeRequest, Division, ImportBatch, Member, Request
 from members.models.register import json_value
 from members.services.register import EDITABLE_FIELDS
 from members.spreadsheets import (
+    FORMULA_STARTS,
     FormulaWithoutValue,
     SpreadsheetError,
+    neutralise,
     normalise_header,
     read,
     sheet,
@@ -149,7 +151,7 @@ def _text(value: Any) -> str:
         value = int(value)
     text = " ".join(str(value).split())
     # Our own exports neutralise cells a spreadsheet would run as a formula.
-    if len(text) > 1 and text[0] == "'" and text[1] in "=+-@":
+    if text.startswith("'") and text[1:].startswith(FORMULA_STARTS):
         text = text[1:]
     return text
 
@@ -689,19 +691,11 @@ def error_workbook(batch: ImportBatch) -> bytes:
     problems = {r["row"]: "; ".join(r["errors"]) for r in batch.report}
     workbook = Workbook(write_only=True)
     worksheet = workbook.create_sheet(_("Rows"))
-    worksheet.append([_safe(title) for title in parsed.header] + [_("Error")])
+    worksheet.append([neutralise(title) for title in parsed.header] + [_("Error")])
     for row, number in zip(parsed.rows, parsed.row_numbers, strict=True):
         worksheet.append(
-            [_safe(cell) for cell in row[: len(parsed.header)]] + [problems.get(number, "")]
+            [neutralise(cell) for cell in row[: len(parsed.header)]] + [problems.get(number, "")]
         )
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
-
-
-def _safe(value: Any) -> Any:
-    if isinstance(value, FormulaWithoutValue):
-        return "'" + value
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value

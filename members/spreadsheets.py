@@ -4,6 +4,9 @@ A legacy sheet is messy: a title above the header, German headers in many spelli
 as text or Excel serial numbers, postal codes that lost their leading zero, phone numbers as
 floats. This module turns a file into a header and rows of raw values, refusing what is not
 a sheet we can read safely; `members.imports` maps and validates the values.
+
+Whatever we write into a spreadsheet (exports, the import's error list, statements) goes
+through `neutralise`, so that no cell runs as a formula.
 """
 
 from __future__ import annotations
@@ -25,6 +28,18 @@ MAX_COLUMNS = 60  # a member sheet has a dozen columns; a declared XFD width is 
 MAX_CELLS = 1_500_000
 MAX_UNZIPPED = 200 * 1024 * 1024  # a zip bomb expands far beyond this
 HEADER_SEARCH_ROWS = 15
+
+
+# A cell beginning with one of these is run as a formula by some spreadsheet program (a tab
+# or a carriage return can hide one).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """A cell that begins like a formula is kept as text, so no spreadsheet runs it."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 class SpreadsheetError(Exception):

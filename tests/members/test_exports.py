@@ -166,3 +166,32 @@ def test_a_broken_filter_stops_the_export(client, tree, board_sn):
     assert response.status_code == 200
     assert response.context["form"].non_field_errors()
     assert not ExportLog.objects.exists()
+
+
+# Every way a cell can begin that a spreadsheet would read as a formula (or that hides one
+# behind a tab or a carriage return).
+FORMULA_STARTS = ["=1+1", "+49 341 1", "-2+3", "@SUM(1)", "\t=1+1", "\r=1+1"]
+
+
+def test_exports_and_the_import_error_list_neutralise_every_formula_start(client, tree, board_sn):
+    for n, value in enumerate(FORMULA_STARTS):
+        make_member(tree.leipzig, first_name=value, last_name=f"Formel{n}")
+    client.force_login(board_sn)
+    text = content(export(client, tree.sn, "csv")).decode("utf-8-sig")
+    exported = {row[2]: row[1] for row in csv.reader(io.StringIO(text, newline=""), delimiter=";")}
+    assert [exported[f"Formel{n}"] for n in range(len(FORMULA_STARTS))] == [
+        "'" + value for value in FORMULA_STARTS
+    ]
+
+    lines = ["Vorname;Nachname"] + [
+        f'"{value}";Formel{n}' for n, value in enumerate(FORMULA_STARTS)
+    ]
+    batch = imports.create_batch(
+        by=board_sn, division=tree.sn, content="\n".join(lines).encode(), filename="f.csv"
+    )
+    imports.check_batch(batch_id=batch.pk)
+    errors = client.get(reverse("members:import_errors", args=[batch.pk]))
+    sheet = load_workbook(io.BytesIO(errors.content)).active
+    first_names = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    # XML reads a carriage return back as a line feed.
+    assert first_names == ["'" + value.replace("\r", "\n") for value in FORMULA_STARTS]
