@@ -45,6 +45,11 @@ def _next_month(period: date) -> date:
     return (period.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
+def file_name(statement: MonthlyStatement) -> str:
+    """The workbook's name, in the e-mail and on download."""
+    return f"kontoauszug-{statement.division.code}-{statement.period:%Y-%m}.xlsx"
+
+
 def recipients(division: Division) -> list[str]:
     """Everyone who holds a role on the state association that receives statements."""
     return sorted(
@@ -216,7 +221,7 @@ def send(statement: MonthlyStatement, *, again: bool = False) -> int:
         return 0
     statement.refresh_from_db()
     to = recipients(statement.division)
-    filename = f"kontoauszug-{statement.division.code}-{statement.period:%Y-%m}.xlsx"
+    filename = file_name(statement)
     for address in to:
         outbox.send_templated(
             name="monthly_statement",

@@ -9,6 +9,7 @@ from django.db.models.functions import TruncMonth
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 
 from finance import statements
 from finance.models import MonthlyStatement, Payment
@@ -61,8 +62,8 @@ def statement_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def statement_download(request: HttpRequest, pk: int) -> HttpResponse:
     statement = get_visible_or_404(request.user, MonthlyStatement, Action.RECEIVE_STATEMENT, pk=pk)
     response = HttpResponse(bytes(statement.workbook), content_type=statements.XLSX)
-    response["Content-Disposition"] = (
-        f'attachment; filename="kontoauszug-{statement.division.code}-{statement.period:%Y-%m}.xlsx"'
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=statements.file_name(statement)
     )
     return response
 

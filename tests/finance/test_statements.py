@@ -153,3 +153,15 @@ def test_the_statements_menu_is_only_for_those_who_can_receive_one(
         "kv-leipzig@example.org": False,
         "schatz-ov@example.org": False,
     }
+
+
+def test_the_mail_attachment_and_the_download_carry_the_same_file_name(
+    client, tree, october, treasurer_sn, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        statement = statements.prepare(tree.sn, date(2026, 10, 1))
+        statements.send(statement)
+    assert {m.attachments[0][0] for m in mailoutbox} == {"kontoauszug-SN-2026-10.xlsx"}
+    client.force_login(treasurer_sn)
+    response = client.get(reverse("finance:statement_download", args=[statement.pk]))
+    assert response["Content-Disposition"] == 'attachment; filename="kontoauszug-SN-2026-10.xlsx"'
