@@ -30,8 +30,7 @@ def test_address_change_from_search_to_approval(live_server, page: Page, tree, s
     make_member(tree.dresden, first_name="Jana", last_name="Bauer")
     base = live_server.url
 
-    log_in(page, base, board.email)
-    page.get_by_role("link", name="Öffnen Landesverband Sachsen").click()
+    log_in(page, base, board.email)  # one division: its dashboard opens at once
     page.get_by_role("link", name="Mitglieder", exact=True).click()
     page.wait_for_load_state("load")
     with page.expect_response(
