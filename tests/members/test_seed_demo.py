@@ -75,6 +75,7 @@ def test_demo_federal_admin_reaches_everything_through_the_explicit_permission()
     user = authenticate(username="bund@example.org", password=DEMO_PASSWORD)
     assert user.is_staff and not user.is_superuser
     assert access.has_global_access(user)
+    assert user.has_perm("outbox.view_outboundemail")  # the outgoing e-mails in the admin
 
 
 def test_seed_demo_brings_dues_and_payments():

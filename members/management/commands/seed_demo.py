@@ -206,7 +206,13 @@ class Command(BaseCommand):
         group, _ = Group.objects.get_or_create(name=FEDERAL_OFFICE_GROUP)
         group.permissions.set(
             Permission.objects.filter(
-                content_type__app_label__in=["members", "mailings", "finance", "onboarding"]
+                content_type__app_label__in=[
+                    "members",
+                    "mailings",
+                    "finance",
+                    "onboarding",
+                    "outbox",
+                ]
             )
         )
         return group
