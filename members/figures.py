@@ -16,7 +16,6 @@ from members.models import (
     DivisionTally,
     Member,
     MembershipPeriod,
-    MemberStatus,
     PeriodStart,
 )
 
@@ -30,9 +29,7 @@ EVENT_COLUMNS = ("starts", "ends", "entries", "exits")
 
 
 def count_member(*, division_id: int, status: str, delta: int) -> None:
-    """A member of `status` joined (+1) or left (-1) the division's current count."""
-    if status == MemberStatus.ENDED:
-        return
+    """A member of `status` joined (+1) or left (-1) the division's count of that status."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {TALLY} (division_id, status, count) VALUES (%s, %s, %s) "  # noqa: S608 - table names are ours
@@ -105,7 +102,7 @@ def _expected_events(key: str) -> str:
 def _expected_tally() -> str:
     return f"""
         SELECT division_id, status, COUNT(*) FROM {Member._meta.db_table}
-        WHERE status <> '{MemberStatus.ENDED}' GROUP BY division_id, status
+        GROUP BY division_id, status
     """  # noqa: S608 - no user input
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from members import queries
+from members import queries, stats
 from members.models import (
     Division,
     EndReason,
@@ -76,6 +76,13 @@ SORTS: dict[str, tuple[str, ...]] = {
     "-city": ("-city", "-last_name", "-membership_number"),
 }
 
+STATUS_VALUES = {
+    "current": [MemberStatus.PENDING, MemberStatus.ACTIVE],
+    "active": [MemberStatus.ACTIVE],
+    "pending": [MemberStatus.PENDING],
+    "ended": [MemberStatus.ENDED],
+    "all": list(MemberStatus),
+}
 STATUS_FILTERS = {
     "current": ~Q(status=MemberStatus.ENDED),
     "active": Q(status=MemberStatus.ACTIVE),
@@ -167,6 +174,22 @@ class MemberFilterForm(forms.Form):
             # which is slow for names late in the alphabet).
             ordering = tuple(_unindexed(field) for field in ordering)
         return qs.order_by(*ordering)
+
+    @property
+    def searching(self) -> bool:
+        self.is_valid()
+        return bool(self.cleaned_data.get("q"))
+
+    def count_from_figures(self) -> int | None:
+        """The number of members the filter leaves, from the register figures, where only
+        the status and the sub-division narrow the list (else None: the query must count)."""
+        self.is_valid()
+        data = self.cleaned_data
+        if data.get("q") or data.get("fee_class") or (data.get("payment") and self.finance):
+            return None
+        return stats.members_now(
+            self.selected_division or self.within, STATUS_VALUES[data.get("status") or "current"]
+        )
 
     @property
     def current_sort(self) -> str:

@@ -25,6 +25,16 @@ WINDOWS = (14, 30, 90, 365)
 MONTHS = 24
 
 
+def members_now(division: Division, statuses: list[str]) -> int:
+    """How many members of these statuses the division and everything below it has now."""
+    return (
+        DivisionTally.objects.filter(
+            division__path__startswith=division.path, status__in=statuses
+        ).aggregate(n=Sum("count"))["n"]
+        or 0
+    )
+
+
 def members_on(division: Division, day: date) -> int:
     """How many members the division and everything below it had on `day`."""
     return (
@@ -99,7 +109,7 @@ def division_figures(division: Division, today: date) -> tuple[Figures, list[Fig
         for s in slots.get(prefix, [0]):
             if status == MemberStatus.ACTIVE:
                 everyone[s].active += n
-            else:
+            elif status == MemberStatus.PENDING:
                 everyone[s].pending += n
 
     # Event rows count a division's whole subtree: read the division's own and its children's.

@@ -196,6 +196,7 @@ def end_membership(
     period.end_kind = reason
     period.save(update_fields=["ended_on", "end_kind"])
     figures.count_member(division_id=member.division_id, status=member.status, delta=-1)
+    figures.count_member(division_id=member.division_id, status=MemberStatus.ENDED, delta=1)
     figures.count_end(division=member.division, day=on, kind=reason)
     member.status = MemberStatus.ENDED
     member.end_reason = reason

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.functional import cached_property
 
 from members import access, queries
 from members.access import Action, get_visible_or_404
@@ -11,6 +14,31 @@ from members.forms import MemberFilterForm
 from members.models import Division, Member, RequestKind
 
 PAGE_SIZE = 50
+# A filtered list counts its members up to here; past it the list says "more than".
+COUNT_LIMIT = 1000
+
+
+class CountedPaginator(Paginator):
+    """Counts without reading the whole list: the number is given (from the register
+    figures), or counted up to COUNT_LIMIT (a search for a common name in a state of a
+    hundred thousand members finds thousands; nobody pages through them)."""
+
+    def __init__(self, *args: Any, count: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.given_count = count
+        self.limited = False
+
+    @cached_property
+    def count(self) -> int:
+        if self.given_count is not None:
+            return self.given_count
+        found = (
+            len(self.object_list)
+            if isinstance(self.object_list, list)
+            else self.object_list[: COUNT_LIMIT + 1].count()
+        )
+        self.limited = found > COUNT_LIMIT
+        return min(found, COUNT_LIMIT)
 
 
 @login_required
@@ -19,10 +47,18 @@ def member_list(request: HttpRequest, pk: int) -> HttpResponse:
     # Always bound: no parameters at all is a valid filter too.
     finance = access.can(request.user, Action.VIEW_FINANCE, division)
     form = MemberFilterForm(request.GET, user=request.user, within=division, finance=finance)
-    members = form.filter(
-        Member.objects.visible_to(request.user).in_subtree(division).select_related("division")
-    )
-    page = Paginator(members, PAGE_SIZE).get_page(request.GET.get("page"))
+    visible = Member.objects.visible_to(request.user)
+    members = form.filter(visible.in_subtree(division))
+    # Page through ids (read from the indexes alone), then load the rows of this page only.
+    ids = members.values_list("pk", flat=True)
+    if form.searching:
+        # A search finds its matches in one pass anyway: keep up to the limit, in order.
+        ids = list(ids[: COUNT_LIMIT + 1])
+    paginator = CountedPaginator(ids, PAGE_SIZE, count=form.count_from_figures())
+    page = paginator.get_page(request.GET.get("page"))
+    page_ids = list(page.object_list)
+    rows = visible.filter(pk__in=page_ids).select_related("division").in_bulk()
+    page.object_list = [rows[pk] for pk in page_ids]
     context = {
         "division": division,
         "ancestors": queries.visible_ancestors(request.user, division),

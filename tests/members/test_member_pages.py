@@ -241,3 +241,34 @@ def test_odd_digits_in_the_search_do_not_break_it(client, tree, board_sn):
     assert (
         client.get(reverse("members:member_list", args=[tree.sn.pk]), {"q": "²"}).status_code == 200
     )
+
+
+def test_the_list_counts_from_the_register_figures_for_every_status(client, tree, board_sn):
+    make_member(tree.leipzig, last_name="Aktuell")
+    make_member(tree.leipzig_sued, last_name="Auch")
+    gone = make_member(tree.dresden, last_name="Weg")
+    services.end_membership(by=None, member=gone, on=date(2025, 6, 30), reason=EndReason.EXIT)
+    client.force_login(board_sn)
+    url = reverse("members:member_list", args=[tree.sn.pk])
+    counts = {
+        status: client.get(url, {"status": status}).context["page_obj"].paginator.count
+        for status in ("current", "pending", "ended", "all")
+    }
+    assert counts == {"current": 2, "pending": 2, "ended": 1, "all": 3}
+    in_leipzig = client.get(url, {"division": tree.leipzig.pk}).context["page_obj"].paginator
+    assert in_leipzig.count == 2
+
+
+def test_a_long_filtered_list_says_more_than_instead_of_counting_all(
+    client, tree, board_sn, monkeypatch
+):
+    from members.views import register
+
+    monkeypatch.setattr(register, "COUNT_LIMIT", 2)
+    for first_name in ("Anna", "Berta", "Clara"):
+        make_member(tree.leipzig, first_name=first_name, last_name="Schmidt")
+    client.force_login(board_sn)
+    response = client.get(reverse("members:member_list", args=[tree.sn.pk]), {"q": "schmidt"})
+    assert [m.first_name for m in response.context["page_obj"]] == ["Anna", "Berta"]
+    assert "Mehr als 2 Mitglieder" in response.text
+    assert "Seite 1 von" not in response.text
