@@ -42,12 +42,12 @@ run: install
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# Board pages against a synthetic register (BENCH_MEMBERS, default 500000) in PostgreSQL.
-# Without DATABASE_URL a throwaway server is started, its data kept in $(BENCH_PG) for reuse.
+# Board pages and batch jobs against synthetic registers in PostgreSQL (scripts/bench): the
+# pages at BENCH_SMALL_MEMBERS (20000) and BENCH_MEMBERS (500000), everything at the latter.
+# Without DATABASE_URL throwaway servers are started, their data kept in $(BENCH_PG)-<size>.
 BENCH_PG ?= /tmp/musterrolle-bench-pg
 bench: install
-	@if [ -n "$$DATABASE_URL" ]; then $(PY) bench/run.py; \
-	else scripts/with-services --keep $(BENCH_PG) -- $(PY) bench/run.py; fi
+	BENCH_PG=$(BENCH_PG) scripts/bench
 
 lint: install
 	$(VENV)/bin/ruff check .

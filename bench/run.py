@@ -1,11 +1,18 @@
-"""`make bench`: board pages against a synthetic register of BENCH_MEMBERS members.
+"""`make bench` (scripts/bench runs this once per size): board pages against a synthetic
+register of BENCH_MEMBERS members.
 
 Prints one line per scenario:
     BENCH <scenario> members=<n> p50_ms=<x> p95_ms=<y> queries=<q>
+and where the time of each page goes:
+    BENCH share <scenario> sql_ms=<x> template_ms=<y> python_ms=<z>
+With --pages-only it measures the page scenarios alone; with --results FILE it also writes
+them as JSON lines, from which scripts/bench prints the growth between two sizes.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import random
 import statistics
@@ -20,7 +27,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("MUSTERROLLE_TESTING", "1")  # simple static storage, no TLS redirect
 os.environ["DJANGO_DEBUG"] = "0"
-os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,127.0.0.1")
+# E-mails the bench causes (the demo's invitations, statements) go nowhere, on purpose.
+os.environ["MAIL_BACKEND"] = "django.core.mail.backends.dummy.EmailBackend"
 
 import django  # noqa: E402
 
@@ -40,6 +49,7 @@ from members.middleware import SESSION_FLAG  # noqa: E402
 from members.models import Division, Member, Role, RoleAssignment, User  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "40"))
+RESULTS: list[dict[str, Any]] = []
 STATE = os.environ.get("BENCH_STATE", "NW")  # the largest state: the hardest case
 
 
@@ -58,6 +68,50 @@ def board_client(state: Division) -> Client:
     return client
 
 
+class Timer:
+    """SQL time of a request, and the time its top-level templates took less their SQL."""
+
+    def __init__(self) -> None:
+        self.sql = 0.0
+        self.template = 0.0
+        self._sql_in_template = 0.0
+        self._in_template = False
+
+    def __call__(
+        self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
+    ) -> Any:
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            spent = time.perf_counter() - started
+            self.sql += spent
+            if self._in_template:
+                self._sql_in_template += spent
+
+    def wrap_templates(self) -> Any:
+        from unittest import mock
+
+        from django.template.backends.django import Template
+
+        original = Template.render
+        timer = self
+
+        def render(template: Any, *args: Any, **kwargs: Any) -> Any:
+            if timer._in_template:  # a template rendered inside another one
+                return original(template, *args, **kwargs)
+            timer._in_template = True
+            started, sql_before = time.perf_counter(), timer._sql_in_template
+            try:
+                return original(template, *args, **kwargs)
+            finally:
+                timer._in_template = False
+                spent = time.perf_counter() - started
+                timer.template += spent - (timer._sql_in_template - sql_before)
+
+        return mock.patch.object(Template, "render", render)
+
+
 def measure(name: str, members: int, client: Client, urls: Callable[[int], str]) -> None:
     for i in range(3):  # warm caches and connections
         client.get(urls(i))
@@ -71,20 +125,43 @@ def measure(name: str, members: int, client: Client, urls: Callable[[int], str])
             raise SystemExit(f"{name}: {url} answered {response.status_code}")
     with CaptureQueriesContext(connection) as ctx:
         client.get(urls(RUNS))
+    queries = len(ctx.captured_queries)  # read now: the next request empties the log
+    # Where the time goes, in separate runs (the timing wrappers cost a little themselves).
+    timer = Timer()
+    shares = max(5, RUNS // 4)
+    with connection.execute_wrapper(timer), timer.wrap_templates():
+        started = time.perf_counter()
+        for i in range(shares):
+            client.get(urls(i))
+        total = (time.perf_counter() - started) * 1000 / shares
+    sql_ms, template_ms = timer.sql * 1000 / shares, timer.template * 1000 / shares
     p50 = statistics.median(timings)
     p95 = statistics.quantiles(timings, n=20)[18]
     print(
-        f"BENCH {name} members={members} p50_ms={p50:.1f} p95_ms={p95:.1f} queries={len(ctx.captured_queries)}",
+        f"BENCH {name} members={members} p50_ms={p50:.1f} p95_ms={p95:.1f} queries={queries}",
         flush=True,
     )
+    print(
+        f"BENCH share {name} sql_ms={sql_ms:.1f} template_ms={template_ms:.1f} "
+        f"python_ms={max(0.0, total - sql_ms - template_ms):.1f}",
+        flush=True,
+    )
+    RESULTS.append({"scenario": name, "members": members, "p50_ms": p50})
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--members", type=int, default=int(os.environ.get("BENCH_MEMBERS", "500000"))
+    )
+    parser.add_argument("--pages-only", action="store_true", help="only the page scenarios")
+    parser.add_argument("--results", help="append the page results to this file as JSON lines")
+    options = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit(
             "make bench needs PostgreSQL (DATABASE_URL); `make bench` starts one for you."
         )
-    total = int(os.environ.get("BENCH_MEMBERS", "500000"))
+    total = options.members
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
@@ -94,7 +171,10 @@ def main() -> None:
     with connection.cursor() as cursor:
         # What autovacuum keeps up in production: earlier runs (statement imports update
         # members) would otherwise leave the visibility map stale and slow every count.
-        cursor.execute("VACUUM ANALYZE members_member, finance_payment, finance_charge")
+        cursor.execute(
+            "VACUUM ANALYZE members_member, finance_payment, finance_charge, "
+            "members_divisiontally, members_divisionday, members_divisionmonth"
+        )
     state = Division.objects.get(code=STATE)
     client = board_client(state)
     rng = random.Random(1)
@@ -131,11 +211,124 @@ def main() -> None:
             + ("?kind=newsletter" if i % 2 else "?kind=official&fee_classes=regular")
         ),
     )
+    if options.results:
+        with open(options.results, "a") as results:
+            for result in RESULTS:
+                results.write(json.dumps(result) + "\n")
+    if options.pages_only:
+        return
+    bench_http(state, ids, total)
     bench_mailings(Division.objects.get(depth=1))
     bench_import(state)
     bench_export(state)
     bench_camt(state)
     bench_statements(total)
+
+
+def bench_http(state: Division, ids: list[int], total: int) -> None:
+    """The board pages through gunicorn (2 workers, production settings) over loopback: what a
+    browser waits for, and how many bytes each page weighs."""
+    import http.client
+    import secrets
+    import socket
+    import subprocess
+    import tempfile
+
+    from django.conf import settings
+
+    client = board_client(state)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    bin_dir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory() as static_root:
+        env = {
+            **os.environ,
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "MUSTERROLLE_SITE_URL": "https://mitglieder.example.org",
+            "MUSTERROLLE_STATIC_ROOT": static_root,
+            "MUSTERROLLE_TESTING": "0",
+        }
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
+        server = subprocess.Popen(  # noqa: S603 - our own server, fixed arguments
+            [
+                str(bin_dir / "gunicorn"),
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait_for(port)
+            list_url = reverse("members:member_list", args=[state.pk])
+            rng = random.Random(4)
+            names = [name.lower() for name in LAST_NAMES]
+            numbers = list(
+                Member.objects.filter(pk__in=ids[:500]).values_list("membership_number", flat=True)
+            )
+            pages = {
+                "member_list": lambda i: f"{list_url}?page={1 + i % 20}",
+                "search_name": lambda i: f"{list_url}?q={rng.choice(names)}",
+                "search_number": lambda i: f"{list_url}?q={rng.choice(numbers)}",
+                "dashboard": lambda i: reverse("members:division_detail", args=[state.pk]),
+                "member_detail": lambda i: reverse("members:member_detail", args=[rng.choice(ids)]),
+            }
+            for name, urls in pages.items():
+                timings, size = [], 0
+                for i in range(RUNS + 3):
+                    connection_ = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                    started = time.perf_counter()
+                    connection_.request(
+                        "GET", urls(i), headers={"Cookie": cookie, "X-Forwarded-Proto": "https"}
+                    )
+                    response = connection_.getresponse()
+                    body = response.read()
+                    elapsed = (time.perf_counter() - started) * 1000
+                    connection_.close()
+                    if response.status != 200:
+                        raise SystemExit(f"http_{name}: {urls(i)} answered {response.status}")
+                    if i >= 3:  # the first ones warm the workers
+                        timings.append(elapsed)
+                        size = max(size, len(body))
+                p50 = statistics.median(timings)
+                p95 = statistics.quantiles(timings, n=20)[18]
+                print(
+                    f"BENCH http_{name} members={total} p50_ms={p50:.1f} "
+                    f"p95_ms={p95:.1f} bytes={size}",
+                    flush=True,
+                )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def _wait_for(port: int) -> None:
+    import http.client
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            probe = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            probe.request("GET", "/healthz")
+            if probe.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("gunicorn did not answer within 60 s")
 
 
 def bench_mailings(federal: Division) -> None:
