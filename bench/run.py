@@ -229,7 +229,6 @@ def bench_http(state: Division, ids: list[int], total: int) -> None:
     """The board pages through gunicorn (2 workers, production settings) over loopback: what a
     browser waits for, and how many bytes each page weighs."""
     import http.client
-    import secrets
     import socket
     import subprocess
     import tempfile
@@ -246,7 +245,8 @@ def bench_http(state: Division, ids: list[int], total: int) -> None:
         env = {
             **os.environ,
             "DJANGO_DEBUG": "0",
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            # The bench's own key: the session it made signs with it.
+            "DJANGO_SECRET_KEY": settings.SECRET_KEY,
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
             "MUSTERROLLE_SITE_URL": "https://mitglieder.example.org",
             "MUSTERROLLE_STATIC_ROOT": static_root,
