@@ -109,7 +109,10 @@ def test_email_queued_in_a_transaction_is_sent_by_the_worker(worker):
 @pytest.fixture
 def worker_with_broken_mailer(transactional_db, tmp_path):
     process = _start_worker(
-        tmp_path, ["--pool=solo"], MAIL_BACKEND="tests.outbox.broken.EmailBackend"
+        tmp_path,
+        ["--pool=solo"],
+        MAIL_BACKEND="tests.outbox.broken.EmailBackend",
+        MAIL_OPTIONS="{}",
     )
     eager = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = False
