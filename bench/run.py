@@ -232,6 +232,7 @@ def bench_http(state: Division, ids: list[int], total: int) -> None:
     import socket
     import subprocess
     import tempfile
+    from urllib.parse import urlencode
 
     from django.conf import settings
 
@@ -282,7 +283,7 @@ def bench_http(state: Division, ids: list[int], total: int) -> None:
             )
             pages = {
                 "member_list": lambda i: f"{list_url}?page={1 + i % 20}",
-                "search_name": lambda i: f"{list_url}?q={rng.choice(names)}",
+                "search_name": lambda i: f"{list_url}?{urlencode({'q': rng.choice(names)})}",
                 "search_number": lambda i: f"{list_url}?q={rng.choice(numbers)}",
                 "dashboard": lambda i: reverse("members:division_detail", args=[state.pk]),
                 "member_detail": lambda i: reverse("members:member_detail", args=[rng.choice(ids)]),
