@@ -131,26 +131,46 @@ def division_figures(division: Division, today: date) -> tuple[Figures, list[Fig
         for name, n in zip(EVENTS, counts, strict=True):
             series[name][slot[division_id]][-1] -= n
 
-    windows = {
-        f"{kind}{days}": Sum(kind, filter=Q(day__gt=today - timedelta(days=days)))
-        for kind in ("entries", "exits")
-        for days in WINDOWS
-    }
-    recent = (
+    # Entries and exits in the last 14, 30 and 90 days: the division's own daily rows. In the
+    # last 365 days (also for each child): the months after the first one from the series,
+    # and the days of that first, partial month. A few hundred rows, however busy the year.
+    entries = [{365: 0} for _ in everyone]
+    exits = [{365: 0} for _ in everyone]
+    short = [days for days in WINDOWS if days != 365]
+    recent = DivisionDay.objects.filter(
+        division_id=division.pk, day__gt=today - timedelta(days=max(short)), day__lte=today
+    ).aggregate(
+        **{
+            f"{kind}{days}": Sum(kind, filter=Q(day__gt=today - timedelta(days=days)))
+            for kind in ("entries", "exits")
+            for days in short
+        }
+    )
+    for days in short:
+        entries[0][days] = recent[f"entries{days}"] or 0
+        exits[0][days] = recent[f"exits{days}"] or 0
+    first_day = today - timedelta(days=364)
+    first_month = month_index[first_day.replace(day=1)]
+    for s in range(len(everyone)):
+        entries[s][365] = sum(series["entries"][s][first_month + 1 :])
+        exits[s][365] = sum(series["exits"][s][first_month + 1 :])
+    edge = (
         DivisionDay.objects.filter(
-            division_id__in=slot, day__gt=today - timedelta(days=max(WINDOWS)), day__lte=today
+            division_id__in=slot,
+            day__gte=first_day,
+            day__lt=_next_month(first_day),
+            day__lte=today,
         )
-        .values("division_id")
-        .annotate(**windows)
+        .values_list("division_id")
+        .annotate(Sum("entries"), Sum("exits"))
         .order_by()
     )
-    entries = [dict.fromkeys(WINDOWS, 0) for _ in everyone]
-    exits = [dict.fromkeys(WINDOWS, 0) for _ in everyone]
-    for row in recent:
-        s = slot[row["division_id"]]
-        for days in WINDOWS:
-            entries[s][days] = row[f"entries{days}"] or 0
-            exits[s][days] = row[f"exits{days}"] or 0
+    for division_id, entered, left in edge:
+        entries[slot[division_id]][365] += entered
+        exits[slot[division_id]][365] += left
+    # The windows in their order (14, 30, 90, 365) for the tables; children have the year's.
+    entries = [{d: counts[d] for d in WINDOWS if d in counts} for counts in entries]
+    exits = [{d: counts[d] for d in WINDOWS if d in counts} for counts in exits]
 
     for s, figures in enumerate(everyone):
         figures.entries = entries[s]
