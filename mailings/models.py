@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -10,8 +11,9 @@ from mailings import content
 
 
 def validate_single_line(value: str) -> None:
-    """E-mail headers: no line breaks or other control characters."""
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+    """E-mail headers: no line breaks or other control characters, also none of Unicode's
+    line and paragraph separators (U+2028, U+2029, U+0085), which mail libraries split at."""
+    if any(unicodedata.category(c) in {"Cc", "Zl", "Zp"} for c in value):
         raise ValidationError(_("Line breaks and control characters are not allowed here."))
 
 

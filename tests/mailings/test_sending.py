@@ -343,6 +343,26 @@ def test_line_breaks_in_headers_are_refused(tree, board_sn):
         write(board_sn, tree.sn, sender_name="LV\nBcc: alle@example.org")
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\u0085"])
+@pytest.mark.parametrize("field", ["subject", "sender_name"])
+def test_unicode_line_separators_in_headers_are_refused_on_the_compose_page(
+    client, tree, board_sn, field, separator
+):
+    values = {
+        "kind": "official",
+        "sender_name": "Landesverband Sachsen",
+        "reply_to": "lv@sachsen.example.org",
+        "subject": "Einladung",
+        "body": "Hallo",
+    }
+    values[field] = f"Einladung{separator}Bcc: alle@example.org"
+    client.force_login(board_sn)
+    response = client.post(reverse("mailings:mailing_new", args=[tree.sn.pk]), values)
+    assert response.status_code == 200
+    assert "Zeilenumbrüche" in str(response.context["form"].errors[field])
+    assert not Mailing.objects.exists()
+
+
 def test_who_changed_the_text_cannot_release_it(tree, board_sn, sachsen):
     MailingSettings.objects.create(division=tree.sn, release_required=True)
     second = make_user("vorstand2-sn@example.org", tree.sn, "board")
