@@ -13,11 +13,13 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
@@ -491,6 +493,10 @@ def check_batch(*, batch_id: int, mapping: dict[str, str] | None = None) -> Impo
         parsed = sheet(read(bytes(batch.content), batch.filename), set(HEADER_TO_FIELD))
         batch.header, batch.header_row = parsed.header, parsed.header_row
         batch.total_rows = len(parsed.rows)
+        batch.cells = {
+            "rows": [[_json_cell(cell) for cell in row] for row in parsed.rows],
+            "numbers": parsed.row_numbers,
+        }
         batch.mapping = mapping or batch.mapping or guess_mapping(parsed.header)
         results = validate(
             rows=parsed.rows,
@@ -501,7 +507,13 @@ def check_batch(*, batch_id: int, mapping: dict[str, str] | None = None) -> Impo
             progress=_progress(batch.pk, batch.total_rows),
         )
     except Exception as error:
-        if not isinstance(error, SpreadsheetError):
+        if isinstance(error, SoftTimeLimitExceeded):
+            error = SpreadsheetError(
+                _(
+                    "Reading the file took too long. Please save the member rows alone and upload again."
+                )
+            )
+        elif not isinstance(error, SpreadsheetError):
             logger.exception("Import %s could not be checked", batch_id)
             error = SpreadsheetError(_("The file could not be read."))
         batch.status, batch.error, batch.report = ImportBatch.Status.FAILED, str(error), []
@@ -519,6 +531,7 @@ def check_batch(*, batch_id: int, mapping: dict[str, str] | None = None) -> Impo
         counts["error"],
     )
     batch.status, batch.error = ImportBatch.Status.CHECKED, ""
+    batch.finished_at = timezone.now()  # identifies this preview: submitting names it
     batch.save()
     cache.set(PROGRESS_KEY.format(batch.pk), (batch.total_rows, batch.total_rows), 3600)
     return batch
@@ -532,12 +545,23 @@ def _member_values(values: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+def _uploader_only(batch: ImportBatch, by: User) -> None:
+    """An import is its uploader's: nobody else re-maps, discards or submits it (a board
+    that may see the division could otherwise re-map a file someone else then submits)."""
+    if batch.uploaded_by_id != by.pk:
+        raise PermissionDenied(_("Only the person who uploaded the file can change it."))
+
+
 def discard_batch(*, batch: ImportBatch, by: User) -> bool:
     """Drop a checked or unreadable import, and its file; audited."""
+    _uploader_only(batch, by)
     discardable = [ImportBatch.Status.CHECKED, ImportBatch.Status.FAILED]
     with transaction.atomic():
         discarded = ImportBatch.objects.filter(pk=batch.pk, status__in=discardable).update(
-            status=ImportBatch.Status.DISCARDED, content=b"", finished_at=timezone.now()
+            status=ImportBatch.Status.DISCARDED,
+            content=b"",
+            cells={},
+            finished_at=timezone.now(),
         )
         if discarded:
             services.record_audit(
@@ -550,20 +574,33 @@ def discard_batch(*, batch: ImportBatch, by: User) -> bool:
     return bool(discarded)
 
 
-def start_check(*, batch: ImportBatch, mapping: dict[str, str] | None = None) -> None:
+def start_check(*, batch: ImportBatch, by: User, mapping: dict[str, str] | None = None) -> None:
+    """Check the file again (with a corrected mapping): the preview shown so far is void."""
     from members import tasks
 
-    ImportBatch.objects.filter(pk=batch.pk).update(status=ImportBatch.Status.VALIDATING, error="")
+    _uploader_only(batch, by)
+    ImportBatch.objects.filter(pk=batch.pk).update(
+        status=ImportBatch.Status.VALIDATING, error="", finished_at=None
+    )
     cache.set(PROGRESS_KEY.format(batch.pk), (0, batch.total_rows), 3600)
     transaction.on_commit(lambda: tasks.check_import.delay(batch.pk, mapping))
 
 
-def start_apply(*, batch: ImportBatch) -> bool:
-    """Claim the checked batch for applying; False if it is not (or no longer) applicable."""
+def start_apply(*, batch: ImportBatch, by: User, checked_at: str) -> bool:
+    """Claim the checked batch for applying; False if it is not (or no longer) applicable,
+    or if it was checked again since the preview `checked_at` (its finish time) was shown."""
     from members import tasks
 
+    _uploader_only(batch, by)
+    if batch.finished_at is None or checked_at != batch.finished_at.isoformat():
+        return False
     claimed = (
-        ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.CHECKED, errors=0)
+        ImportBatch.objects.filter(
+            pk=batch.pk,
+            status=ImportBatch.Status.CHECKED,
+            errors=0,
+            finished_at=batch.finished_at,
+        )
         .exclude(report=[])
         .update(status=ImportBatch.Status.APPLYING)
     )
@@ -666,7 +703,8 @@ def apply_batch(*, batch_id: int) -> ImportBatch:
     batch.status = ImportBatch.Status.APPLIED if direct else ImportBatch.Status.SUBMITTED
     batch.finished_at = timezone.now()
     batch.content = b""  # the sheet has served its purpose; keep only its hash and counts
-    batch.save(update_fields=["status", "finished_at", "content"])
+    batch.cells = {}
+    batch.save(update_fields=["status", "finished_at", "content", "cells"])
     services.record_audit(
         actor=by,
         action="import.applied" if direct else "import.submitted",
@@ -683,18 +721,28 @@ def apply_batch(*, batch_id: int) -> ImportBatch:
     return batch
 
 
+def _json_cell(value: Any) -> Any:
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
 def error_workbook(batch: ImportBatch) -> bytes:
-    """The user's original rows with an error column, to fix in Excel and upload again."""
+    """The user's original rows with an error column, to fix in Excel and upload again;
+    built from the rows kept at the check, never by reading the upload again."""
     from openpyxl import Workbook
 
-    parsed = sheet(read(bytes(batch.content), batch.filename), set(HEADER_TO_FIELD))
     problems = {r["row"]: "; ".join(r["errors"]) for r in batch.report}
     workbook = Workbook(write_only=True)
     worksheet = workbook.create_sheet(_("Rows"))
-    worksheet.append([neutralise(title) for title in parsed.header] + [_("Error")])
-    for row, number in zip(parsed.rows, parsed.row_numbers, strict=True):
+    worksheet.append([neutralise(title) for title in batch.header] + [_("Error")])
+    rows = batch.cells.get("rows", [])
+    numbers = batch.cells.get("numbers", [])
+    for row, number in zip(rows, numbers, strict=True):
         worksheet.append(
-            [neutralise(cell) for cell in row[: len(parsed.header)]] + [problems.get(number, "")]
+            [neutralise(cell) for cell in row[: len(batch.header)]] + [problems.get(number, "")]
         )
     buffer = io.BytesIO()
     workbook.save(buffer)

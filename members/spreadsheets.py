@@ -28,6 +28,16 @@ MAX_COLUMNS = 60  # a member sheet has a dozen columns; a declared XFD width is 
 MAX_CELLS = 1_500_000
 MAX_UNZIPPED = 200 * 1024 * 1024  # a zip bomb expands far beyond this
 HEADER_SEARCH_ROWS = 15
+# Parts a member sheet never needs large: read whole by openpyxl, so bounded before it does.
+MAX_PART = {
+    "xl/sharedStrings.xml": 24 * 1024 * 1024,
+    "xl/styles.xml": 4 * 1024 * 1024,
+    "xl/workbook.xml": 1024 * 1024,
+    "xl/_rels/workbook.xml.rels": 1024 * 1024,
+}
+MAX_SHEET_PART = 150 * 1024 * 1024
+MAX_CELLS_IN_ROW = 1000  # cells written in one row (also empty, formatted ones)
+MAX_SCAN_SECONDS = 10
 
 
 # A cell beginning with one of these is run as a formula by some spreadsheet program (a tab
@@ -92,6 +102,7 @@ def _read_xlsx(content: bytes) -> list[list[Any]]:
                 "The workbook contains macros. Please save it as a plain .xlsx workbook without macros."
             )
         )
+    _check_parts(archive)
     try:
         formulas = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
         values = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
@@ -121,6 +132,105 @@ def _read_xlsx(content: bytes) -> list[list[Any]]:
     except Exception as error:  # openpyxl raises many kinds on broken files
         raise SpreadsheetError(_("The workbook is damaged and cannot be read.")) from error
     return rows
+
+
+def _refused_as_too_large() -> SpreadsheetError:
+    return SpreadsheetError(
+        _(
+            "The workbook holds far more than a member list (its inner parts are too large). "
+            "Please copy the member rows into a new workbook and upload that."
+        )
+    )
+
+
+def _check_parts(archive: zipfile.ZipFile) -> None:
+    """Refuse a workbook before openpyxl reads it whole: parts it loads entirely (shared
+    strings, styles) are bounded by size, and the first sheet is scanned as a stream, stopping
+    at the first limit (rows, cells, cells in one row), so that a hostile file costs
+    milliseconds, not minutes and gigabytes. Sizes come from the zip's directory; the
+    decompressor never yields more than these say."""
+    for info in archive.infolist():
+        limit = MAX_PART.get(info.filename)
+        if limit is None and info.filename.startswith("xl/worksheets/"):
+            limit = MAX_SHEET_PART
+        if limit is not None and info.file_size > limit:
+            raise _refused_as_too_large()
+    path = _first_sheet_path(archive)
+    if path is not None:
+        _scan_sheet(archive, path)
+
+
+def _first_sheet_path(archive: zipfile.ZipFile) -> str | None:
+    """The part of the workbook's first sheet, as openpyxl will read it."""
+    from defusedxml import ElementTree
+
+    try:
+        workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+        relations = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    except Exception:
+        return None  # openpyxl will say the workbook is damaged
+    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+    first = workbook.find(f"{main}sheets/{main}sheet")
+    if first is None:
+        return None
+    for relation in relations:
+        if relation.get("Id") == first.get(rel):
+            target = relation.get("Target", "")
+            return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    return None
+
+
+class _Refused(Exception):
+    pass
+
+
+def _scan_sheet(archive: zipfile.ZipFile, path: str) -> None:
+    import time
+    from xml.parsers import expat
+
+    rows = cells = in_row = 0
+    deadline = time.monotonic() + MAX_SCAN_SECONDS
+
+    def start(name: str, attributes: dict[str, str]) -> None:
+        nonlocal rows, cells, in_row
+        local = name.rpartition(":")[2]
+        if local == "c":
+            cells += 1
+            in_row += 1
+            if in_row > MAX_CELLS_IN_ROW:
+                raise _Refused(
+                    _(
+                        "A row of the sheet has more than %(max)s cells. Please remove the extra columns."
+                    )
+                    % {"max": number_format(MAX_CELLS_IN_ROW, force_grouping=True)}
+                )
+            if cells > 2 * MAX_CELLS:
+                raise _Refused(_too_many_rows())
+        elif local == "row":
+            rows += 1
+            in_row = 0
+            if rows > MAX_ROWS + HEADER_SEARCH_ROWS:
+                raise _Refused(_too_many_rows())
+
+    def forbidden(*args: object) -> None:
+        raise _Refused(_("This file is not a valid Excel workbook (.xlsx)."))
+
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = start
+    parser.StartDoctypeDeclHandler = forbidden  # a workbook has none; entities hide bombs
+    parser.EntityDeclHandler = forbidden
+    try:
+        with archive.open(path) as stream:
+            while chunk := stream.read(256 * 1024):
+                parser.Parse(chunk, False)
+                if time.monotonic() > deadline:
+                    raise _refused_as_too_large()
+            parser.Parse(b"", True)
+    except _Refused as error:
+        raise SpreadsheetError(str(error)) from None
+    except (expat.ExpatError, zipfile.BadZipFile, KeyError, EOFError) as error:
+        raise SpreadsheetError(_("The workbook is damaged and cannot be read.")) from error
 
 
 class FormulaWithoutValue(str):

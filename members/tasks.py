@@ -1,7 +1,8 @@
 from celery import shared_task
 
 
-@shared_task(name="members.check_import")
+# A file is read within these limits in the worker (the reader's own limits come first).
+@shared_task(name="members.check_import", soft_time_limit=120, time_limit=150)
 def check_import(batch_id: int, mapping: dict[str, str] | None = None) -> None:
     from members import imports
 

@@ -56,6 +56,9 @@ class ImportBatch(models.Model):
     # column index (as text) -> member field, or "" for a column that is ignored
     mapping = models.JSONField(default=dict, blank=True)
     report = models.JSONField(default=list, blank=True)
+    # The rows as read from the file (header, rows, their row numbers), kept at the check so
+    # that nothing reads the upload again (the error list is built from these).
+    cells = models.JSONField(default=dict, blank=True, editable=False)
     total_rows = models.PositiveIntegerField(_("rows"), default=0)
     new = models.PositiveIntegerField(_("new"), default=0)
     changed = models.PositiveIntegerField(_("changed"), default=0)

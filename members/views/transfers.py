@@ -56,7 +56,7 @@ def import_new(request: HttpRequest, pk: int) -> HttpResponse:
                 batch = imports.create_batch(
                     by=request.user, division=division, content=upload.read(), filename=upload.name
                 )
-                imports.start_check(batch=batch)
+                imports.start_check(batch=batch, by=request.user)
             return redirect("members:import_detail", pk=batch.pk)
     return render(
         request,
@@ -73,6 +73,9 @@ def import_new(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     batch = get_visible_or_404(request.user, ImportBatch, Action.REQUEST_CHANGE, pk=pk)
+    if request.method == "POST" and batch.uploaded_by_id != request.user.pk:
+        messages.error(request, _("Only the person who uploaded the file can change it."))
+        return redirect("members:import_detail", pk=batch.pk)
     if request.method == "POST" and batch.status == ImportBatch.Status.CHECKED:
         mapping = {
             str(index): request.POST.get(f"column-{index}", "")
@@ -80,7 +83,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if request.POST.get(f"column-{index}", "") in ("", *imports.FIELDS)
         }
         with transaction.atomic():
-            imports.start_check(batch=batch, mapping=mapping)
+            imports.start_check(batch=batch, by=request.user, mapping=mapping)
         return redirect("members:import_detail", pk=batch.pk)
     if request.htmx and not request.htmx.history_restore_request and batch.is_busy:
         return _progress(request, batch)
@@ -101,6 +104,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "changes": [r for r in report if r["status"] == "changed"][:PREVIEW_ROWS],
             "progress": imports.progress_of(batch),
             "direct": access.has_global_access(batch.uploaded_by),
+            "is_uploader": batch.uploaded_by_id == request.user.pk,
         },
     )
 
@@ -142,9 +146,15 @@ def import_apply(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("members:import_detail", pk=batch.pk)
     if batch.uploaded_by_id != request.user.pk:
         messages.error(request, _("Only the person who uploaded the file can submit it."))
-    elif not imports.start_apply(batch=batch):
+    elif not imports.start_apply(
+        batch=batch, by=request.user, checked_at=request.POST.get("checked_at", "")
+    ):
         messages.error(
-            request, _("This import cannot be applied (it has errors, or it was applied already).")
+            request,
+            _(
+                "This import cannot be applied: it has errors, was applied already, or was "
+                "checked again since you saw the preview. Look at the preview again."
+            ),
         )
     return redirect("members:import_detail", pk=batch.pk)
 
@@ -153,6 +163,9 @@ def import_apply(request: HttpRequest, pk: int) -> HttpResponse:
 def import_discard(request: HttpRequest, pk: int) -> HttpResponse:
     batch = get_visible_or_404(request.user, ImportBatch, Action.REQUEST_CHANGE, pk=pk)
     if request.method != "POST":
+        return redirect("members:import_detail", pk=batch.pk)
+    if batch.uploaded_by_id != request.user.pk:
+        messages.error(request, _("Only the person who uploaded the file can change it."))
         return redirect("members:import_detail", pk=batch.pk)
     imports.discard_batch(batch=batch, by=request.user)
     messages.success(request, _("The import has been discarded."))

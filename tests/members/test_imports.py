@@ -4,6 +4,7 @@ import io
 from datetime import date
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from openpyxl import load_workbook
@@ -143,7 +144,13 @@ def test_nothing_is_written_while_a_row_has_an_error(client, upload, tree, board
     )
     batch = ImportBatch.objects.get()
     assert response.url == reverse("members:import_detail", args=[batch.pk])
-    assert client.post(reverse("members:import_apply", args=[batch.pk])).status_code == 302
+    assert (
+        client.post(
+            reverse("members:import_apply", args=[batch.pk]),
+            {"checked_at": ImportBatch.objects.get(pk=batch.pk).finished_at.isoformat()},
+        ).status_code
+        == 302
+    )
     batch.refresh_from_db()
     assert batch.status == ImportBatch.Status.CHECKED
     assert not ChangeRequest.objects.exists()
@@ -215,7 +222,10 @@ def test_a_board_import_becomes_one_batch_of_change_requests(
     batch = ImportBatch.objects.get()
     assert (batch.new, batch.changed, batch.errors) == (1, 1, 0)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("members:import_apply", args=[batch.pk]))
+        client.post(
+            reverse("members:import_apply", args=[batch.pk]),
+            {"checked_at": ImportBatch.objects.get(pk=batch.pk).finished_at.isoformat()},
+        )
     batch.refresh_from_db()
     assert batch.status == ImportBatch.Status.SUBMITTED
     requests = ChangeRequest.objects.filter(batch=batch).order_by("kind")
@@ -259,9 +269,10 @@ def test_applying_twice_acts_once(
 ):
     existing, _ = register
     batch = check(federal_admin, tree.sn, clean_sheet(existing.membership_number))
+    shown = batch.finished_at.isoformat()
     with django_capture_on_commit_callbacks(execute=True):
-        assert imports.start_apply(batch=batch)
-    assert not imports.start_apply(batch=batch)
+        assert imports.start_apply(batch=batch, by=federal_admin, checked_at=shown)
+    assert not imports.start_apply(batch=batch, by=federal_admin, checked_at=shown)
     imports.run_apply(batch_id=batch.pk)  # a repeated task
     assert Member.objects.filter(last_name="Müller").count() == 1
 
@@ -508,7 +519,10 @@ def test_the_error_list_neutralises_headers_and_the_file_goes_after_submission(
     ).active
     assert sheet.cell(row=1, column=1).value == '\'=HYPERLINK("x")'
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("members:import_apply", args=[batch.pk]))
+        client.post(
+            reverse("members:import_apply", args=[batch.pk]),
+            {"checked_at": ImportBatch.objects.get(pk=batch.pk).finished_at.isoformat()},
+        )
     batch.refresh_from_db()
     assert (batch.status, bytes(batch.content)) == (ImportBatch.Status.SUBMITTED, b"")
     assert client.get(reverse("members:import_errors", args=[batch.pk])).status_code == 404
@@ -525,3 +539,58 @@ def test_a_member_changed_after_the_check_stops_the_import(tree, board_sn, regis
     existing.refresh_from_db()
     assert existing.street == "Inzwischen 9"
     assert not ChangeRequest.objects.exists()
+
+
+def test_only_the_uploader_remaps_discards_or_submits_an_import(
+    client, tree, federal_admin, board_sn, register, django_capture_on_commit_callbacks
+):
+    """The federal office uploaded a Sachsen sheet: the Sachsen board sees it, changes nothing."""
+    existing, _ = register
+    batch = check(federal_admin, tree.sn, clean_sheet(existing.membership_number))
+    mapping = dict(batch.mapping)
+    client.force_login(board_sn)
+    page = client.get(reverse("members:import_detail", args=[batch.pk]))
+    assert "nur sie/er kann" in page.text or "only they can" in page.text
+    assert 'name="column-0"' not in page.text
+    swapped = {f"column-{i}": "last_name" if t == "first_name" else t for i, t in mapping.items()}
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("members:import_detail", args=[batch.pk]), swapped)
+        client.post(reverse("members:import_discard", args=[batch.pk]))
+        client.post(
+            reverse("members:import_apply", args=[batch.pk]),
+            {"checked_at": batch.finished_at.isoformat()},
+        )
+    batch.refresh_from_db()
+    assert (batch.status, batch.mapping) == (ImportBatch.Status.CHECKED, mapping)
+    with pytest.raises(PermissionDenied):
+        imports.start_check(batch=batch, by=board_sn, mapping={})
+    with pytest.raises(PermissionDenied):
+        imports.discard_batch(batch=batch, by=board_sn)
+
+
+def test_a_preview_checked_again_cannot_be_submitted_from_the_old_page(
+    client, tree, federal_admin, register, django_capture_on_commit_callbacks
+):
+    existing, _ = register
+    batch = check(federal_admin, tree.sn, clean_sheet(existing.membership_number))
+    seen = batch.finished_at.isoformat()
+    client.force_login(federal_admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        # Another tab corrects the mapping: the file is checked again.
+        client.post(
+            reverse("members:import_detail", args=[batch.pk]),
+            {f"column-{i}": t for i, t in batch.mapping.items()},
+        )
+        response = client.post(
+            reverse("members:import_apply", args=[batch.pk]), {"checked_at": seen}, follow=True
+        )
+    batch.refresh_from_db()
+    assert batch.status == ImportBatch.Status.CHECKED
+    assert "seit du die Vorschau gesehen hast" in response.text
+    assert not Member.objects.filter(last_name="Müller").exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("members:import_apply", args=[batch.pk]),
+            {"checked_at": batch.finished_at.isoformat()},
+        )
+    assert Member.objects.filter(last_name="Müller").exists()
