@@ -6,20 +6,39 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from finance import payments, services, statements
-from finance.camt import StatementError
-from finance.models import BankStatement, Charge, FeeRule, MonthlyStatement, Payment
+from finance.models import BankStatement, BankUpload, Charge, FeeRule, MonthlyStatement, Payment
 from members import access
 from members.admin_register import ReadOnlyRecordAdmin, RecordAdmin
+from members.models import Member
+
+
+class FederalWrites:
+    """Writes here are the federal office's alone, whatever model permissions a staff account
+    holds: the rules of the finance order, the bank's files."""
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return access.has_global_access(request.user) and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return access.has_global_access(request.user) and super().has_change_permission(
+            request, obj
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return access.has_global_access(request.user) and super().has_delete_permission(
+            request, obj
+        )
 
 
 @admin.register(FeeRule)
-class FeeRuleAdmin(admin.ModelAdmin):
+class FeeRuleAdmin(FederalWrites, admin.ModelAdmin):
     list_display = [
         "fee_class",
         "yearly_amount",
@@ -32,7 +51,10 @@ class FeeRuleAdmin(admin.ModelAdmin):
     list_filter = ["fee_class"]
     actions = ["run_dues_this_year"]
 
-    @admin.action(description=_("Charge this year's dues for every member (only differences)"))
+    @admin.action(
+        description=_("Charge this year's dues for every member (only differences)"),
+        permissions=["change"],
+    )
     def run_dues_this_year(self, request: HttpRequest, queryset: QuerySet[FeeRule]) -> None:
         result = services.run_dues(year=timezone.localdate().year, by=request.user)
         self.message_user(
@@ -90,35 +112,34 @@ class BankStatementAdmin(ReadOnlyRecordAdmin):
 
     def get_urls(self) -> list:
         upload = self.admin_site.admin_view(self.upload_view)
-        return [path("upload/", upload, name="finance_bankstatement_upload"), *super().get_urls()]
+        status = self.admin_site.admin_view(self.upload_status_view)
+        return [
+            path("upload/", upload, name="finance_bankstatement_upload"),
+            path("upload/<int:pk>/", status, name="finance_bankupload_status"),
+            *super().get_urls(),
+        ]
+
+    def _may_upload(self, request: HttpRequest) -> bool:
+        # A bank file books onto members of every state: the federal office's alone.
+        return access.has_global_access(request.user) and request.user.has_perm(
+            "finance.add_payment"
+        )
 
     def upload_view(self, request: HttpRequest) -> HttpResponse:
-        if not request.user.has_perm("finance.add_payment"):
+        if not self._may_upload(request):
             return HttpResponseRedirect(reverse("admin:finance_bankstatement_changelist"))
         form = StatementUploadForm(request.POST or None, request.FILES or None)
         if form.is_valid():
             upload = form.cleaned_data["file"]
-            try:
-                statement = payments.import_statement(
+            if upload.size > MAX_BANK_FILE:
+                form.add_error("file", _("The file is larger than 10 MB."))
+            else:
+                # Read and booked by the worker: the web process only keeps the file.
+                queued = payments.queue_bank_file(
                     content=upload.read(), filename=upload.name, by=request.user
                 )
-            except StatementError as error:
-                form.add_error("file", str(error))
-            else:
-                self.message_user(
-                    request,
-                    _(
-                        "%(booked)s bookings booked, %(matched)s matched to members, %(skipped)s skipped."
-                    )
-                    % {
-                        "booked": statement.booked,
-                        "matched": statement.matched,
-                        "skipped": statement.skipped,
-                    },
-                    messages.SUCCESS,
-                )
                 return HttpResponseRedirect(
-                    reverse("admin:finance_payment_changelist") + "?member__isnull=True"
+                    reverse("admin:finance_bankupload_status", args=[queued.pk])
                 )
         return TemplateResponse(
             request,
@@ -131,11 +152,36 @@ class BankStatementAdmin(ReadOnlyRecordAdmin):
             },
         )
 
+    def upload_status_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self._may_upload(request):
+            return HttpResponseRedirect(reverse("admin:finance_bankstatement_changelist"))
+        upload = get_object_or_404(BankUpload, pk=pk)
+        return TemplateResponse(
+            request,
+            "admin/finance/bankstatement/upload_status.html",
+            {
+                **self.admin_site.each_context(request),
+                "upload": upload,
+                "statement": upload.statement,
+                "opts": self.model._meta,
+                "title": _("Import a bank statement"),
+                "waiting": upload.status in (BankUpload.Status.QUEUED, BankUpload.Status.IMPORTING),
+            },
+        )
+
+
+MAX_BANK_FILE = 10 * 1024 * 1024
+
 
 class PaymentForm(forms.ModelForm):
     class Meta:
         model = Payment
         fields = ["member", "amount", "booked_on", "method", "reference"]
+
+
+def bookable_members(request: HttpRequest) -> QuerySet[Member]:
+    """Whom the user may book a payment for: an unknown and a foreign member look the same."""
+    return Member.objects.visible_to(request.user, access.Action.BOOK_PAYMENT)
 
 
 @admin.register(Payment)
@@ -166,6 +212,11 @@ class PaymentAdmin(RecordAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("finance.add_payment")  # manual entries (cash, corrections)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "member":
+            kwargs["queryset"] = bookable_members(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
@@ -211,6 +262,7 @@ class PaymentAdmin(RecordAdmin):
             )
             obj.pk = saved.pk
         elif "member" in form.changed_data and form.cleaned_data["member"] is not None:
+            # Only unassigned bookings are open to this: the federal office's queue.
             payments.assign_payment(
                 payment=obj, member=form.cleaned_data["member"], by=request.user
             )

@@ -118,6 +118,46 @@ class Charge(models.Model):
         return f"{self.member_id} {self.year} {self.amount} €"
 
 
+class BankUpload(models.Model):
+    """A bank file as uploaded: read and booked by the worker, never in the web request."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("waiting")
+        IMPORTING = "importing", _("being booked")
+        DONE = "done", _("booked")
+        FAILED = "failed", _("refused")
+
+    filename = models.CharField(_("file name"), max_length=255)
+    content = models.BinaryField(editable=False)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("uploaded by"),
+    )
+    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    error = models.TextField(_("error"), blank=True)
+    statement = models.ForeignKey(
+        "finance.BankStatement",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("bank statement"),
+    )
+
+    class Meta:
+        verbose_name = _("bank file upload")
+        verbose_name_plural = _("bank file uploads")
+        ordering = ["-uploaded_at"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
 class BankStatement(models.Model):
     """An imported bank statement file; the same file is never booked twice."""
 

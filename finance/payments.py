@@ -10,14 +10,18 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
+from celery.exceptions import SoftTimeLimitExceeded
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from finance.camt import Booking, StatementError, parse
-from finance.models import BankStatement, Payment
+from finance.models import BankStatement, BankUpload, Payment
+from members import access
 from members import services as members
 from members.models import FeeClass, Member, PaymentStatus, User
+from members.services import record_audit
 
 logger = logging.getLogger(__name__)
 NUMBER = re.compile(r"(?<!\d)(\d{5,8})(?!\d)")
@@ -122,6 +126,13 @@ def recompute_all() -> int:
 
 
 @transaction.atomic
+def _may_book(by: User | None, member: Member) -> None:
+    """Manual bookings: the federal office, or a treasurer or board for their own area."""
+    if by is not None and not access.can(by, access.Action.BOOK_PAYMENT, member.division):
+        raise PermissionDenied(_("You may not book payments for this member."))
+
+
+@transaction.atomic
 def record_payment(
     *,
     member: Member,
@@ -131,6 +142,7 @@ def record_payment(
     by: User | None,
     reference: str = "",
 ) -> Payment:
+    _may_book(by, member)
     payment = Payment.objects.create(
         member=member,
         match=Payment.Match.MANUAL,
@@ -141,12 +153,22 @@ def record_payment(
         created_by=by,
     )
     refresh([member.pk])
+    record_audit(
+        actor=by,
+        action="payment.recorded",
+        obj=payment,
+        division=member.division,
+        summary=f"{amount} € booked by hand for {member.membership_number} ({method})",
+        data={"amount": str(amount), "booked_on": booked_on.isoformat(), "method": method},
+    )
     return payment
 
 
 @transaction.atomic
+@transaction.atomic
 def assign_payment(*, payment: Payment, member: Member, by: User | None) -> Payment:
     """Give an unmatched (or merely suggested) booking its member."""
+    _may_book(by, member)
     locked = Payment.objects.select_for_update().get(pk=payment.pk)
     if locked.member_id is not None:
         raise StatementError(_("This payment is assigned already."))
@@ -158,7 +180,50 @@ def assign_payment(*, payment: Payment, member: Member, by: User | None) -> Paym
         member=member, match=Payment.Match.MANUAL
     )
     refresh([member.pk])
+    record_audit(
+        actor=by,
+        action="payment.assigned",
+        obj=locked,
+        division=member.division,
+        summary=f"{locked.amount} € of {locked.booked_on.isoformat()} assigned to {member.membership_number}",
+        data={"member": member.membership_number},
+    )
     return locked
+
+
+def queue_bank_file(*, content: bytes, filename: str, by: User) -> BankUpload:
+    """Keep an uploaded bank file for the worker, which reads and books it."""
+    from finance import tasks
+
+    if not access.has_global_access(by):
+        raise PermissionDenied(_("Bank files are imported by the federal office."))
+    upload = BankUpload.objects.create(content=content, filename=filename[:255], uploaded_by=by)
+    transaction.on_commit(lambda: tasks.import_bank_file.delay(upload.pk))
+    return upload
+
+
+def import_bank_file(*, upload_id: int) -> BankUpload:
+    """The worker's part: claim the upload (running twice books once), book it or say why not."""
+    claimed = BankUpload.objects.filter(pk=upload_id, status=BankUpload.Status.QUEUED).update(
+        status=BankUpload.Status.IMPORTING
+    )
+    upload = BankUpload.objects.select_related("uploaded_by").get(pk=upload_id)
+    if not claimed:
+        return upload
+    try:
+        statement = import_statement(
+            content=bytes(upload.content), filename=upload.filename, by=upload.uploaded_by
+        )
+    except StatementError as error:
+        upload.status, upload.error = BankUpload.Status.FAILED, str(error)
+    except SoftTimeLimitExceeded:
+        upload.status = BankUpload.Status.FAILED
+        upload.error = _("Reading the file took too long; nothing was booked.")
+    else:
+        upload.status, upload.statement = BankUpload.Status.DONE, statement
+    upload.content = b""  # the bookings keep what matters; the file goes
+    upload.save(update_fields=["status", "error", "statement", "content"])
+    return upload
 
 
 def import_statement(*, content: bytes, filename: str, by: User | None) -> BankStatement:
@@ -185,6 +250,13 @@ def import_statement(*, content: bytes, filename: str, by: User | None) -> BankS
             uploaded_by=by,
         )
         _book(statement, parsed.bookings, by)
+        record_audit(
+            actor=by,
+            action="bank_statement.imported",
+            obj=statement,
+            summary=f"{filename[:100]} imported: {statement.booked} booked, {statement.matched} matched",
+            data={"sha256": sha256, "booked": statement.booked, "matched": statement.matched},
+        )
     return statement
 
 

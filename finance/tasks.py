@@ -25,3 +25,10 @@ def recompute_payment_states() -> None:
     from finance import payments
 
     payments.recompute_all()
+
+
+@shared_task(name="finance.import_bank_file", soft_time_limit=120, time_limit=150)
+def import_bank_file(upload_id: int) -> None:
+    from finance import payments
+
+    payments.import_bank_file(upload_id=upload_id)

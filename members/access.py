@@ -37,6 +37,7 @@ class Action(StrEnum):
     VIEW_DIVISION = "view_division"
     VIEW_MEMBERS = "view_members"
     VIEW_FINANCE = "view_finance"
+    BOOK_PAYMENT = "book_payment"  # manual entries (cash, corrections) in the admin
     REQUEST_CHANGE = "request_change"
     EXPORT_MEMBERS = "export_members"
     SEND_MAILING = "send_mailing"
@@ -53,6 +54,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.VIEW_DIVISION,
             Action.VIEW_MEMBERS,
             Action.VIEW_FINANCE,
+            Action.BOOK_PAYMENT,
             Action.REQUEST_CHANGE,
             Action.EXPORT_MEMBERS,
             Action.SEND_MAILING,
@@ -66,6 +68,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.VIEW_DIVISION,
             Action.VIEW_MEMBERS,
             Action.VIEW_FINANCE,
+            Action.BOOK_PAYMENT,
             Action.EXPORT_MEMBERS,
             Action.RECEIVE_STATEMENT,
         }

@@ -7,8 +7,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from treebeard.admin import TreeAdmin
 from treebeard.forms import movenodeform_factory
@@ -20,6 +21,9 @@ from members.models import AuditEntry, Division, Role, RoleAssignment, User
 
 @admin.register(Division)
 class DivisionAdmin(TreeAdmin):
+    """The tree is the federal office's: a division moved elsewhere takes its members' data
+    with it, so nobody else adds, changes, moves or deletes divisions."""
+
     form = movenodeform_factory(Division, fields=["name", "code", "level"])
     list_display = ["name", "code", "level"]
     list_filter = ["level"]
@@ -30,16 +34,59 @@ class DivisionAdmin(TreeAdmin):
             super().get_queryset(request), request.user, access.Action.VIEW_DIVISION
         )
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return access.has_global_access(request.user) and super().has_add_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return access.has_global_access(request.user) and super().has_change_permission(
+            request, obj
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return access.has_global_access(request.user) and super().has_delete_permission(
+            request, obj
+        )
+
     def save_model(self, request: HttpRequest, obj: Division, form: Any, change: bool) -> None:
+        before = Division.objects.filter(pk=obj.pk).values_list("path", flat=True).first()
         super().save_model(request, obj, form, change)
+        obj.refresh_from_db()
+        moved = change and before != obj.path
         services.record_audit(
             actor=request.user,
             action="division.changed" if change else "division.added",
             obj=obj,
             division=obj,
-            summary=f"{obj} {'changed' if change else 'added'} in the admin",
-            data={"changed": form.changed_data},
+            summary=f"{obj} {'changed' if change else 'added'} in the admin"
+            + (" (moved)" if moved else ""),
+            data={"changed": form.changed_data, "moved": moved},
         )
+        if moved:
+            _recount_after_move()
+
+    def move_node(self, request: HttpRequest) -> HttpResponse:
+        if not access.has_global_access(request.user):
+            raise PermissionDenied
+        response = super().move_node(request)
+        if response.status_code == 200:
+            node = Division.objects.get(pk=request.POST["node"])
+            services.record_audit(
+                actor=request.user,
+                action="division.changed",
+                obj=node,
+                division=node,
+                summary=f"{node} moved in the admin",
+                data={"moved": True, "target": request.POST.get("target")},
+            )
+            _recount_after_move()
+        return response
+
+
+def _recount_after_move() -> None:
+    """Events are counted for every division above: after a move the tree's sums change."""
+    from members import tasks
+
+    transaction.on_commit(lambda: tasks.repair_figures.delay())
 
 
 class InviteUserForm(forms.ModelForm):

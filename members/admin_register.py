@@ -179,6 +179,16 @@ class MemberAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # members are anonymised, never deleted
 
+    # Boards change the register through change requests; entering or editing a member
+    # directly is the federal office's alone (the service checks it too).
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return access.has_global_access(request.user) and super().has_add_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return access.has_global_access(request.user) and super().has_change_permission(
+            request, obj
+        )
+
     def save_model(self, request: HttpRequest, obj: Member, form: Any, change: bool) -> None:
         values = {
             field: form.cleaned_data[field]

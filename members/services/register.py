@@ -7,13 +7,13 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from members import figures
+from members import access, figures
 from members.models import (
     TRANSFER_OUT,
     Division,
@@ -90,6 +90,15 @@ def _save_version(
     )
 
 
+def _federal_office_only(by: User | None) -> None:
+    """The register is changed directly by the federal office (and by the system itself:
+    `by` None); boards and everyone else submit change requests."""
+    if by is not None and not access.has_global_access(by):
+        raise PermissionDenied(
+            _("Only the federal office changes the register directly; submit a change request.")
+        )
+
+
 def _validate(member: Member) -> None:
     member.full_clean(
         exclude=["membership_number", "division", "search_text"], validate_unique=False
@@ -108,6 +117,7 @@ def admit_member(
     membership_number: int | None = None,
 ) -> Member:
     """Enter a new member: pending until the first dues are paid."""
+    _federal_office_only(by)
     unknown = set(values) - EDITABLE_FIELDS
     if unknown:
         raise ValidationError(_("Unknown fields: %s") % ", ".join(sorted(unknown)))
@@ -148,6 +158,7 @@ def update_member(
     reason: str = "",
     change_request: ChangeRequest | None = None,
 ) -> Member:
+    _federal_office_only(by)
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise ValidationError(_("Unknown fields: %s") % ", ".join(sorted(unknown)))
@@ -185,6 +196,7 @@ def end_membership(
     change_request: ChangeRequest | None = None,
 ) -> Member:
     """End the membership on `on` (exit takes effect at once: not a member from that day)."""
+    _federal_office_only(by)
     member = _lock(member)
     if member.status == MemberStatus.ENDED:
         raise ValidationError(_("This membership has already ended."))
@@ -232,6 +244,7 @@ def transfer_member(
     change_request: ChangeRequest | None = None,
 ) -> Member:
     """Move the membership to another division from `on`."""
+    _federal_office_only(by)
     member = _lock(member)
     if member.status == MemberStatus.ENDED:
         raise ValidationError(_("An ended membership cannot be transferred."))

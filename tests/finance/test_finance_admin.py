@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from finance.models import FeeRule, Payment
+from members.models import AuditEntry
 from tests.factories import make_member
 from tests.finance.statements import entry, statement
 
@@ -24,18 +25,29 @@ def member(tree):
     )
 
 
-def test_statement_upload_books_and_the_queue_is_worked(client, tree, federal_admin, member):
+def test_statement_upload_books_and_the_queue_is_worked(
+    client, tree, federal_admin, member, django_capture_on_commit_callbacks
+):
     client.force_login(federal_admin)
     content = statement(
         entry("120.00", ref="A1", reference=f"MB2026 {member.membership_number}"),
         entry("30.00", ref="A2", reference="Spende", name="Jörg Müller"),
         entry("5.00", ref="A3", reference="?", name="Niemand"),
     )
-    response = client.post(
-        reverse("admin:finance_bankstatement_upload"),
-        {"file": SimpleUploadedFile("auszug.xml", content)},
-    )
+    with django_capture_on_commit_callbacks(execute=False) as waiting:
+        response = client.post(
+            reverse("admin:finance_bankstatement_upload"),
+            {"file": SimpleUploadedFile("auszug.xml", content)},
+        )
     assert response.status_code == 302
+    # The web request only kept the file: nothing is booked until the worker has read it.
+    assert not Payment.objects.exists()
+    assert "wird gelesen" in client.get(response.url).text
+    for callback in waiting:
+        callback()
+    result = client.get(response.url).text
+    assert "3 Buchungen gebucht, 1 Mitgliedern zugeordnet" in result
+    assert AuditEntry.objects.filter(action="bank_statement.imported", actor=federal_admin).exists()
     queue = client.get(reverse("admin:finance_payment_changelist"), {"member__isnull": "True"})
     assert {p.bank_reference for p in queue.context["cl"].result_list} == {"A2", "A3"}
     client.post(
@@ -52,14 +64,18 @@ def test_statement_upload_books_and_the_queue_is_worked(client, tree, federal_ad
     assert member.balance == Decimal("155.00")
 
 
-def test_a_bad_statement_is_a_form_error(client, tree, federal_admin, member):
+def test_a_bad_statement_is_refused_with_the_reason(
+    client, tree, federal_admin, member, django_capture_on_commit_callbacks
+):
     client.force_login(federal_admin)
-    response = client.post(
-        reverse("admin:finance_bankstatement_upload"),
-        {"file": SimpleUploadedFile("auszug.xml", b"<kein xml")},
-    )
-    assert response.status_code == 200
-    assert response.context["form"].errors["file"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:finance_bankstatement_upload"),
+            {"file": SimpleUploadedFile("auszug.xml", b"<kein xml")},
+        )
+    page = client.get(response.url)
+    assert page.context["upload"].status == "failed"
+    assert "Nichts wurde gebucht" in page.text
     assert not Payment.objects.exists()
 
 

@@ -145,10 +145,10 @@ def test_a_hard_bounce_suppresses_the_address(webhook, sent, tree, board_sn):
     assert (suppression.email, suppression.reason) == (anna.email.lower(), "bounced")
 
     # The next mailing leaves the address out, and an edit writing it again does not help.
-    register.update_member(by=board_sn, member=anna.member, changes={"email": anna.email.upper()})
+    register.update_member(by=None, member=anna.member, changes={"email": anna.email.upper()})
     assert services.count_audience(tree.sn, "newsletter", {}, board_sn).suppressed == 1
     # A new address is not blocked.
-    register.update_member(by=board_sn, member=anna.member, changes={"email": "anna@neu.example"})
+    register.update_member(by=None, member=anna.member, changes={"email": "anna@neu.example"})
     assert services.count_audience(tree.sn, "newsletter", {}, board_sn).suppressed == 0
 
 

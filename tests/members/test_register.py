@@ -35,14 +35,35 @@ def test_membership_numbers_are_never_reused(tree):
     assert first.membership_number < second.membership_number < third.membership_number
 
 
-def test_a_change_records_who_what_and_why(tree, board_sn):
+def test_a_change_records_who_what_and_why(tree, federal_admin):
     member = make_member(tree.leipzig, city="Leipzig")
     services.update_member(
-        by=board_sn, member=member, changes={"city": "Markkleeberg"}, reason="Umzug"
+        by=federal_admin, member=member, changes={"city": "Markkleeberg"}, reason="Umzug"
     )
     version = member.versions.order_by("-version").first()
-    assert (version.version, version.recorded_by, version.reason) == (2, board_sn, "Umzug")
+    assert (version.version, version.recorded_by, version.reason) == (2, federal_admin, "Umzug")
     assert version.changes == {"city": ["Leipzig", "Markkleeberg"]}
+
+
+def test_only_the_federal_office_changes_the_register_directly(tree, board_sn):
+    from django.core.exceptions import PermissionDenied
+
+    member = make_member(tree.leipzig, city="Leipzig")
+    with pytest.raises(PermissionDenied):
+        services.update_member(by=board_sn, member=member, changes={"city": "Chemnitz"})
+    with pytest.raises(PermissionDenied):
+        services.admit_member(
+            by=board_sn,
+            division=tree.leipzig,
+            values={"last_name": "Quer"},
+            joined_on=date(2026, 1, 1),
+        )
+    with pytest.raises(PermissionDenied):
+        services.end_membership(by=board_sn, member=member, on=date(2026, 1, 1), reason="exit")
+    with pytest.raises(PermissionDenied):
+        services.transfer_member(by=board_sn, member=member, to=tree.dresden, on=date(2026, 1, 1))
+    member.refresh_from_db()
+    assert (member.city, member.status, member.division) == ("Leipzig", "pending", tree.leipzig)
 
 
 def test_a_change_that_changes_nothing_leaves_no_version(tree):
