@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from finance.models import FeeRule
 from finance.services import months_of_membership
-from members import figures
+from members import figures, services
 from members.demo_data import STATE_WEIGHTS, person
 from members.models import Division, DivisionLevel, Member, NumberSequence
 
@@ -59,7 +59,9 @@ def ensure_register(total: int) -> float | None:
         )
     leaves = _divisions()
     _members(total, leaves)
-    figures.repair()  # written with COPY, past the services that count every change
+    # Written with COPY, past the services that keep states and count every change.
+    services.fill_states()
+    figures.repair()
     with connection.cursor() as cursor:
         # As autovacuum would in production: statistics and the visibility map.
         cursor.execute("VACUUM ANALYZE")

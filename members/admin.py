@@ -86,7 +86,7 @@ def _recount_after_move() -> None:
     """Events are counted for every division above: after a move the tree's sums change."""
     from members import tasks
 
-    transaction.on_commit(lambda: tasks.repair_figures.delay())
+    transaction.on_commit(lambda: tasks.after_division_move.delay())
 
 
 class InviteUserForm(forms.ModelForm):

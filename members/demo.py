@@ -6,7 +6,7 @@ import random
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from members import figures
+from members import figures, services
 from members.demo_data import STATE_WEIGHTS, person
 from members.models import (
     TRANSFER_OUT,
@@ -156,4 +156,5 @@ def _write(plans: list[tuple[Member, Sequence[tuple]]]) -> None:
     MembershipPeriod.objects.bulk_create(periods, batch_size=BATCH)
     MemberVersion.objects.bulk_create(versions, batch_size=BATCH)
     # Written in bulk, past the services that count every change: count them all at once.
+    services.fill_states()
     figures.repair()

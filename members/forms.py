@@ -23,6 +23,7 @@ from members.models import (
     Role,
     User,
 )
+from members.services.register import state_of
 
 
 class DateInput(forms.DateInput):
@@ -169,6 +170,9 @@ class MemberFilterForm(forms.Form):
         ordering = SORTS[data.get("sort") or "name"]
         if data.get("q"):
             qs = qs.search(data["q"][:100])
+            if self.within.depth >= 2:
+                # Said outright, the state lets the search index read this state's matches only.
+                qs = qs.filter(state_id=state_of(self.within))
             # Matches are few: let the database find them through the search index and sort
             # them, instead of walking the whole name index in order (which it prefers, and
             # which is slow for names late in the alphabet).

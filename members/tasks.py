@@ -21,3 +21,12 @@ def repair_figures() -> None:
     from members import figures
 
     figures.repair()
+
+
+@shared_task(name="members.after_division_move")
+def after_division_move() -> None:
+    """A division moved: its members' state and every subtree's figures follow the tree."""
+    from members import figures, services
+
+    services.fill_states()
+    figures.repair()

@@ -125,6 +125,17 @@ class Member(models.Model):
     division = models.ForeignKey(
         Division, on_delete=models.PROTECT, related_name="members", verbose_name=_("division")
     )
+    # The state association above the division, kept with every admission and transfer: a
+    # search within a state reads only its own matches (the search index starts with it).
+    state = models.ForeignKey(
+        Division,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        db_index=False,
+    )
     status = models.CharField(
         _("status"), max_length=10, choices=MemberStatus.choices, default=MemberStatus.PENDING
     )

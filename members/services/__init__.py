@@ -14,6 +14,7 @@ from members.services.accounts import (
 from members.services.register import (
     admit_member,
     end_membership,
+    fill_states,
     set_payment_states,
     transfer_member,
     update_member,
@@ -36,6 +37,7 @@ __all__ = [
     "check_grant",
     "consent_to_transfer",
     "end_membership",
+    "fill_states",
     "grant_role",
     "invite_user",
     "record_audit",

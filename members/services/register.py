@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -99,6 +99,33 @@ def _federal_office_only(by: User | None) -> None:
         )
 
 
+def state_of(division: Division) -> int | None:
+    """The id of the state association the division lies in (None for the federal party)."""
+    if division.depth < 2:
+        return None
+    return (
+        Division.objects.filter(path=division.path[: 2 * Division.steplen])
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def fill_states() -> int:
+    """Set every member's state from the tree (after bulk writes, and after a division moved
+    to another state); returns how many rows changed."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {Member._meta.db_table} AS m SET state_id = s.id
+            FROM {Division._meta.db_table} AS d, {Division._meta.db_table} AS s
+            WHERE d.id = m.division_id AND s.path = substr(d.path, 1, %s)
+              AND (m.state_id IS NULL OR m.state_id <> s.id)
+            """,  # noqa: S608 - table names are ours
+            [2 * Division.steplen],
+        )
+        return cursor.rowcount
+
+
 def _validate(member: Member) -> None:
     member.full_clean(
         exclude=["membership_number", "division", "search_text"], validate_unique=False
@@ -126,6 +153,7 @@ def admit_member(
     member = Member(
         membership_number=membership_number or next_membership_number(),
         division=division,
+        state_id=state_of(division),
         joined_on=joined_on,
         status=MemberStatus.PENDING,
         **values,
@@ -266,6 +294,7 @@ def transfer_member(
     figures.count_end(division=source, day=on, kind=TRANSFER_OUT)
     figures.count_start(division=to, day=on, kind=PeriodStart.TRANSFER_IN)
     member.division = to
+    member.state_id = state_of(to)
     member.version += 1
     member.save()
     _save_version(member=member, by=by, reason=note, before=before, change_request=change_request)

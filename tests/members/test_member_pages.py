@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from members import services
-from members.models import EndReason
+from members.models import EndReason, Member
 from tests.factories import make_member
 
 pytestmark = pytest.mark.django_db
@@ -272,3 +272,23 @@ def test_a_long_filtered_list_says_more_than_instead_of_counting_all(
     assert [m.first_name for m in response.context["page_obj"]] == ["Anna", "Berta"]
     assert "Mehr als 2 Mitglieder" in response.text
     assert "Seite 1 von" not in response.text
+
+
+def test_a_search_finds_members_by_the_state_they_now_belong_to(
+    client, tree, board_sn, board_sh, federal_admin
+):
+    moved = make_member(tree.leipzig, last_name="Wanderer")
+    stays = make_member(tree.dresden, last_name="Wanderer")
+    services.transfer_member(by=federal_admin, member=moved, to=tree.kiel, on=date(2025, 1, 1))
+    search = {"q": "wanderer"}
+    client.force_login(board_sn)
+    in_sachsen = client.get(reverse("members:member_list", args=[tree.sn.pk]), search)
+    assert list(in_sachsen.context["page_obj"]) == [stays]
+    client.force_login(board_sh)
+    in_sh = client.get(reverse("members:member_list", args=[tree.sh.pk]), search)
+    assert list(in_sh.context["page_obj"]) == [moved]
+    # A member whose state went stale (a bulk write) is put right by the services' update.
+    Member.objects.filter(pk=moved.pk).update(state=tree.sn)
+    assert services.fill_states() == 1
+    moved.refresh_from_db()
+    assert moved.state == tree.sh
