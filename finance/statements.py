@@ -127,13 +127,21 @@ def figures(division: Division, period: date) -> dict[str, Any]:
 
 
 def workbook(division: Division, period: date) -> bytes:
-    """Every member of the state with payment status, as .xlsx (constant memory)."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
+    """Every member of the state with payment status, as .xlsx (constant memory).
 
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(f"{period:%Y-%m}")
-    sheet.append(
+    XlsxWriter writes each row as it comes (half openpyxl's time for the hundred thousand
+    rows of a large state); texts are written as texts, never as formulas, and neutralised
+    all the same for programs that read them again."""
+    import xlsxwriter
+
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"constant_memory": True})
+    sheet = book.add_worksheet(f"{period:%Y-%m}")
+    money = book.add_format({"num_format": "#,##0.00"})
+    day = book.add_format({"num_format": "DD.MM.YYYY"})
+    sheet.write_row(
+        0,
+        0,
         [
             "Mitgliedsnummer",
             "Vorname",
@@ -143,7 +151,7 @@ def workbook(division: Division, period: date) -> bytes:
             "Zahlungsstatus",
             "Saldo (€)",
             "Im Rückstand seit",
-        ]
+        ],
     )
     labels = {"paid_up": "bezahlt", "in_arrears": "im Rückstand", "exempt": "befreit"}
     status = {"pending": "schwebend", "active": "aktiv", "ended": "beendet"}
@@ -163,27 +171,19 @@ def workbook(division: Division, period: date) -> bytes:
         )
         .iterator(chunk_size=5000)
     )
-    # Plain values where the default format will do (texts neutralised, so never formulas):
-    # building a cell object for each of millions of cells costs more than the database.
-    for number, first, last, code, member_status, payment, balance, since in rows:
-        balance_cell = WriteOnlyCell(sheet, value=balance)
-        balance_cell.number_format = "#,##0.00"
-        since_cell = WriteOnlyCell(sheet, value=since)
-        since_cell.number_format = "DD.MM.YYYY"
-        sheet.append(
-            [
-                number,
-                neutralise(first),
-                neutralise(last),
-                code,
-                status[member_status],
-                labels[payment],
-                balance_cell,
-                since_cell,
-            ]
-        )
-    buffer = io.BytesIO()
-    book.save(buffer)
+    for row, (number, first, last, code, member_status, payment, balance, since) in enumerate(
+        rows, start=1
+    ):
+        sheet.write_number(row, 0, number)
+        sheet.write_string(row, 1, neutralise(first))
+        sheet.write_string(row, 2, neutralise(last))
+        sheet.write_string(row, 3, code)
+        sheet.write_string(row, 4, status[member_status])
+        sheet.write_string(row, 5, labels[payment])
+        sheet.write_number(row, 6, balance, money)
+        if since is not None:
+            sheet.write_datetime(row, 7, since, day)
+    book.close()
     return buffer.getvalue()
 
 
