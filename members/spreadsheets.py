@@ -137,8 +137,8 @@ def _read_xlsx(content: bytes) -> list[list[Any]]:
 def _refused_as_too_large() -> SpreadsheetError:
     return SpreadsheetError(
         _(
-            "The workbook holds far more than a member list (its inner parts are too large). "
-            "Please copy the member rows into a new workbook and upload that."
+            "The workbook holds far more than a list (its inner parts are too large). Please "
+            "copy the rows you need into a new workbook and upload that."
         )
     )
 
