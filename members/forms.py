@@ -4,8 +4,8 @@ from datetime import date
 from typing import Any
 
 from django import forms
-from django.db.models import F, Q
-from django.db.models.functions import Lower
+from django.db.models import BigIntegerField, F, Q, Value
+from django.db.models.functions import Cast, Lower
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -172,7 +172,9 @@ class MemberFilterForm(forms.Form):
             qs = qs.search(data["q"][:100])
             if self.within.depth >= 2:
                 # Said outright, the state lets the search index read this state's matches only.
-                qs = qs.filter(state_id=state_of(self.within))
+                # As bigint: the index's operator class takes no smaller integer.
+                state = Cast(Value(state_of(self.within)), output_field=BigIntegerField())
+                qs = qs.filter(state_id=state)
             # Matches are few: let the database find them through the search index and sort
             # them, instead of walking the whole name index in order (which it prefers, and
             # which is slow for names late in the alphabet).
