@@ -219,6 +219,10 @@ def import_bank_file(*, upload_id: int) -> BankUpload:
     except SoftTimeLimitExceeded:
         upload.status = BankUpload.Status.FAILED
         upload.error = _("Reading the file took too long; nothing was booked.")
+    except Exception:  # anything else: nothing was booked (one transaction), and it is said
+        logger.exception("Bank file upload %s could not be booked", upload_id)
+        upload.status = BankUpload.Status.FAILED
+        upload.error = _("The file could not be read; nothing was booked.")
     else:
         upload.status, upload.statement = BankUpload.Status.DONE, statement
     upload.content = b""  # the bookings keep what matters; the file goes

@@ -119,3 +119,25 @@ def test_staff_without_the_federal_permission_see_no_payments(client, tree, memb
     for name in ["payment", "charge", "bankstatement"]:
         response = client.get(reverse(f"admin:finance_{name}_changelist"))
         assert list(response.context["cl"].result_list) == [], name
+
+
+def test_an_unexpected_error_while_booking_is_shown_and_books_nothing(
+    client, tree, federal_admin, member, monkeypatch, django_capture_on_commit_callbacks
+):
+    from finance import payments
+
+    def broken(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(payments, "import_statement", broken)
+    client.force_login(federal_admin)
+    content = statement(entry("120.00", ref="B1", reference=f"MB2026 {member.membership_number}"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:finance_bankstatement_upload"),
+            {"file": SimpleUploadedFile("auszug.xml", content)},
+        )
+    page = client.get(response.url)
+    assert page.context["upload"].status == "failed"
+    assert "konnte nicht gelesen werden" in page.text
+    assert not Payment.objects.exists()
