@@ -33,7 +33,7 @@ app.conf.beat_schedule = {
         "task": "finance.send_statements",
         "schedule": crontab(minute=0, hour=6, day_of_month=1),
     },
-    # Every night: recompute the dashboards' register figures, report and repair drift.
+    # Every night: members' states and the dashboards' register figures, recomputed; drift reported.
     "members-repair-figures": {
         "task": "members.repair_figures",
         "schedule": crontab(minute=15, hour=2),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from allauth.account.models import EmailAddress
@@ -17,6 +18,8 @@ from treebeard.forms import movenodeform_factory
 from members import access, services
 from members.admin_register import ReadOnlyRecordAdmin  # importing registers the register's admins
 from members.models import AuditEntry, Division, Role, RoleAssignment, User
+
+logger = logging.getLogger(__name__)
 
 
 @admin.register(Division)
@@ -86,7 +89,13 @@ def _recount_after_move() -> None:
     """Events are counted for every division above: after a move the tree's sums change."""
     from members import tasks
 
-    transaction.on_commit(lambda: tasks.after_division_move.delay())
+    def dispatch() -> None:
+        try:
+            tasks.after_division_move.delay()
+        except Exception:  # the broker is down: the nightly repair does the same
+            logger.exception("Recounting after a division move could not be queued")
+
+    transaction.on_commit(dispatch)
 
 
 class InviteUserForm(forms.ModelForm):

@@ -18,8 +18,10 @@ def apply_import(batch_id: int) -> None:
 
 @shared_task(name="members.repair_figures")
 def repair_figures() -> None:
-    from members import figures
+    """Nightly: members' states and the register figures, recomputed from the register."""
+    from members import figures, services
 
+    services.fill_states()
     figures.repair()
 
 
