@@ -145,5 +145,7 @@ def repair(*, fix: bool = True) -> dict[str, int]:
             ),
         }
     if any(drift.values()):
-        logger.warning("Register figures drifted and were recomputed: %s", drift)
+        logger.warning(
+            "Register figures drifted%s: %s", " and were recomputed" if fix else "", drift
+        )
     return drift

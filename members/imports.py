@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -722,11 +721,8 @@ def apply_batch(*, batch_id: int) -> ImportBatch:
 
 
 def _json_cell(value: Any) -> Any:
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
+    """A cell as read from the file, kept as JSON (a sheet may hold times of day, too)."""
+    return value.isoformat() if isinstance(value, time) else json_value(value)
 
 
 def error_workbook(batch: ImportBatch) -> bytes:

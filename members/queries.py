@@ -67,14 +67,7 @@ def division_choices(
     user may see members there (or, without `within`, every division but the federal party,
     as a transfer may go anywhere). The selected one is always included. Returns at most
     CHOICES_SHOWN and whether there were more."""
-    if within is not None:
-        qs = (
-            Division.objects.visible_to(user, access.Action.VIEW_MEMBERS)
-            .subtree_of(within)
-            .exclude(pk=within.pk)
-        )
-    else:
-        qs = Division.objects.exclude(depth=1)
+    qs = sub_divisions(user, within) if within is not None else Division.objects.exclude(depth=1)
     term = term.strip()[:100]
     matches = list(
         qs.filter(Q(name__icontains=term) | Q(code__istartswith=term)).order_by("path")[
@@ -92,15 +85,18 @@ def division_choices(
     return matches, more
 
 
-def sub_division(user: User, division: Division, pk: int) -> Division | None:
-    """The sub-division `pk` below `division`, if the user may see its members."""
+def sub_divisions(user: User, division: Division) -> QuerySet[Division]:
+    """The divisions below `division` whose members the user may see."""
     return (
         Division.objects.visible_to(user, access.Action.VIEW_MEMBERS)
         .subtree_of(division)
         .exclude(pk=division.pk)
-        .filter(pk=pk)
-        .first()
     )
+
+
+def sub_division(user: User, division: Division, pk: int) -> Division | None:
+    """The sub-division `pk` below `division`, if the user may see its members."""
+    return sub_divisions(user, division).filter(pk=pk).first()
 
 
 def request_divisions(user: User, division: Division) -> QuerySet[Division]:

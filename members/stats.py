@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from django.db.models import Q, Sum
 from django.db.models.functions import Substr
 
+from members.figures import EVENT_COLUMNS as EVENTS
 from members.models import (
     Division,
     DivisionDay,
@@ -184,9 +185,6 @@ def division_figures(division: Division, today: date) -> tuple[Figures, list[Fig
             series["exits"][s],
         )
     return total, everyone[1:]
-
-
-EVENTS = ("starts", "ends", "entries", "exits")
 
 
 def _next_month(day: date) -> date:

@@ -83,5 +83,6 @@ def test_the_nightly_repair_runs_twice_and_acts_once(tree):
     DivisionTally.objects.all().delete()
     repair_figures()
     tally = list(DivisionTally.objects.values_list("division_id", "status", "count"))
+    assert tally == [(tree.leipzig.pk, "pending", 1)]
     repair_figures()
     assert list(DivisionTally.objects.values_list("division_id", "status", "count")) == tally
