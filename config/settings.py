@@ -174,6 +174,9 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Musterrolle] "
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
 MFA_PASSKEY_LOGIN_ENABLED = False
 MFA_TOTP_ISSUER = "Musterrolle"
+# One 30-second step either side: phones' clocks drift, and a code typed at the turn of a step
+# would otherwise be refused.
+MFA_TOTP_TOLERANCE = 1
 # WebAuthn refuses plain http except on localhost; allow it only while developing.
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG or TESTING
 
