@@ -170,12 +170,14 @@ COPIES = [
         "members",
     ),
     (
-        "COPY finance_charge (member_id, year, kind, revision, amount, due_on, memo, created_at) FROM STDIN",
+        "COPY finance_charge (member_id, year, kind, revision, amount, due_on, overdue_on, memo, created_at) "
+        "FROM STDIN",
         "charges",
     ),
     (
         "COPY finance_payment (member_id, match, amount, booked_on, method, reference, counterparty_name, "
-        "counterparty_iban, bank_reference, end_to_end_id, created_at) FROM STDIN",
+        "counterparty_iban, bank_reference, end_to_end_id, created_at, purpose, return_reason, proposal) "
+        "FROM STDIN",
         "payments",
     ),
     (
@@ -323,7 +325,10 @@ def _ledger(rng, member_id, number, joined, ended, fee_class, today, now, rows, 
         if not amount:
             continue
         due = max(date(year, 3, 1), joined)
-        rows["charges"].append((member_id, year, "dues", 1, amount, due, f"Beitrag {year}", now))
+        overdue = due + timedelta(days=30)
+        rows["charges"].append(
+            (member_id, year, "dues", 1, amount, due, overdue, f"Beitrag {year}", now)
+        )
         if due > today:
             continue
         charged_total += amount
@@ -342,13 +347,16 @@ def _ledger(rng, member_id, number, joined, ended, fee_class, today, now, rows, 
                     "",
                     "",
                     now,
+                    "dues",
+                    "",
+                    "[]",
                 )
             )
             if booked <= today:
                 paid_total += amount
-        elif first_unpaid is None:
-            first_unpaid = due
+        elif first_unpaid is None and overdue <= today:
+            first_unpaid = overdue
     balance = paid_total - charged_total
-    if balance < 0:
+    if balance < 0 and first_unpaid is not None:
         return balance, "in_arrears", first_unpaid
     return balance, "exempt" if fee_class == "exempt" else "paid_up", None

@@ -212,6 +212,29 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# --- Dues and arrears (the party's finance order; DESIGN.md, rules) ----------------------------
+# The account members pay their dues to, named in the welcome e-mail and in reminders.
+MUSTERROLLE_DUES_IBAN = env("MUSTERROLLE_DUES_IBAN", "DE02 1205 3000 0000 0000 00")
+# Accounts that receive only donations: money paid to them is never dues (comma-separated).
+MUSTERROLLE_DONATION_IBANS = [
+    iban.replace(" ", "").upper() for iban in env_list("MUSTERROLLE_DONATION_IBANS")
+]
+# Reminder 2 follows reminder 1 after at least this many days.
+MUSTERROLLE_REMINDER_INTERVAL_DAYS = int(env("MUSTERROLLE_REMINDER_INTERVAL_DAYS", "30"))
+# Proposed for striking off after more than this many months in arrears and two reminders.
+MUSTERROLLE_STRIKE_OFF_MONTHS = int(env("MUSTERROLLE_STRIKE_OFF_MONTHS", "12"))
+# After the federal office's decision, the member may object for this many days.
+MUSTERROLLE_OBJECTION_DAYS = int(env("MUSTERROLLE_OBJECTION_DAYS", "30"))
+# Members whose reduced dues end are told this many days before.
+MUSTERROLLE_REDUCTION_NOTICE_DAYS = int(env("MUSTERROLLE_REDUCTION_NOTICE_DAYS", "28"))
+# Where `manage.py send_reminders` writes the letters for members without an e-mail address.
+MUSTERROLLE_LETTERS_DIR = Path(env("MUSTERROLLE_LETTERS_DIR") or BASE_DIR / "var" / "letters")
+# The federal office as letters and reminders name it: the return line above the address in
+# the envelope's window (one line, e.g. "Partei · Bundesgeschäftsstelle · Straße 1 · 10115
+# Berlin"; empty: the federal division's name) and the address members reply or object to.
+MUSTERROLLE_OFFICE_ADDRESS = env("MUSTERROLLE_OFFICE_ADDRESS")
+MUSTERROLLE_OFFICE_EMAIL = env("MUSTERROLLE_OFFICE_EMAIL")
+
 # --- Cache, Celery: Redis when REDIS_URL is set, else in-process -------------------------
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:

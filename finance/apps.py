@@ -5,3 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class FinanceConfig(AppConfig):
     name = "finance"
     verbose_name = _("Finance")
+
+    def ready(self) -> None:
+        from finance import services
+        from members.signals import dues_relevant_change
+
+        dues_relevant_change.connect(services.on_register_change, dispatch_uid="finance.dues")

@@ -30,7 +30,11 @@ COLUMNS: dict[str, list[str]] = {
     ],
     "amount": ["betrag", "umsatz", "betrageur", "amount"],
     "currency": ["waehrung", "wahrung", "currency"],
-    "reference": ["verwendungszweck", "buchungstext", "zweck", "reference", "purpose"],
+    "reference": ["verwendungszweck", "zweck", "reference", "purpose", "remittanceinformation"],
+    # What kind of booking the bank says it was ("Rücklastschrift", "Gutschrift", ...).
+    "kind": ["buchungstext", "umsatzart", "vorgang", "transactiontype", "bookingtext"],
+    "end_to_end_id": ["endtoendreferenz", "kundenreferenzendtoend", "endtoendid", "endtoend"],
+    "return_reason": ["rueckgabegrund", "ruckgabegrund", "returnreason", "reasoncode"],
     "name": [
         "auftraggeber",
         "auftraggeberempfaenger",
@@ -47,6 +51,12 @@ COLUMNS: dict[str, list[str]] = {
     "bank_reference": ["buchungsreferenz", "referenz", "transaktionsid", "bankreference"],
 }
 LOOKUP = {alias: field for field, aliases in COLUMNS.items() for alias in aliases}
+# Returned debits and reversed transfers, as German and English banks name them.
+RETURN = re.compile(
+    r"r(?:ü|ue|u)ck(?:lastschrift|buchung|belastung|überweisung|ueberweisung|gabe)|retoure|storno"
+    r"|\breturn|\breversal|\bchargeback",
+    re.IGNORECASE,
+)
 
 
 def _amount(text: str) -> Decimal:
@@ -108,7 +118,9 @@ def parse(content: bytes, filename: str) -> Statement:
             raise StatementError(
                 _("Line %(line)s: %(error)s") % {"line": number, "error": error}
             ) from error
-        reference = values.get("reference", "")
+        kind = values.get("kind", "")
+        reference = values.get("reference", "") or kind
+        end_to_end = values.get("end_to_end_id", "")
         own_reference = (
             values.get("bank_reference")
             or "csv:"
@@ -119,13 +131,14 @@ def parse(content: bytes, filename: str) -> Statement:
                 amount=amount,
                 currency=(values.get("currency") or "EUR").upper(),
                 booked_on=booked_on,
-                reversal=False,
+                reversal=amount < 0 and bool(RETURN.search(f"{kind} {reference}")),
                 bank_reference=own_reference,
-                end_to_end_id="",
+                end_to_end_id="" if end_to_end.upper() == "NOTPROVIDED" else end_to_end,
                 reference=reference,
                 name=values.get("name", ""),
                 iban=values.get("iban", "").replace(" ", ""),
-                direct_debit="lastschrift" in reference.lower(),
+                direct_debit="lastschrift" in f"{kind} {reference}".lower(),
+                return_reason=values.get("return_reason", "")[:35],
             )
         )
     return Statement(statement_id="", iban="", bookings=bookings)

@@ -19,6 +19,11 @@ from defusedxml.ElementTree import ParseError, fromstring
 from django.utils.translation import gettext as _
 
 MAX_BYTES = 20 * 1024 * 1024
+# Bank transaction codes of returns: ISO sub-families (unpaid and returned debits, reversals
+# of returns and cancellations) and the German business transaction codes (GVC) 108, 109
+# (Rücklastschrift) and 159 (Rücküberweisung) in the proprietary code, e.g. "NRTI+109+...".
+RETURN_SUBFAMILIES = {"UPDD", "RRTN", "ARET", "RPCR", "PRDD", "RCDD"}
+RETURN_GVC = re.compile(r"(?:^|\D)(108|109|159)(?:\D|$)")
 NAMESPACE = re.compile(r"^urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.(0[2-9]|1[0-3])$")
 
 
@@ -38,6 +43,13 @@ class Booking:
     name: str
     iban: str
     direct_debit: bool
+    return_reason: str = ""  # the bank's reason code for a return (RtrInf), e.g. AC04, MD06
+
+    @property
+    def is_return(self) -> bool:
+        """Money out that takes back a payment: flagged as reversal, carrying return
+        information, or coded as a returned or unpaid debit."""
+        return self.amount < 0 and (self.reversal or bool(self.return_reason))
 
 
 @dataclass
@@ -112,13 +124,17 @@ def _entry(entry: Element, ns: dict[str, str]) -> list[Booking]:
         raise StatementError(_("An entry has no booking date.")) from error
     reversal = _text(entry, "c:RvslInd", ns).lower() == "true"
     domain = _text(entry, "c:BkTxCd/c:Domn/c:Fmly/c:Cd", ns)
+    subfamily = _text(entry, "c:BkTxCd/c:Domn/c:Fmly/c:SubFmlyCd", ns)
+    proprietary = _text(entry, "c:BkTxCd/c:Prtry/c:Cd", ns)
+    coded_return = subfamily in RETURN_SUBFAMILIES or bool(RETURN_GVC.search(proprietary))
     details = entry.findall("c:NtryDtls/c:TxDtls", ns) or [None]
     bookings = []
     for index, detail in enumerate(details):
         party = "c:RltdPties/c:Dbtr" if credit else "c:RltdPties/c:Cdtr"
         account = "c:RltdPties/c:DbtrAcct" if credit else "c:RltdPties/c:CdtrAcct"
         reference = ""
-        name = iban = end_to_end = ""
+        name = iban = end_to_end = return_reason = ""
+        detail_return = coded_return
         detail_amount = amount
         if detail is not None:
             reference = " ".join(
@@ -128,6 +144,19 @@ def _entry(entry: Element, ns: dict[str, str]) -> list[Booking]:
             name = _text(detail, f"{party}/c:Nm", ns) or _text(detail, f"{party}/c:Pty/c:Nm", ns)
             iban = _text(detail, f"{account}/c:Id/c:IBAN", ns)
             end_to_end = _text(detail, "c:Refs/c:EndToEndId", ns)
+            if detail.find("c:RtrInf", ns) is not None:
+                return_reason = (
+                    _text(detail, "c:RtrInf/c:Rsn/c:Cd", ns)
+                    or _text(detail, "c:RtrInf/c:Rsn/c:Prtry", ns)
+                    or "RtrInf"
+                )[:35]
+            detail_sub = _text(detail, "c:BkTxCd/c:Domn/c:Fmly/c:SubFmlyCd", ns)
+            detail_prtry = _text(detail, "c:BkTxCd/c:Prtry/c:Cd", ns)
+            detail_return = (
+                coded_return
+                or detail_sub in RETURN_SUBFAMILIES
+                or bool(RETURN_GVC.search(detail_prtry))
+            )
             own = detail.find("c:Amt", ns)
             if own is None:
                 own = detail.find("c:AmtDtls/c:TxAmt/c:Amt", ns)
@@ -142,7 +171,7 @@ def _entry(entry: Element, ns: dict[str, str]) -> list[Booking]:
                 amount=detail_amount if credit else -detail_amount,
                 currency=currency,
                 booked_on=booked_on,
-                reversal=reversal,
+                reversal=reversal or (not credit and detail_return),
                 bank_reference=(
                     _text(entry, "c:AcctSvcrRef", ns)
                     or _fingerprint(booked_on, detail_amount, iban, end_to_end, reference)
@@ -152,8 +181,8 @@ def _entry(entry: Element, ns: dict[str, str]) -> list[Booking]:
                 reference=reference,
                 name=name,
                 iban=iban.replace(" ", ""),
-                direct_debit=domain == "RDDT"
-                or "DDT" in _text(entry, "c:BkTxCd/c:Domn/c:Fmly/c:SubFmlyCd", ns),
+                direct_debit=domain == "RDDT" or "DDT" in subfamily,
+                return_reason=return_reason,
             )
         )
     if len(bookings) > 1 and sum(abs(b.amount) for b in bookings) != amount:

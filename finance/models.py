@@ -72,6 +72,8 @@ class Charge(models.Model):
     revision = models.PositiveSmallIntegerField(_("revision"), default=1)
     amount = models.DecimalField(_("amount (€)"), max_digits=9, decimal_places=2)
     due_on = models.DateField(_("due on"))
+    # The end of the fee rule's grace period: unpaid after this day, the member is in arrears.
+    overdue_on = models.DateField(_("in arrears after"))
     reverses = models.OneToOneField(
         "self",
         on_delete=models.PROTECT,
@@ -176,7 +178,10 @@ class BankStatement(models.Model):
     uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
     booked = models.PositiveIntegerField(_("booked"), default=0)
     matched = models.PositiveIntegerField(_("matched"), default=0)
-    skipped = models.PositiveIntegerField(_("already booked or not a member payment"), default=0)
+    skipped = models.PositiveIntegerField(_("already booked before"), default=0)
+    # Every entry of the file by what became of it: count and sum per outcome (dues matched,
+    # donations, returns, review, other money out, booked before); the sums add up to the file.
+    summary = models.JSONField(_("summary"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("bank statement")
@@ -201,7 +206,14 @@ class Payment(models.Model):
         IBAN = "iban", _("known IBAN")
         MANUAL = "manual", _("assigned by hand")
         SUGGESTED = "suggested", _("suggestion: name and amount")
+        SPLIT = "split", _("several members: split proposed")
+        DIVIDED = "divided", _("split among members")
         NONE = "none", _("unmatched")
+
+    class Purpose(models.TextChoices):
+        DUES = "dues", _("dues")
+        DONATION = "donation", _("donation")
+        OTHER = "other", _("other")
 
     member = models.ForeignKey(
         Member,
@@ -224,6 +236,24 @@ class Payment(models.Model):
     booked_on = models.DateField(_("booked on"))
     method = models.CharField(
         _("method"), max_length=12, choices=Method.choices, default=Method.TRANSFER
+    )
+    # Only dues settle charges; donations are reported per person and year; other money
+    # (bank fees, refunds) belongs to no member's account.
+    purpose = models.CharField(
+        _("purpose"), max_length=10, choices=Purpose.choices, default=Purpose.DUES
+    )
+    # A return's reason code as the bank gave it (e.g. AC04, MD06), for the review.
+    return_reason = models.CharField(_("return reason"), max_length=35, blank=True)
+    # A reference naming several members: the proposed parts, [{"member": id, "amount": "…"}],
+    # until a person accepts them; the parts are then payments of their own (split_from).
+    proposal = models.JSONField(_("proposed split"), default=list, blank=True)
+    split_from = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="parts",
+        verbose_name=_("part of"),
     )
     reference = models.CharField(_("reference"), max_length=500, blank=True)
     counterparty_name = models.CharField(_("payer"), max_length=140, blank=True)
@@ -268,6 +298,11 @@ class Payment(models.Model):
                 include=["amount"],
             ),
             models.Index(fields=["match"], name="finance_payment_match"),
+            models.Index(
+                fields=["purpose", "booked_on"],
+                name="finance_payment_purpose",
+                condition=Q(purpose="donation"),
+            ),
             models.Index(fields=["counterparty_iban"], name="finance_payment_iban"),
             models.Index(fields=["end_to_end_id"], name="finance_payment_e2e"),
         ]
@@ -331,3 +366,108 @@ class MonthlyStatement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.division} {self.period:%m/%Y}"
+
+
+class Reminder(models.Model):
+    """A dues reminder sent to a member for one spell of arrears: level 1, then level 2 at
+    least the configured interval later; each level once per spell (by constraint)."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("e-mail")
+        LETTER = "letter", _("letter")
+
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="reminders", verbose_name=_("member")
+    )
+    level = models.PositiveSmallIntegerField(_("level"))
+    arrears_since = models.DateField(_("in arrears since"))
+    sent_on = models.DateField(_("sent on"))
+    amount = models.DecimalField(_("amount owed (€)"), max_digits=9, decimal_places=2)
+    reference = models.CharField(_("payment reference"), max_length=40)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("reminder")
+        verbose_name_plural = _("reminders")
+        ordering = ["-sent_on", "member"]
+        indexes = [models.Index(fields=["sent_on", "channel"], name="finance_reminder_sent")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "arrears_since", "level"], name="finance_reminder_once"
+            ),
+            models.CheckConstraint(condition=Q(level__in=[1, 2]), name="finance_reminder_level"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.level}. {self.sent_on}"
+
+
+class StrikeOff(models.Model):
+    """A member proposed for striking off the register after long arrears and two reminders.
+
+    The federal office decides; the member is told and may object until `objection_until`;
+    without an objection the membership ends (end reason: struck off) on that day.
+    """
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", _("proposed")
+        DECIDED = "decided", _("decided, objection period running")
+        OBJECTED = "objected", _("objected")
+        STRUCK_OFF = "struck_off", _("struck off")
+        DROPPED = "dropped", _("dropped")
+
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="strike_offs", verbose_name=_("member")
+    )
+    arrears_since = models.DateField(_("in arrears since"))
+    proposed_on = models.DateField(_("proposed on"))
+    amount = models.DecimalField(_("amount owed (€)"), max_digits=9, decimal_places=2)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PROPOSED
+    )
+    decided_on = models.DateField(_("decided on"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    objection_until = models.DateField(_("objection possible until"), null=True, blank=True)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("strike-off")
+        verbose_name_plural = _("strike-offs")
+        ordering = ["-proposed_on", "member"]
+        indexes = [models.Index(fields=["status", "objection_until"], name="finance_strike_due")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "arrears_since"], name="finance_strikeoff_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.get_status_display()}"
+
+
+class ReductionNotice(models.Model):
+    """The e-mail telling a member that their reduced dues end soon: once per reduction."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+")
+    reduced_until = models.DateField(_("reduced until"))
+    sent_on = models.DateField(_("sent on"))
+
+    class Meta:
+        verbose_name = _("reduction notice")
+        verbose_name_plural = _("reduction notices")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "reduced_until"], name="finance_reductionnotice_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.reduced_until}"

@@ -8,45 +8,51 @@ import logging
 import re
 from collections.abc import Iterable
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from finance.camt import Booking, StatementError, parse
-from finance.models import BankStatement, BankUpload, Payment
+from finance.models import BankStatement, BankUpload, Charge, Payment
+from finance.references import numbers_in
 from members import access
 from members import services as members
-from members.models import FeeClass, Member, PaymentStatus, User
+from members.models import FeeClass, Member, MemberStatus, PaymentStatus, User
 from members.services import record_audit
 
 logger = logging.getLogger(__name__)
-NUMBER = re.compile(r"(?<!\d)(\d{5,8})(?!\d)")
+DONATION = re.compile(r"\bspende", re.IGNORECASE)
 BATCH = 2000
 
-# Net charges per due date, cumulated; the first due date at which the cumulated charges
-# exceed everything paid is when the arrears began. Only joins and aggregates, so it stays
-# linear in the number of rows; portable SQL (PostgreSQL and SQLite).
+# A member's balance is everything paid as dues minus every charge already due. Arrears are
+# counted from the charges whose grace period has run out: cumulated in the order of that
+# day (overdue_on), the first at which they exceed everything paid is when the arrears
+# began. Only joins and aggregates, so it stays linear in the number of rows; portable SQL
+# (PostgreSQL and SQLite).
 STATES_SQL = """
 WITH chosen AS ({chosen}),
 charged AS (
-    SELECT c.member_id, c.due_on, SUM(c.amount) AS amount
+    SELECT c.member_id, c.overdue_on, SUM(c.amount) AS amount
     FROM finance_charge c JOIN chosen ON chosen.id = c.member_id
-    WHERE c.due_on <= %(on)s GROUP BY c.member_id, c.due_on
+    WHERE c.due_on <= %(on)s GROUP BY c.member_id, c.overdue_on
 ), running AS (
-    SELECT member_id, due_on, SUM(amount) OVER (PARTITION BY member_id ORDER BY due_on) AS cumulated
-    FROM charged
+    SELECT member_id, overdue_on,
+           SUM(amount) OVER (PARTITION BY member_id ORDER BY overdue_on) AS cumulated
+    FROM charged WHERE overdue_on <= %(on)s
 ), totals AS (
     SELECT member_id, SUM(amount) AS amount FROM charged GROUP BY member_id
 ), paid AS (
     SELECT p.member_id, SUM(p.amount) AS amount
     FROM finance_payment p JOIN chosen ON chosen.id = p.member_id
-    WHERE p.booked_on <= %(on)s GROUP BY p.member_id
+    WHERE p.booked_on <= %(on)s AND p.purpose = 'dues' GROUP BY p.member_id
 ), firsts AS (
-    SELECT r.member_id, MIN(r.due_on) AS since
+    SELECT r.member_id, MIN(r.overdue_on) AS since
     FROM running r LEFT JOIN paid p ON p.member_id = r.member_id
     WHERE r.cumulated > COALESCE(p.amount, 0) GROUP BY r.member_id
 )
@@ -93,8 +99,10 @@ def payment_states(
                 balance = Decimal(balance or 0).quantize(Decimal("0.01"))
                 if isinstance(since, str):
                     since = date.fromisoformat(since)
-                if balance < 0:
+                if since is not None:
                     result[pk] = (balance, PaymentStatus.IN_ARREARS, since)
+                elif balance < 0:
+                    result[pk] = (balance, PaymentStatus.DUE, None)
                 elif fee_class == FeeClass.EXEMPT:
                     result[pk] = (balance, PaymentStatus.EXEMPT, None)
                 else:
@@ -103,10 +111,57 @@ def payment_states(
 
 
 def refresh(member_ids: Iterable[int]) -> None:
-    """Store the current state of these members; call it in the transaction that changed them."""
+    """Store the current state of these members and make those active whose first dues are
+    now paid; call it in the transaction that changed them."""
     ids = [pk for pk in set(member_ids) if pk]
     if ids:
         members.set_payment_states(payment_states(ids, timezone.localdate()))
+        activate_settled(ids)
+
+
+def first_dues_paid(member_ids: Iterable[int]) -> list[int]:
+    """Of these pending members, those whose first dues are paid in full: dues payments at
+    least the net charge of their first charged year (exempt members owe none)."""
+    pending = dict(
+        Member.objects.filter(pk__in=list(member_ids), status=MemberStatus.PENDING).values_list(
+            "pk", "fee_class"
+        )
+    )
+    if not pending:
+        return []
+    first: dict[int, Decimal] = {}
+    for member_id, _year, net in (
+        Charge.objects.filter(member_id__in=pending)
+        .values("member_id", "year")
+        .annotate(net=Sum("amount"))
+        .values_list("member_id", "year", "net")
+        .order_by("member_id", "year")
+    ):
+        if net > 0 and member_id not in first:
+            first[member_id] = net
+    paid = dict(
+        Payment.objects.filter(member_id__in=pending, purpose=Payment.Purpose.DUES)
+        .values("member_id")
+        .annotate(total=Sum("amount"))
+        .values_list("member_id", "total")
+    )
+    return sorted(
+        pk
+        for pk, fee_class in pending.items()
+        if fee_class == FeeClass.EXEMPT
+        or (pk in first and (paid.get(pk) or Decimal(0)) >= first[pk])
+    )
+
+
+def activate_settled(member_ids: Iterable[int]) -> list[int]:
+    """Pending members whose first dues are paid become active (never back to pending)."""
+    ids = list(member_ids)
+    settled: list[int] = []
+    for start in range(0, len(ids), BATCH):
+        settled += first_dues_paid(ids[start : start + BATCH])
+    if settled:
+        return members.activate_members(settled, reason=_("First dues paid in full"))
+    return []
 
 
 def recompute_all() -> int:
@@ -264,6 +319,28 @@ def import_statement(*, content: bytes, filename: str, by: User | None) -> BankS
     return statement
 
 
+class Outcome:
+    """What became of a bank file's entry, for the import summary."""
+
+    DUES = "dues"  # matched to a member as dues
+    DONATION = "donation"  # a donation (matched to a person or not)
+    RETURN = "return"  # money back out: a return reversing its payment
+    REVIEW = "review"  # waits for a person: unknown payer, several members, unknown return
+    OTHER = "other"  # money out that is no member's (bank fees, refunds, transfers)
+    BOOKED_BEFORE = "booked_before"  # the same booking came in an earlier file
+    ALL = (DUES, DONATION, RETURN, REVIEW, OTHER, BOOKED_BEFORE)
+
+
+def outcome_of(payment: Payment) -> str:
+    if payment.purpose == Payment.Purpose.DONATION:
+        return Outcome.DONATION
+    if payment.purpose == Payment.Purpose.OTHER:
+        return Outcome.OTHER
+    if payment.member_id is None:
+        return Outcome.REVIEW
+    return Outcome.RETURN if payment.amount < 0 else Outcome.DUES
+
+
 def _book(statement: BankStatement, bookings: list[Booking], by: User | None) -> None:
     # The same reference twice in one file (two equal payments on a day) are two bookings.
     seen: dict[str, int] = {}
@@ -279,14 +356,38 @@ def _book(statement: BankStatement, bookings: list[Booking], by: User | None) ->
             bank_reference__in=[b.bank_reference for b in bookings if b.bank_reference]
         ).values_list("bank_reference", flat=True)
     )
-    fresh = [b for b in bookings if not (b.bank_reference and b.bank_reference in known_refs)]
+    summary = {outcome: [0, Decimal(0)] for outcome in Outcome.ALL}
+    fresh = []
+    for booking in bookings:
+        if booking.bank_reference and booking.bank_reference in known_refs:
+            summary[Outcome.BOOKED_BEFORE][0] += 1
+            summary[Outcome.BOOKED_BEFORE][1] += booking.amount
+        else:
+            fresh.append(booking)
     statement.skipped += len(bookings) - len(fresh)
     money_in = [b for b in fresh if b.amount > 0]  # a credited reversal is money back in, too
-    money_out = [b for b in fresh if b.amount < 0]
-    touched: set[int] = set()
-    touched |= _book_money_in(statement, money_in, by)
-    touched |= _book_money_out(statement, money_out, by)
-    statement.save(update_fields=["booked", "matched", "skipped"])
+    money_out = [b for b in fresh if b.amount <= 0]
+    donations_only = statement.account_iban.replace(" ", "").upper() in set(
+        settings.MUSTERROLLE_DONATION_IBANS
+    )
+    payments = _money_in(statement, money_in, by, donations_only=donations_only)
+    Payment.objects.bulk_create(payments, batch_size=BATCH)
+    returns = _money_out(statement, money_out, by)  # after: a return may name a payment above
+    Payment.objects.bulk_create(returns, batch_size=BATCH)
+    payments += returns
+    touched = {p.member_id for p in payments if p.member_id}
+    for payment in payments:
+        outcome = outcome_of(payment)
+        summary[outcome][0] += 1
+        summary[outcome][1] += payment.amount
+    statement.booked += len(payments)
+    statement.matched += sum(1 for p in payments if p.member_id)
+    statement.summary = {
+        "entries": len(bookings),
+        "total": str(sum((b.amount for b in bookings), Decimal(0))),
+        **{key: {"count": count, "sum": str(total)} for key, (count, total) in summary.items()},
+    }
+    statement.save(update_fields=["booked", "matched", "skipped", "summary"])
     refresh(touched)
 
 
@@ -303,8 +404,12 @@ def _common(statement: BankStatement, booking: Booking, by: User | None) -> dict
     }
 
 
-def _book_money_in(statement: BankStatement, bookings: list[Booking], by: User | None) -> set[int]:
-    numbers = {int(n) for b in bookings for n in NUMBER.findall(b.reference)}
+def _money_in(
+    statement: BankStatement, bookings: list[Booking], by: User | None, *, donations_only: bool
+) -> list[Payment]:
+    """Money in: dues or a donation, matched to a member by membership number, known IBAN,
+    or (as a suggestion) by name; a reference naming several members waits with a split."""
+    numbers = {n for b in bookings for n in numbers_in(b.reference)}
     by_number = dict(
         Member.objects.filter(membership_number__in=numbers).values_list("membership_number", "pk")
     )
@@ -323,43 +428,78 @@ def _book_money_in(statement: BankStatement, bookings: list[Booking], by: User |
         .values_list("pk", "first_name", "last_name")
     ):
         people.setdefault(f"{first} {last}".lower(), []).append(pk)
-    payments, touched = [], set()
-    for booking in bookings:
-        member_id, match, suggested = _match(booking, by_number, by_iban, people)
+    named = [[by_number[n] for n in numbers_in(b.reference) if n in by_number] for b in bookings]
+    owed = dict(
+        Member.objects.filter(pk__in={pk for ids in named for pk in ids}).values_list(
+            "pk", "balance"
+        )
+    )
+    payments = []
+    for booking, members_named in zip(bookings, named, strict=True):
+        donation = donations_only or bool(DONATION.search(booking.reference))
+        proposal: list[dict[str, str | int]] = []
+        if len(members_named) > 1:
+            member_id, match, suggested = None, Payment.Match.SPLIT, None
+            proposal = propose_split(booking.amount, members_named, owed)
+        elif members_named:
+            member_id, match, suggested = members_named[0], Payment.Match.NUMBER, None
+        else:
+            member_id, match, suggested = _match(booking, by_iban, people)
         method = Payment.Method.DIRECT_DEBIT if booking.direct_debit else Payment.Method.TRANSFER
         payments.append(
             Payment(
                 member_id=member_id,
                 match=match,
                 suggested_member_id=suggested,
-                amount=abs(booking.amount),
+                amount=booking.amount,
                 method=method,
+                purpose=Payment.Purpose.DONATION if donation else Payment.Purpose.DUES,
+                proposal=proposal,
                 **_common(statement, booking, by),
             )
         )
-        if member_id:
-            touched.add(member_id)
-            statement.matched += 1
-    Payment.objects.bulk_create(payments, batch_size=BATCH)
-    statement.booked += len(payments)
-    return touched
+    return payments
 
 
-def _book_money_out(statement: BankStatement, bookings: list[Booking], by: User | None) -> set[int]:
-    """Returned direct debits reverse their payment (this file's or an earlier one's);
-    a return whose payment is unknown waits, unassigned, for a person. Other money out
-    (bank fees, transfers) is not a member payment."""
+def propose_split(
+    amount: Decimal, member_ids: list[int], balances: dict[int, Decimal]
+) -> list[dict[str, str | int]]:
+    """Parts for each member named: what each owes, when that is exactly the amount;
+    otherwise equal parts, the first taking the odd cents."""
+    owed = [max(-(balances.get(pk) or Decimal(0)), Decimal(0)) for pk in member_ids]
+    if sum(owed) == amount and all(owed):
+        parts = owed
+    else:
+        share = (amount / len(member_ids)).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+        parts = [share] * len(member_ids)
+        parts[0] += amount - share * len(member_ids)
+    return [{"member": pk, "amount": str(part)} for pk, part in zip(member_ids, parts, strict=True)]
+
+
+def _money_out(statement: BankStatement, bookings: list[Booking], by: User | None) -> list[Payment]:
+    """Money out. A return (flagged as reversal, with return information or a return's
+    transaction code, or naming a payment we booked by its end-to-end id) reverses its
+    payment, from this file or an earlier one; a return whose payment is unknown waits for a
+    person. Anything else (bank fees, refunds) is booked as other money, no member's."""
     originals = {
         p.end_to_end_id: p
         for p in Payment.objects.filter(
             end_to_end_id__in={b.end_to_end_id for b in bookings if b.end_to_end_id}, amount__gt=0
-        ).filter(reversed_by__isnull=True)
+        ).filter(reversed_by__isnull=True, split_from__isnull=True)
     }
-    payments, touched = [], set()
+    payments = []
     for booking in bookings:
         original = originals.pop(booking.end_to_end_id, None) if booking.end_to_end_id else None
-        if not (booking.reversal or booking.direct_debit):
-            statement.skipped += 1
+        is_return = booking.is_return or original is not None or booking.direct_debit
+        if not is_return:
+            payments.append(
+                Payment(
+                    amount=booking.amount,
+                    method=Payment.Method.TRANSFER,
+                    purpose=Payment.Purpose.OTHER,
+                    **_common(statement, booking, by),
+                )
+            )
             continue
         payments.append(
             Payment(
@@ -367,15 +507,13 @@ def _book_money_out(statement: BankStatement, bookings: list[Booking], by: User 
                 match=original.match if original else Payment.Match.NONE,
                 amount=-abs(booking.amount),
                 method=Payment.Method.RETURN,
+                purpose=original.purpose if original else Payment.Purpose.DUES,
+                return_reason=booking.return_reason,
                 reverses=original,
                 **_common(statement, booking, by),
             )
         )
-        if original is not None and original.member_id:
-            touched.add(original.member_id)
-    Payment.objects.bulk_create(payments, batch_size=BATCH)
-    statement.booked += len(payments)
-    return touched
+    return payments
 
 
 def _surname(name: str) -> str:
@@ -384,14 +522,8 @@ def _surname(name: str) -> str:
 
 
 def _match(
-    booking: Booking,
-    by_number: dict[int, int],
-    by_iban: dict[str, int],
-    people: dict[str, list[int]],
+    booking: Booking, by_iban: dict[str, int], people: dict[str, list[int]]
 ) -> tuple[int | None, str, int | None]:
-    for number in NUMBER.findall(booking.reference):
-        if int(number) in by_number:
-            return by_number[int(number)], Payment.Match.NUMBER, None
     if booking.iban in by_iban:
         return by_iban[booking.iban], Payment.Match.IBAN, None
     name = booking.name.lower()
@@ -402,3 +534,54 @@ def _match(
     if len(candidates) == 1:
         return None, Payment.Match.SUGGESTED, candidates[0]
     return None, Payment.Match.NONE, None
+
+
+@transaction.atomic
+def split_payment(
+    *, payment: Payment, parts: list[tuple[Member, Decimal]], by: User | None
+) -> list[Payment]:
+    """Divide a booking naming several members into parts of their own; the parts add up to
+    the booking, which stays as it came from the bank (no member's, marked divided)."""
+    locked = Payment.objects.select_for_update().get(pk=payment.pk)
+    if locked.member_id is not None or locked.match == Payment.Match.DIVIDED:
+        raise StatementError(_("This payment is assigned already."))
+    if locked.amount <= 0:
+        raise StatementError(_("Only money received can be split."))
+    if len(parts) < 2 or any(amount <= 0 for _member, amount in parts):
+        raise StatementError(_("A split needs at least two parts, each more than nothing."))
+    if sum(amount for _member, amount in parts) != locked.amount:
+        raise StatementError(
+            _("The parts add up to %(parts)s €, the payment is %(amount)s €.")
+            % {"parts": sum(a for _m, a in parts), "amount": locked.amount}
+        )
+    for member, _amount in parts:
+        _may_book(by, member)
+    created = Payment.objects.bulk_create(
+        Payment(
+            member=member,
+            match=Payment.Match.MANUAL,
+            amount=amount,
+            booked_on=locked.booked_on,
+            method=locked.method,
+            purpose=locked.purpose,
+            reference=locked.reference,
+            counterparty_name=locked.counterparty_name,
+            counterparty_iban=locked.counterparty_iban,
+            statement=locked.statement,
+            split_from=locked,
+            created_by=by,
+        )
+        for member, amount in parts
+    )
+    locked.match = Payment.Match.DIVIDED
+    locked.save(update_fields=["match"])
+    refresh([member.pk for member, _amount in parts])
+    record_audit(
+        actor=by,
+        action="payment.split",
+        obj=locked,
+        summary=f"{locked.amount} € of {locked.booked_on.isoformat()} split among "
+        + ", ".join(str(m.membership_number) for m, _a in parts),
+        data={"parts": [[m.membership_number, str(a)] for m, a in parts]},
+    )
+    return created

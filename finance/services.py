@@ -12,15 +12,24 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q, Sum
+from django.utils import timezone
 
 from finance.models import Charge, FeeRule
 from members.models import Division, FeeClass, Member, MemberVersion, User
 
 CENT = Decimal("0.01")
 BATCH = 2000
+
+
+class Dues(NamedTuple):
+    amount: Decimal
+    due_on: date | None
+    overdue_on: date | None
 
 
 @dataclass
@@ -80,15 +89,19 @@ def dues_for(
     rules: Sequence[FeeRule],
     history: Sequence[tuple[date, str, date | None]] = (),
     tier: Decimal | None = None,
-) -> tuple[Decimal, date | None]:
-    """What a member owes for `year` and when it is due: a twelfth of the yearly amount of
-    the class and rule in force on the first of each month of membership."""
+    date_of_birth: date | None = None,
+) -> Dues:
+    """What a member owes for `year`, when it is due and when unpaid dues become arrears: a
+    twelfth of the yearly amount of the class and rule in force on the first of each month
+    of membership. A minor pays the regular dues from the first month they begin as an adult."""
     months = months_of_membership(joined_on=joined_on, left_on=left_on, year=year)
     total = Decimal(0)
     due_rule = None
     for month in months:
         first = date(year, month, 1)
         month_class = fee_class_on(first, history, (fee_class, reduced_until))
+        if month_class == FeeClass.MINOR and is_adult(date_of_birth, first):
+            month_class = FeeClass.REGULAR
         rule = rule_on(rules, month_class, first)
         if rule is None:
             continue
@@ -101,9 +114,24 @@ def dues_for(
         total += yearly / 12
         due_rule = due_rule or rule
     if due_rule is None:
-        return Decimal(0), None
+        return Dues(Decimal(0), None, None)
     due_on = max(date(year, due_rule.due_month, due_rule.due_day), joined_on)
-    return total.quantize(CENT, rounding=ROUND_HALF_UP), due_on
+    return Dues(
+        total.quantize(CENT, rounding=ROUND_HALF_UP),
+        due_on,
+        due_on + timedelta(days=due_rule.grace_days),
+    )
+
+
+def is_adult(date_of_birth: date | None, on: date) -> bool:
+    """18 or older on `on` (someone born on 29 February turns 18 on 1 March)."""
+    if date_of_birth is None:
+        return False
+    return (on.year - date_of_birth.year, on.month, on.day) >= (
+        18,
+        date_of_birth.month,
+        date_of_birth.day,
+    )
 
 
 def _histories(member_ids: Iterable[int]) -> dict[int, list[tuple[date, str, date | None]]]:
@@ -133,8 +161,34 @@ def _histories(member_ids: Iterable[int]) -> dict[int, list[tuple[date, str, dat
     return histories
 
 
+def follow_events(
+    member_ids: Sequence[int], *, since: date, by: User | None = None, event: str = "change"
+) -> None:
+    """Charges follow a register event in its own transaction. An admission charges the year
+    of entry (as far back as last year: older years belong to the switch-over's opening
+    balance) up to this one; an import of an existing register this year only; a change or
+    an end corrects this year and every earlier year from the one it affects that was charged.
+    """
+    today = timezone.localdate()
+    ids = list(member_ids)
+    if event == "import":
+        years = {today.year}
+    elif event == "admission":
+        years = set(range(max(min(since.year, today.year), today.year - 1), today.year + 1))
+    else:
+        years = {today.year} | set(
+            Charge.objects.filter(member_id__in=ids, year__gte=since.year, year__lt=today.year)
+            .values_list("year", flat=True)
+            .distinct()
+        )
+    rules = list(FeeRule.objects.order_by("-valid_from"))
+    for year in sorted(years):
+        _run_batch(ids, year=year, rules=rules, by=by, result=DuesRun(year=year))
+
+
 def run_dues(*, year: int, by: User | None = None, division: Division | None = None) -> DuesRun:
-    """Charge every member's dues for `year`, in batches; run it as often as you like."""
+    """Charge every member's dues for `year`, in batches; run it as often as you like. Events
+    charge as they happen, so in a year without missed events this finds nothing to do."""
     rules = list(FeeRule.objects.order_by("-valid_from"))
     # Members of the year, and anyone already charged for it (a backdated exit must be
     # able to reverse that charge).
@@ -163,7 +217,7 @@ def _run_batch(
     ids: list[int], *, year: int, rules: list[FeeRule], by: User | None, result: DuesRun
 ) -> None:
     members = Member.objects.filter(pk__in=ids).values_list(
-        "pk", "joined_on", "left_on", "fee_class", "reduced_until", "dues_tier"
+        "pk", "joined_on", "left_on", "fee_class", "reduced_until", "dues_tier", "date_of_birth"
     )
     histories = _histories(ids)
     charged = dict(
@@ -184,8 +238,8 @@ def _run_batch(
     ):
         open_dues[charge.member_id].append(charge)
     new_rows: list[Charge] = []
-    for pk, joined_on, left_on, fee_class, reduced_until, tier in members:
-        expected, due_on = dues_for(
+    for pk, joined_on, left_on, fee_class, reduced_until, tier, born in members:
+        expected, due_on, overdue_on = dues_for(
             year=year,
             joined_on=joined_on,
             left_on=left_on,
@@ -194,6 +248,7 @@ def _run_batch(
             rules=rules,
             history=histories.get(pk, ()),
             tier=tier,
+            date_of_birth=born,
         )
         current = charged.get(pk) or Decimal(0)
         if expected == current:
@@ -207,6 +262,7 @@ def _run_batch(
                     kind=Charge.Kind.REVERSAL,
                     amount=-old.amount,
                     due_on=old.due_on,
+                    overdue_on=old.overdue_on,
                     reverses=old,
                     memo="Korrektur",
                     created_by=by,
@@ -221,6 +277,7 @@ def _run_batch(
                     revision=revisions.get(pk, 0) + 1,
                     amount=expected,
                     due_on=due_on,
+                    overdue_on=overdue_on,
                     memo=f"Beitrag {year}",
                     created_by=by,
                 )
@@ -233,3 +290,50 @@ def _run_batch(
     from finance import payments  # the members' stored balance follows in the same transaction
 
     payments.refresh({row.member_id for row in new_rows})
+
+
+def on_register_change(
+    sender: object,
+    *,
+    member_ids: Sequence[int],
+    since: date,
+    by: User | None,
+    event: str = "change",
+    welcome: bool = False,
+    **kwargs: object,
+) -> None:
+    """The register changed (members.signals): charge, correct or reverse the dues now, in
+    the change's transaction; greet a newly admitted member with their reference."""
+    from finance import payments
+
+    follow_events(member_ids, since=since, by=by, event=event)
+    payments.refresh(member_ids)  # an exempt member, or one who paid ahead, is active at once
+    if event == "admission" and welcome:
+        for member in Member.objects.filter(pk__in=member_ids).exclude(email=""):
+            send_welcome(member)
+
+
+def send_welcome(member: Member) -> None:
+    from finance.references import reference_for
+    from outbox import services as outbox
+
+    year = timezone.localdate().year
+    charge = (
+        Charge.objects.filter(member=member, year=year, kind=Charge.Kind.DUES)
+        .filter(reversed_by__isnull=True)
+        .order_by("-revision")
+        .first()
+    )
+    outbox.send_templated(
+        name="member_welcome",
+        to=[member.email],
+        context={
+            "member": member,
+            "division": member.division,
+            "reference": reference_for(member.membership_number, year),
+            "charge": charge,
+            "iban": settings.MUSTERROLLE_DUES_IBAN,
+            "site_url": settings.SITE_URL,
+        },
+        sensitive=True,
+    )

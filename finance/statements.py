@@ -153,7 +153,12 @@ def workbook(division: Division, period: date) -> bytes:
             "Im Rückstand seit",
         ],
     )
-    labels = {"paid_up": "bezahlt", "in_arrears": "im Rückstand", "exempt": "befreit"}
+    labels = {
+        "paid_up": "bezahlt",
+        "due": "fällig (Zahlungsfrist)",
+        "in_arrears": "im Rückstand",
+        "exempt": "befreit",
+    }
     status = {"pending": "schwebend", "active": "aktiv", "ended": "beendet"}
     rows = (
         Member.objects.filter(division__path__startswith=division.path)

@@ -657,6 +657,7 @@ def apply_batch(*, batch_id: int) -> ImportBatch:
                     values=values,
                     joined_on=joined,
                     reason=f"Import {batch.filename}",
+                    welcome=False,  # the federal office's import brings in an existing register
                 )
             else:
                 request = services.submit_change_request(

@@ -92,7 +92,11 @@ _people = iter(range(10**6))
 
 
 def make_member(
-    division: Division, *, joined_on: date = date(2020, 1, 1), **values: object
+    division: Division,
+    *,
+    joined_on: date = date(2020, 1, 1),
+    welcome: bool = False,
+    **values: object,
 ) -> Member:
     n = next(_people)
     fields = {
@@ -104,4 +108,6 @@ def make_member(
         "city": "Leipzig",
         **values,
     }
-    return services.admit_member(by=None, division=division, values=fields, joined_on=joined_on)
+    return services.admit_member(
+        by=None, division=division, values=fields, joined_on=joined_on, welcome=welcome
+    )

@@ -34,6 +34,8 @@ class EndReason(models.TextChoices):
 
 class PaymentStatus(models.TextChoices):
     PAID_UP = "paid_up", _("paid up")
+    # Dues are due and not yet paid, but the grace period is still running.
+    DUE = "due", _("due (grace period)")
     IN_ARREARS = "in_arrears", _("in arrears")
     EXEMPT = "exempt", _("exempt")
 

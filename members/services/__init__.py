@@ -12,6 +12,7 @@ from members.services.accounts import (
     revoke_role,
 )
 from members.services.register import (
+    activate_members,
     admit_member,
     end_membership,
     fill_states,
@@ -31,6 +32,7 @@ from members.services.requests import (
 __all__ = [
     "ChangeRequestError",
     "StaleChangeRequest",
+    "activate_members",
     "add_division",
     "admit_member",
     "approve_change_request",

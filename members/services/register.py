@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -27,12 +27,15 @@ from members.models import (
     User,
 )
 from members.services.accounts import record_audit
+from members.signals import dues_relevant_change
 
 if TYPE_CHECKING:
     from members.models import ChangeRequest
 
 # What a change of the record may touch; status, division and dates change only through
 # admission, exit and transfer.
+# Changes to these fields change what the member owes.
+DUES_FIELDS = frozenset({"fee_class", "dues_tier", "reduced_until", "date_of_birth"})
 EDITABLE_FIELDS = frozenset(
     {
         "first_name",
@@ -142,8 +145,11 @@ def admit_member(
     reason: str = "",
     change_request: ChangeRequest | None = None,
     membership_number: int | None = None,
+    welcome: bool = True,
 ) -> Member:
-    """Enter a new member: pending until the first dues are paid."""
+    """Enter a new member: pending until the first dues are paid. The dues of the year of
+    entry are charged at once; with `welcome` the member gets their number and reference by
+    e-mail (an import of an existing register passes False)."""
     _federal_office_only(by)
     unknown = set(values) - EDITABLE_FIELDS
     if unknown:
@@ -173,6 +179,14 @@ def admit_member(
         division=division,
         summary=f"{member} admitted to {division.code}",
         data={"change_request": change_request.pk if change_request else None},
+    )
+    dues_relevant_change.send(
+        Member,
+        member_ids=[member.pk],
+        since=joined_on,
+        by=by,
+        event="admission" if welcome else "import",
+        welcome=welcome,
     )
     return member
 
@@ -210,6 +224,16 @@ def update_member(
         summary=f"{member} changed: {', '.join(sorted(version.changes))}",
         data={"changes": version.changes},
     )
+    if DUES_FIELDS & set(version.changes):
+        # A change counts from the month after it is recorded; a reduction may be backdated.
+        since = timezone.localdate()
+        for field in ("reduced_until", "date_of_birth"):
+            for value in version.changes.get(field, ()):
+                if value:
+                    since = min(since, date.fromisoformat(value))
+        dues_relevant_change.send(
+            Member, member_ids=[member.pk], since=since, by=by, event="change"
+        )
     return member
 
 
@@ -258,6 +282,7 @@ def end_membership(
         summary=f"{member} ended on {on.isoformat()} ({reason})",
         data={"reason": reason, "on": on.isoformat(), "note": note},
     )
+    dues_relevant_change.send(Member, member_ids=[member.pk], since=on, by=by, event="end")
     return member
 
 
@@ -307,6 +332,35 @@ def transfer_member(
         data={"from": source.code, "to": to.code, "on": on.isoformat()},
     )
     return member
+
+
+def activate_members(member_ids: Iterable[int], *, reason: str) -> list[int]:
+    """Pending members become active (finance calls it in the transaction of the payment
+    that settles their first dues); an active member never goes back to pending. Returns
+    the ids that changed."""
+    members = list(
+        Member.objects.select_for_update()
+        .filter(pk__in=list(member_ids), status=MemberStatus.PENDING)
+        .select_related("division")
+        .order_by("pk")
+    )
+    for member in members:
+        before = member.register_values()
+        figures.count_member(division_id=member.division_id, status=MemberStatus.PENDING, delta=-1)
+        figures.count_member(division_id=member.division_id, status=MemberStatus.ACTIVE, delta=1)
+        member.status = MemberStatus.ACTIVE
+        member.version += 1
+        member.save(update_fields=["status", "version"])
+        _save_version(member=member, by=None, reason=reason, before=before, change_request=None)
+        record_audit(
+            actor=None,
+            action="member.activated",
+            obj=member,
+            division=member.division,
+            summary=f"{member} active: {reason}",
+            data={},
+        )
+    return [member.pk for member in members]
 
 
 def set_payment_states(states: dict[int, tuple[Decimal, str, date | None]]) -> int:

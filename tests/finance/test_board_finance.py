@@ -70,7 +70,7 @@ def test_the_member_account_shows_charges_payments_and_balance(client, tree, tre
 def test_the_finance_overview_counts_and_lists_arrears(client, tree, treasurer_sn, ledger):
     client.force_login(treasurer_sn)
     response = client.get(reverse("finance:division_overview", args=[tree.sn.pk]))
-    assert response.context["counts"] == {"paid_up": 1, "in_arrears": 1, "exempt": 0}
+    assert response.context["counts"] == {"paid_up": 1, "due": 0, "in_arrears": 1, "exempt": 0}
     assert response.context["share_paid"] == 50
     assert [m.last_name for m in response.context["page_obj"]] == ["Schuldig"]
     assert dict(response.context["income_rows"])[date(2026, 2, 1)] == 120.0

@@ -85,9 +85,10 @@ def test_exempt_members_owe_nothing(tree, rules):
 
 def test_running_twice_charges_once_and_changes_become_reversals(tree, rules):
     member = make_member(tree.leipzig, joined_on=date(2020, 1, 1))
+    assert Charge.objects.count() == 1  # the admission charged this year's dues
     first = services.run_dues(year=2026)
     second = services.run_dues(year=2026)
-    assert (first.charged, second.unchanged, Charge.objects.count()) == (1, 1, 1)
+    assert (first.unchanged, second.unchanged, Charge.objects.count()) == (1, 1, 1)
     rules[0].yearly_amount = Decimal("144.00")
     rules[0].save()
     corrected = services.run_dues(year=2026)
@@ -108,9 +109,11 @@ def test_running_twice_charges_once_and_changes_become_reversals(tree, rules):
 
 def test_the_command_runs_the_dues(tree, rules, capsys):
     make_member(tree.leipzig, joined_on=date(2020, 1, 1))
-    call_command("run_dues", "--year", "2026", "--division", "SN")
+    call_command("run_dues", "--year", "2025", "--division", "SN")
     assert "1 charged" in capsys.readouterr().out
-    assert Charge.objects.count() == 1
+    assert Charge.objects.filter(year=2025).count() == 1
+    call_command("run_dues", "--year", "2026", "--division", "SN")
+    assert "1 unchanged" in capsys.readouterr().out
 
 
 def test_a_regular_member_pays_the_tier_chosen_by_income(tree, rules):

@@ -37,7 +37,7 @@ def people(tree):
         booked_on=date(2025, 3, 1),
         counterparty_iban="DE44500105175407324931",
     )
-    services.run_dues(year=2026)
+    payments.refresh([carl.pk])  # a booking of last year, before these tests begin
     return anna, bert, jörg, carl
 
 
@@ -78,12 +78,25 @@ def test_bookings_are_matched_suggested_or_left_for_a_human(tree, people):
         "R3": (carl.pk, "iban", None, Decimal("120.00")),
         "R4": (None, "suggested", jörg.pk, Decimal("50.00")),
         "R5": (None, "none", None, Decimal("10.00")),
+        "R6": (None, "none", None, Decimal("-4.90")),  # the bank's fee: no member's money
     }
-    assert (result.booked, result.matched, result.skipped) == (
-        5,
-        3,
-        1,
-    )  # the bank fee is not a member payment
+    purposes = dict(
+        Payment.objects.filter(statement=result).values_list("bank_reference", "purpose")
+    )
+    assert (purposes["R4"], purposes["R6"], purposes["R1"]) == ("donation", "other", "dues")
+    assert (result.booked, result.matched, result.skipped) == (6, 3, 0)
+    summary = result.summary
+    assert summary["entries"] == 6 and summary["total"] == "355.10"
+    assert {key: value["count"] for key, value in summary.items() if isinstance(value, dict)} == {
+        "dues": 3,
+        "donation": 1,
+        "return": 0,
+        "review": 1,
+        "other": 1,
+        "booked_before": 0,
+    }
+    parts = [Decimal(v["sum"]) for v in summary.values() if isinstance(v, dict)]
+    assert sum(parts) == Decimal(summary["total"])  # every cent of the file is accounted for
 
 
 def test_balances_and_status_follow_each_booking(tree, people):
@@ -92,7 +105,7 @@ def test_balances_and_status_follow_each_booking(tree, people):
     states = {
         m.last_name: (m.balance, m.payment_status, m.arrears_since) for m in Member.objects.all()
     }
-    due = Charge.objects.get(member=bert).due_on
+    due = Charge.objects.get(member=bert).overdue_on  # arrears begin after the grace period
     assert states == {
         "Alt": (Decimal("0.00"), "paid_up", None),
         "Brandt": (Decimal("-60.00"), "in_arrears", due),
@@ -101,7 +114,9 @@ def test_balances_and_status_follow_each_booking(tree, people):
     }
     payments.assign_payment(payment=Payment.objects.get(bank_reference="R4"), member=jörg, by=None)
     jörg.refresh_from_db()
-    assert (jörg.balance, jörg.payment_status) == (Decimal("-70.00"), "in_arrears")
+    # A donation assigned to its giver settles no dues.
+    assert (jörg.balance, jörg.payment_status) == (Decimal("-120.00"), "in_arrears")
+    assert jörg.payments.get().purpose == "donation"
 
 
 def test_the_same_statement_books_nothing_twice(tree, people):
@@ -115,7 +130,8 @@ def test_the_same_statement_books_nothing_twice(tree, people):
         content=statement(*bookings(anna, bert), statement_id="x"), filename="b.xml", by=None
     )
     assert (again.booked, again.skipped) == (0, 6)
-    assert Payment.objects.filter(statement__isnull=False).count() == 5
+    assert again.summary["booked_before"] == {"count": 6, "sum": "355.10"}
+    assert Payment.objects.filter(statement__isnull=False).count() == 6
 
 
 def test_a_returned_direct_debit_reverses_the_payment(tree, people):
@@ -211,8 +227,9 @@ def test_a_bank_csv_export_is_mapped_and_matched(tree, people):
         for p in Payment.objects.filter(statement=result)
     )
     assert found == [
+        (Decimal("-4.90"), None, "none", None),  # the bank's fee, booked as other money
         (Decimal("120.00"), anna.pk, "number", None),
-        (Decimal("1250.50"), None, "suggested", jörg.pk),
+        (Decimal("1250.50"), None, "suggested", jörg.pk),  # a donation, "Spende"
     ]
     again = payments.import_statement(content=content + b"\n", filename="umsaetze-2.csv", by=None)
     assert again.booked == 0  # the same bookings in another download are not booked twice
@@ -353,6 +370,6 @@ def test_a_backdated_exit_reverses_the_years_dues(tree, people):
 
     anna, *_ = people
     register.end_membership(by=None, member=anna, on=date(2026, 1, 1), reason=EndReason.EXIT)
-    result = services.run_dues(year=2026)
-    assert result.corrected == 1
+    # The exit itself reversed the year's dues; the yearly run finds nothing left to do.
     assert sum(c.amount for c in Charge.objects.filter(member=anna, year=2026)) == 0
+    assert services.run_dues(year=2026).corrected == 0

@@ -61,18 +61,19 @@ def test_the_statement_has_exactly_the_months_figures(tree, october):
     assert f["entries"] == [{"number": f["entries"][0]["number"], "name": "Nina Neu"}]
     assert [p["name"] for p in f["exits"]] == ["Cora Conrad"]
     assert (f["payments_count"], f["payments_total"]) == (1, "120.00")
+    # Arrears begin when the rule's grace period (30 days) has passed: Nina, who joined on
+    # 5 October, owes her first dues but is not in arrears before 4 November.
     assert [(p["name"], p["since"], p["amount"]) for p in f["arrears"]] == [
-        ("Bert Brandt", "2026-03-01", "120.00"),
-        ("Nina Neu", "2026-10-05", "30.00"),
+        ("Bert Brandt", "2026-03-31", "120.00"),
     ]
-    assert [p["name"] for p in f["newly_in_arrears"]] == ["Nina Neu"]
+    assert f["newly_in_arrears"] == []
     sheet = load_workbook(io.BytesIO(bytes(statement.workbook))).active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:3] == ("Mitgliedsnummer", "Vorname", "Nachname")
     assert [(r[2], r[5]) for r in rows[1:]] == [
         ("Alt", "bezahlt"),
         ("Brandt", "im Rückstand"),
-        ("Neu", "im Rückstand"),
+        ("Neu", "fällig (Zahlungsfrist)"),
     ]
 
 
