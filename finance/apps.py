@@ -8,6 +8,8 @@ class FinanceConfig(AppConfig):
 
     def ready(self) -> None:
         from finance import services
+        from members.policy import set_fee_policy
         from members.signals import dues_relevant_change
 
         dues_relevant_change.connect(services.on_register_change, dispatch_uid="finance.dues")
+        set_fee_policy(services.FinanceOrderPolicy())

@@ -8,11 +8,11 @@ racing each other collide on the (member, year, revision) constraint instead of 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -337,3 +337,57 @@ def send_welcome(member: Member) -> None:
         },
         sensitive=True,
     )
+
+
+class FinanceOrderPolicy:
+    """The fee rules as the register enforces them (members.policy): a tier from the regular
+    rule's list, a reduction only with an end date at most a year ahead, the minors' class
+    only for someone under 18 with a date of birth. A record brought in from the old register
+    (`granting` False) may lack the end date or the date of birth; a new grant may not."""
+
+    def tiers(self, on: date) -> list[Decimal]:
+        rule = rule_on(
+            list(FeeRule.objects.filter(fee_class=FeeClass.REGULAR)), FeeClass.REGULAR, on
+        )
+        return parse_tiers(rule.tiers) if rule is not None else []
+
+    def validate(self, values: Mapping[str, Any], *, on: date, granting: bool = True) -> None:
+        from django.core.exceptions import ValidationError
+        from django.utils.translation import gettext as _
+
+        errors: dict[str, str] = {}
+        fee_class = values.get("fee_class") or FeeClass.REGULAR
+        tier = values.get("dues_tier")
+        # (A tier is kept, unused, while another class applies.)
+        if tier is not None and tier != "":
+            tier = Decimal(str(tier))
+            allowed = self.tiers(on)
+            if allowed and tier not in allowed:
+                errors["dues_tier"] = _("Choose one of the tiers of the finance order: %s €.") % (
+                    ", ".join(f"{t:.0f}" for t in allowed)
+                )
+        until = values.get("reduced_until")
+        if fee_class == FeeClass.REDUCED:
+            if not until and granting:
+                errors["reduced_until"] = _("A reduction is granted until a date: enter it.")
+            elif until and until > on + timedelta(days=366):
+                errors["reduced_until"] = _("A reduction is granted for at most a year.")
+        born = values.get("date_of_birth")
+        if fee_class == FeeClass.MINOR:
+            if not born and granting:
+                errors["date_of_birth"] = _("The minors' class needs the date of birth.")
+            elif born and is_adult(born, on):
+                errors["fee_class"] = _("Members of 18 and older are not in the minors' class.")
+        if errors:
+            raise ValidationError(errors)
+
+
+def parse_tiers(text: str) -> list[Decimal]:
+    """'72,120, 180' -> [72, 120, 180]; anything unreadable is left out."""
+    tiers = []
+    for part in text.replace(";", ",").split(","):
+        try:
+            tiers.append(Decimal(part.strip()).quantize(CENT))
+        except ArithmeticError:
+            continue
+    return sorted(set(tiers))

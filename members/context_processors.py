@@ -29,6 +29,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             lambda: [mine.division for mine in queries.my_divisions(user) if mine.can_open]
         ),
         "nav_statements": access.receives_statements(user),
+        "nav_arrears": access.has_global_access(user)
+        or any(access.Action.VIEW_FINANCE in g.actions for g in access.grants_of(user)),
         "nav_mailings": access.has_global_access(user)
         or any(access.Action.SEND_MAILING in g.actions for g in access.grants_of(user)),
         "nav_onboarding": SimpleLazyObject(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -23,6 +24,7 @@ from members.models import (
     Role,
     User,
 )
+from members.policy import fee_policy
 from members.services.register import state_of
 
 
@@ -261,8 +263,14 @@ class EntryForm(forms.ModelForm):
 
     class Meta:
         model = Member
-        fields = [*CONTACT_FIELDS, "date_of_birth", "fee_class", "newsletter_consent"]
-        widgets = {"date_of_birth": DateInput()}
+        fields = [
+            *CONTACT_FIELDS,
+            "date_of_birth",
+            "fee_class",
+            "reduced_until",
+            "newsletter_consent",
+        ]
+        widgets = {"date_of_birth": DateInput(), "reduced_until": DateInput()}
 
     def __init__(self, *args: Any, divisions: Any, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {"joined_on": timezone.localdate()})
@@ -335,17 +343,49 @@ class FeeClassForm(forms.Form):
         min_value=0,
         max_digits=7,
         decimal_places=2,
-        help_text=_(
-            "For the regular class: the amount chosen by income (e.g. 72, 120, 180 … 600 €)."
-        ),
+        help_text=_("For the regular class: the amount chosen by income."),
+    )
+    reduced_until = forms.DateField(
+        label=_("Reduced until"),
+        required=False,
+        widget=DateInput(),
+        help_text=_("A reduction is granted for at most a year; then the regular class applies."),
     )
     note = note_field()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        tiers = fee_policy().tiers(timezone.localdate())
+        if tiers:  # the finance order's tiers, to choose from
+            self.fields["dues_tier"] = forms.TypedChoiceField(
+                label=self.fields["dues_tier"].label,
+                help_text=self.fields["dues_tier"].help_text,
+                required=False,
+                coerce=Decimal,
+                empty_value=None,
+                choices=[("", _("the rule's amount"))]
+                + [(_plain(tier), f"{_plain(tier)} €") for tier in tiers],
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("fee_class") != FeeClass.REDUCED:
+            data["reduced_until"] = None
+        return data
 
     def proposed(self) -> dict[str, Any]:
         proposed: dict[str, Any] = {"fee_class": self.cleaned_data["fee_class"]}
         if self.cleaned_data.get("dues_tier") is not None:
             proposed["dues_tier"] = self.cleaned_data["dues_tier"]
+        if self.cleaned_data.get("reduced_until"):
+            proposed["reduced_until"] = self.cleaned_data["reduced_until"]
         return proposed
+
+
+def _plain(amount: Decimal) -> str:
+    """120.00 -> "120", 72.50 -> "72.5": how people write a tier."""
+    text = f"{amount:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 class DivisionPicker(forms.Widget):

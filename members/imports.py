@@ -667,6 +667,7 @@ def apply_batch(*, batch_id: int) -> ImportBatch:
                     values=values,
                     effective_on=min(joined, today),
                     note=f"Import {batch.filename}, Zeile {row['row']}",
+                    granting=False,
                 )
                 request.batch = batch
                 request.save(update_fields=["batch"])
@@ -686,7 +687,11 @@ def apply_batch(*, batch_id: int) -> ImportBatch:
             }
             if direct:
                 services.update_member(
-                    by=by, member=member, changes=changes, reason=f"Import {batch.filename}"
+                    by=by,
+                    member=member,
+                    changes=changes,
+                    reason=f"Import {batch.filename}",
+                    granting=False,
                 )
             else:
                 request = services.submit_change_request(
@@ -695,6 +700,7 @@ def apply_batch(*, batch_id: int) -> ImportBatch:
                     member=member,
                     values=changes,
                     note=f"Import {batch.filename}, Zeile {row['row']}",
+                    granting=False,
                 )
                 request.batch = batch
                 request.save(update_fields=["batch"])

@@ -26,6 +26,8 @@ from members.models import (
     PeriodStart,
     User,
 )
+from members.models.register import json_value
+from members.policy import fee_policy
 from members.services.accounts import record_audit
 from members.signals import dues_relevant_change
 
@@ -129,10 +131,16 @@ def fill_states() -> int:
         return cursor.rowcount
 
 
-def _validate(member: Member) -> None:
+def _validate(member: Member, *, fees: bool = True, granting: bool = False) -> None:
     member.full_clean(
         exclude=["membership_number", "division", "search_text"], validate_unique=False
     )
+    if fees:  # fee class, tier, reduction and age as the finance order allows them
+        fee_policy().validate(
+            {field: getattr(member, field) for field in DUES_FIELDS},
+            on=timezone.localdate(),
+            granting=granting,
+        )
 
 
 @transaction.atomic
@@ -199,7 +207,11 @@ def update_member(
     changes: Mapping[str, Any],
     reason: str = "",
     change_request: ChangeRequest | None = None,
+    granting: bool = True,
 ) -> Member:
+    """Change the record. A new fee class is checked against the finance order; values
+    brought in from an existing register (`granting` False) may lack a reduction's end date
+    or a minor's date of birth."""
     _federal_office_only(by)
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
@@ -208,7 +220,8 @@ def update_member(
     before = member.register_values()
     for field, value in changes.items():
         setattr(member, field, value)
-    _validate(member)
+    changed = {f for f in DUES_FIELDS if before.get(f) != json_value(getattr(member, f))}
+    _validate(member, fees=bool(changed), granting=granting and "fee_class" in changed)
     if member.register_values() == before:
         return member
     member.version += 1

@@ -28,8 +28,10 @@ from members.models import (
     User,
 )
 from members.models.register import json_value
+from members.policy import fee_policy
 from members.services.accounts import record_audit
 from members.services.register import (
+    DUES_FIELDS,
     EDITABLE_FIELDS,
     admit_member,
     end_membership,
@@ -66,10 +68,13 @@ def submit_change_request(
     target_division: Division | None = None,
     effective_on: date | None = None,
     note: str = "",
+    granting: bool = True,
 ) -> ChangeRequest:
     """Record what the board wants changed, with the values it saw when it asked.
 
-    `division` is where an entry goes; every other kind is about `member`.
+    `division` is where an entry goes; every other kind is about `member`. A fee class is
+    checked against the finance order now; an import of an existing sheet (`granting` False)
+    may bring a reduction without its end date or a minor without a date of birth.
     """
     if kind == RequestKind.ENTRY:
         if division is None:
@@ -107,6 +112,13 @@ def submit_change_request(
     unknown = set(values) - EDITABLE_FIELDS - {"end_reason"}
     if unknown:
         raise ValidationError(_("Unknown fields: %s") % ", ".join(sorted(unknown)))
+    if kind in (RequestKind.ENTRY, RequestKind.FEE_CLASS):
+        # Refused now, with the reason, rather than when the federal office approves it.
+        fees = {} if member is None else {f: getattr(member, f) for f in DUES_FIELDS}
+        fees.update(
+            {f: _from_json(f, json_value(v)) for f, v in values.items() if f in DUES_FIELDS}
+        )
+        fee_policy().validate(fees, on=timezone.localdate(), granting=granting)
     if kind == RequestKind.TRANSFER:
         if target_division is None or target_division.pk == division.pk:
             raise ValidationError(_("Choose the division the member moves to."))
@@ -207,6 +219,7 @@ def _apply(request: ChangeRequest, by: User) -> None:
                 changes=proposed,
                 reason=reason,
                 change_request=request,
+                granting=request.batch_id is None,  # an imported sheet's values, as they were
             )
 
 

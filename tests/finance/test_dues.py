@@ -63,7 +63,11 @@ def test_a_class_change_mid_year_counts_from_the_next_month(tree, rules):
     with time_machine.travel(datetime(2020, 1, 1, 12, tzinfo=BERLIN)):
         member = make_member(tree.leipzig, joined_on=date(2020, 1, 1))
     with time_machine.travel(datetime(2026, 5, 10, 12, tzinfo=BERLIN)):
-        members.update_member(by=None, member=member, changes={"fee_class": "reduced"})
+        members.update_member(
+            by=None,
+            member=member,
+            changes={"fee_class": "reduced", "reduced_until": date(2027, 3, 31)},
+        )
     services.run_dues(year=2026)
     assert owed(member) == Decimal(
         "71.00"

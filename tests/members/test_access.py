@@ -74,6 +74,8 @@ URLS_WITHOUT_OBJECT = {
     "members:division_choices",  # tests/members/test_division_picker.py
     "members:request_list",
     "finance:statement_list",
+    "finance:arrears",  # ?division= is scoped: tests/finance/test_arrears.py
+    "finance:reminder_letters",  # a date, not an object; ?division= as above
     "mailings:mailing_list",
     "mailings:bounced",
 }

@@ -123,7 +123,10 @@ def test_entry_exit_transfer_and_fee_class_requests_apply(tree, board_sn, federa
             },
         ),
         services.submit_change_request(
-            by=board_sn, kind=RequestKind.FEE_CLASS, member=member, values={"fee_class": "reduced"}
+            by=board_sn,
+            kind=RequestKind.FEE_CLASS,
+            member=member,
+            values={"fee_class": "reduced", "reduced_until": date(2026, 12, 31)},
         ),
         services.submit_change_request(
             by=board_sn,
@@ -310,7 +313,10 @@ def test_subjects_are_plain_text(
 ):
     member = make_member(tree.leipzig, first_name="Seán", last_name="O'Brien & Co")
     request = services.submit_change_request(
-        by=board_sn, kind=RequestKind.FEE_CLASS, member=member, values={"fee_class": "reduced"}
+        by=board_sn,
+        kind=RequestKind.FEE_CLASS,
+        member=member,
+        values={"fee_class": "reduced", "reduced_until": date(2027, 3, 31)},
     )
     with django_capture_on_commit_callbacks(execute=True):
         services.approve_change_request(request=request, by=federal_admin)

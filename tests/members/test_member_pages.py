@@ -111,7 +111,10 @@ def test_member_page_shows_record_history_and_requests(client, tree, board_sn):
     services.update_member(by=None, member=member, changes={"street": "Neu 2"}, reason="Umzug")
     services.transfer_member(by=None, member=member, to=tree.dresden, on=date(2024, 1, 1))
     services.submit_change_request(
-        by=board_sn, kind="fee_class", member=member, values={"fee_class": "reduced"}
+        by=board_sn,
+        kind="fee_class",
+        member=member,
+        values={"fee_class": "reduced", "reduced_until": date(2027, 3, 31)},
     )
     client.force_login(board_sn)
     text = client.get(reverse("members:member_detail", args=[member.pk])).text
@@ -199,7 +202,7 @@ def test_request_list_pages_keep_the_status(client, tree, board_sn, federal_admi
             by=board_sn,
             kind="fee_class",
             member=make_member(tree.leipzig),
-            values={"fee_class": "reduced"},
+            values={"fee_class": "reduced", "reduced_until": date(2027, 3, 31)},
         )
         services.reject_change_request(request=request, by=federal_admin, reason="Nein")
     client.force_login(board_sn)
@@ -210,7 +213,13 @@ def test_request_list_pages_keep_the_status(client, tree, board_sn, federal_admi
 def test_member_page_shows_labels_and_german_dates(client, tree, board_sn):
     member = make_member(tree.leipzig, date_of_birth=date(1980, 5, 4))
     services.update_member(
-        by=None, member=member, changes={"fee_class": "reduced", "date_of_birth": date(1980, 5, 14)}
+        by=None,
+        member=member,
+        changes={
+            "fee_class": "reduced",
+            "reduced_until": date(2027, 3, 31),
+            "date_of_birth": date(1980, 5, 14),
+        },
     )
     client.force_login(board_sn)
     text = client.get(reverse("members:member_detail", args=[member.pk])).text

@@ -1,0 +1,45 @@
+"""The fee policy the register enforces, supplied by the app that owns the fee rules.
+
+`members` imports no app built on it (DESIGN.md), yet a fee class, tier or reduction entered
+here must obey the finance order. Finance registers its policy at start-up; without one,
+anything is accepted (as in a project that has no finance app).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any, Protocol
+
+
+class FeePolicy(Protocol):
+    def tiers(self, on: date) -> list[Decimal]:
+        """The yearly amounts a regular member chooses from on a day (empty: any amount)."""
+        ...
+
+    def validate(self, values: Mapping[str, Any], *, on: date, granting: bool = True) -> None:
+        """Raise ValidationError (by field) if fee class, tier, reduction and date of birth
+        do not go together on `on`; `granting`: the class is being granted now (a change),
+        not brought in as it was."""
+        ...
+
+
+class _AnythingGoes:
+    def tiers(self, on: date) -> list[Decimal]:
+        return []
+
+    def validate(self, values: Mapping[str, Any], *, on: date, granting: bool = True) -> None:
+        return None
+
+
+_policy: FeePolicy = _AnythingGoes()
+
+
+def set_fee_policy(policy: FeePolicy) -> None:
+    global _policy
+    _policy = policy
+
+
+def fee_policy() -> FeePolicy:
+    return _policy
