@@ -43,6 +43,26 @@ app.conf.beat_schedule = {
         "task": "finance.recompute_payment_states",
         "schedule": crontab(minute=30, hour=2),
     },
+    # Reminders to members in arrears, after the night's recompute (each sent once).
+    "finance-send-reminders": {
+        "task": "finance.send_reminders",
+        "schedule": crontab(minute=0, hour=7),
+    },
+    # Members whose reduced dues end within the notice period are told (once per reduction).
+    "finance-notify-reductions": {
+        "task": "finance.notify_reductions",
+        "schedule": crontab(minute=15, hour=7),
+    },
+    # Strike-offs: new proposals, memberships ended after the objection period, paid ones dropped.
+    "finance-strike-offs": {
+        "task": "finance.strike_offs",
+        "schedule": crontab(minute=30, hour=7),
+    },
+    # Expired reductions and members turning 18 move to the regular class (00:45).
+    "finance-fee-transitions": {
+        "task": "finance.fee_transitions",
+        "schedule": crontab(minute=45, hour=0),
+    },
     # The year's dues on 2 January; running again later only writes corrections.
     "finance-run-dues": {
         "task": "finance.run_dues",

@@ -55,17 +55,31 @@ def months_of_membership(*, joined_on: date, left_on: date | None, year: int) ->
     return list(range(first, last + 1))
 
 
-def fee_class_on(
-    day: date, history: Sequence[tuple[date, str, date | None]], current: tuple[str, date | None]
-) -> str:
-    """The class in force on `day`: the last recorded one before it, the reduction expiring."""
-    fee_class, reduced_until = current
-    for recorded_on, recorded_class, recorded_until in history:  # oldest first
-        if recorded_on <= day:
-            fee_class, reduced_until = recorded_class, recorded_until
-    if fee_class == FeeClass.REDUCED and reduced_until is not None and day > reduced_until:
-        return FeeClass.REGULAR
-    return fee_class
+class FeeState(NamedTuple):
+    """A member's fee class, reduction and tier as recorded from a day on."""
+
+    since: date
+    fee_class: str
+    reduced_until: date | None
+    tier: Decimal | None
+
+
+def fee_state_on(
+    day: date, history: Sequence[FeeState], current: FeeState
+) -> tuple[str, Decimal | None]:
+    """The class and tier in force on `day`: the last recorded before it, a reduction
+    expiring after its end date."""
+    state = current
+    for recorded in history:  # oldest first
+        if recorded.since <= day:
+            state = recorded
+    if (
+        state.fee_class == FeeClass.REDUCED
+        and state.reduced_until is not None
+        and day > state.reduced_until
+    ):
+        return FeeClass.REGULAR, state.tier
+    return state.fee_class, state.tier
 
 
 def rule_on(rules: Sequence[FeeRule], fee_class: str, day: date) -> FeeRule | None:
@@ -87,7 +101,7 @@ def dues_for(
     fee_class: str,
     reduced_until: date | None,
     rules: Sequence[FeeRule],
-    history: Sequence[tuple[date, str, date | None]] = (),
+    history: Sequence[FeeState] = (),
     tier: Decimal | None = None,
     date_of_birth: date | None = None,
 ) -> Dues:
@@ -99,7 +113,9 @@ def dues_for(
     due_rule = None
     for month in months:
         first = date(year, month, 1)
-        month_class = fee_class_on(first, history, (fee_class, reduced_until))
+        month_class, month_tier = fee_state_on(
+            first, history, FeeState(date.min, fee_class, reduced_until, tier)
+        )
         if month_class == FeeClass.MINOR and is_adult(date_of_birth, first):
             month_class = FeeClass.REGULAR
         rule = rule_on(rules, month_class, first)
@@ -107,7 +123,9 @@ def dues_for(
             continue
         # A regular member pays the tier they chose by income; otherwise the rule's amount.
         yearly = (
-            tier if tier is not None and month_class == FeeClass.REGULAR else rule.yearly_amount
+            month_tier
+            if month_tier is not None and month_class == FeeClass.REGULAR
+            else rule.yearly_amount
         )
         if joined_on.year == year and not rule.prorate_entry_year and month == months[0]:
             total += yearly / 12 * (month - 1)  # the months before entry are owed too
@@ -134,30 +152,37 @@ def is_adult(date_of_birth: date | None, on: date) -> bool:
     )
 
 
-def _histories(member_ids: Iterable[int]) -> dict[int, list[tuple[date, str, date | None]]]:
-    """Fee class changes per member from the register's versions, oldest first."""
-    histories: dict[int, list[tuple[date, str, date | None]]] = defaultdict(list)
+def _histories(member_ids: Iterable[int]) -> dict[int, list[FeeState]]:
+    """Fee class, reduction and tier changes per member from the register's versions,
+    oldest first, each from the day (in Berlin) it was recorded."""
+    histories: dict[int, list[FeeState]] = defaultdict(list)
     versions = (
         MemberVersion.objects.filter(member_id__in=list(member_ids))
         .filter(
-            Q(version=1) | Q(changes__has_key="fee_class") | Q(changes__has_key="reduced_until")
+            Q(version=1)
+            | Q(changes__has_key="fee_class")
+            | Q(changes__has_key="reduced_until")
+            | Q(changes__has_key="dues_tier")
         )
         .order_by("member_id", "version")
         .values_list("member_id", "recorded_at", "values")
     )
     for member_id, recorded_at, values in versions:
-        until = values.get("reduced_until")
-        recorded_on = recorded_at.date() if isinstance(recorded_at, datetime) else recorded_at
+        until, tier = values.get("reduced_until"), values.get("dues_tier")
+        recorded_on = (
+            timezone.localdate(recorded_at) if isinstance(recorded_at, datetime) else recorded_at
+        )
         histories[member_id].append(
-            (
+            FeeState(
                 recorded_on,
                 values.get("fee_class", FeeClass.REGULAR),
                 date.fromisoformat(until) if until else None,
+                Decimal(tier) if tier not in (None, "") else None,
             )
         )
     for history in histories.values():
         if history:  # the first version stands for the time before it was recorded, too
-            history[0] = (date.min, history[0][1], history[0][2])
+            history[0] = history[0]._replace(since=date.min)
     return histories
 
 
@@ -209,6 +234,19 @@ def run_dues(*, year: int, by: User | None = None, division: Division | None = N
             except IntegrityError:
                 if attempt:  # another run keeps writing the same rows: let it finish
                     raise
+    from members.services import record_audit
+
+    record_audit(
+        actor=by,
+        action="dues.run",
+        obj=None,
+        object_type="finance.charge",
+        object_id=f"{year}",
+        division=division,
+        summary=f"Dues {year}: {result.charged} charged, {result.corrected} corrected, "
+        f"{result.unchanged} unchanged",
+        data={"year": year, "charged": result.charged, "corrected": result.corrected},
+    )
     return result
 
 
@@ -391,3 +429,36 @@ def parse_tiers(text: str) -> list[Decimal]:
         except ArithmeticError:
             continue
     return sorted(set(tiers))
+
+
+def apply_fee_transitions(*, on: date) -> int:
+    """The register's fee class follows time: a reduction that has run out and a minor who
+    has turned 18 become regular (a version each, recorded by the system). Dues already
+    anticipate both, so the recharge this triggers finds nothing to change. Returns how many
+    members changed."""
+    from members import services as register
+
+    expired = Member.objects.current().filter(fee_class=FeeClass.REDUCED, reduced_until__lt=on)
+    adults = Member.objects.current().filter(
+        fee_class=FeeClass.MINOR,
+        date_of_birth__lte=_eighteenth_birthday_on_or_before(on),
+    )
+    changed = 0
+    for queryset, reason in (
+        (expired, "Ermäßigung abgelaufen"),
+        (adults, "Volljährig: regulärer Beitrag"),
+    ):
+        for member in queryset.order_by("pk").iterator(chunk_size=BATCH):
+            register.update_member(
+                by=None, member=member, changes={"fee_class": FeeClass.REGULAR}, reason=reason
+            )
+            changed += 1
+    return changed
+
+
+def _eighteenth_birthday_on_or_before(on: date) -> date:
+    """The latest date of birth of someone who is 18 on `on` (29 February: 28 February)."""
+    try:
+        return on.replace(year=on.year - 18)
+    except ValueError:
+        return date(on.year - 18, 2, 28)

@@ -29,7 +29,9 @@ from members.models import (
     MembershipPeriod,
     PeriodStart,
     RequestStatus,
+    User,
 )
+from members.services import record_audit
 from members.spreadsheets import neutralise
 from outbox import services as outbox
 
@@ -212,7 +214,7 @@ def prepare(division: Division, period: date) -> MonthlyStatement:
 
 
 @transaction.atomic
-def send(statement: MonthlyStatement, *, again: bool = False) -> int:
+def send(statement: MonthlyStatement, *, again: bool = False, by: User | None = None) -> int:
     """E-mail the statement to its recipients; returns how many e-mails were queued.
 
     Claimed first: only the call that moves it from ready to sending queues e-mails.
@@ -240,6 +242,14 @@ def send(statement: MonthlyStatement, *, again: bool = False) -> int:
         )
     MonthlyStatement.objects.filter(pk=statement.pk).update(
         status=MonthlyStatement.Status.SENT, sent_at=timezone.now(), recipients=to
+    )
+    record_audit(
+        actor=by,
+        action="monthly_statement.sent_again" if again else "monthly_statement.sent",
+        obj=statement,
+        division=statement.division,
+        summary=f"Statement {statement.period:%Y-%m} of {statement.division.code} sent to {len(to)}",
+        data={"recipients": len(to)},
     )
     return len(to)
 

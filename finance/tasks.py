@@ -32,3 +32,38 @@ def import_bank_file(upload_id: int) -> None:
     from finance import payments
 
     payments.import_bank_file(upload_id=upload_id)
+
+
+@shared_task(name="finance.send_reminders")
+def send_reminders() -> None:
+    """Daily: the reminders due today (safe to run twice: each is sent once)."""
+    from finance import arrears
+
+    arrears.send_reminders(on=timezone.localdate())
+
+
+@shared_task(name="finance.strike_offs")
+def strike_offs() -> None:
+    """Daily: propose new candidates, end the memberships whose objection period is over and
+    drop what the members paid meanwhile."""
+    from finance import arrears
+
+    today = timezone.localdate()
+    arrears.propose_strike_offs(on=today)
+    arrears.strike_off_due(on=today)
+
+
+@shared_task(name="finance.notify_reductions")
+def notify_reductions() -> None:
+    """Daily: tell members whose reduced dues end soon (once per reduction)."""
+    from finance import arrears
+
+    arrears.notify_reductions(on=timezone.localdate())
+
+
+@shared_task(name="finance.fee_transitions")
+def fee_transitions() -> None:
+    """Daily: expired reductions and members turning 18 move to the regular class."""
+    from finance import services
+
+    services.apply_fee_transitions(on=timezone.localdate())

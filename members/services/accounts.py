@@ -26,17 +26,21 @@ def record_audit(
     *,
     actor: User | None,
     action: str,
-    obj: Model,
+    obj: Model | None,
     summary: str,
     division: Division | None = None,
     data: dict[str, Any] | None = None,
+    object_type: str = "",
+    object_id: str = "",
 ) -> AuditEntry:
+    """One audit entry; about `obj`, or, for work on many rows (a dues run), about what
+    `object_type` and `object_id` name."""
     return AuditEntry.objects.create(
         actor=actor,
         action=action,
         division=division,
-        object_type=obj._meta.label_lower,
-        object_id=str(obj.pk),
+        object_type=obj._meta.label_lower if obj is not None else object_type,
+        object_id=str(obj.pk) if obj is not None else object_id[:40],
         summary=summary[:300],
         data=data or {},
     )

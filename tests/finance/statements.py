@@ -18,8 +18,23 @@ def entry(
     reversal=False,
     direct_debit=False,
     booked="2026-03-02",
+    subfamily="ESCT",
+    bank_code=True,
+    proprietary="",
+    return_reason="",
 ):
     family = "RDDT" if direct_debit else "RCDT"
+    code = (
+        f"<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>{family}</Cd><SubFmlyCd>{subfamily}</SubFmlyCd>"
+        "</Fmly></Domn>"
+        + (f"<Prtry><Cd>{proprietary}</Cd></Prtry>" if proprietary else "")
+        + "</BkTxCd>"
+        if bank_code
+        else ""
+    )
+    returned = (
+        f"<RtrInf><Rsn><Cd>{return_reason}</Cd></Rsn></RtrInf>" if return_reason else ""
+    )
     party, account = ("Dbtr", "DbtrAcct") if credit else ("Cdtr", "CdtrAcct")
     return f"""
     <Ntry>
@@ -30,23 +45,29 @@ def entry(
       <BookgDt><Dt>{booked}</Dt></BookgDt>
       <ValDt><Dt>{booked}</Dt></ValDt>
       <AcctSvcrRef>{ref}</AcctSvcrRef>
-      <BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>{family}</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd>
+      {code}
       <NtryDtls><TxDtls>
         <Refs><EndToEndId>{e2e}</EndToEndId></Refs>
         <RltdPties><{party}><Nm>{name}</Nm></{party}><{account}><Id><IBAN>{iban}</IBAN></Id></{account}></RltdPties>
         <RmtInf><Ustrd>{reference}</Ustrd></RmtInf>
+        {returned}
       </TxDtls></NtryDtls>
     </Ntry>"""
 
 
-def statement(*entries: str, namespace: str = NS, statement_id: str = "2026-03-02-001") -> bytes:
+def statement(
+    *entries: str,
+    namespace: str = NS,
+    statement_id: str = "2026-03-02-001",
+    iban: str = "DE02120300000000202051",
+) -> bytes:
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <Document xmlns="{namespace}">
   <BkToCstmrStmt>
     <GrpHdr><MsgId>MSG-{statement_id}</MsgId><CreDtTm>2026-03-02T08:00:00</CreDtTm></GrpHdr>
     <Stmt>
       <Id>{statement_id}</Id>
-      <Acct><Id><IBAN>DE02120300000000202051</IBAN></Id></Acct>
+      <Acct><Id><IBAN>{iban}</IBAN></Id></Acct>
       {"".join(entries)}
     </Stmt>
   </BkToCstmrStmt>
