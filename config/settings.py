@@ -318,4 +318,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    # fpdf2 subsets the letters' font through fontTools, which reports every table at INFO.
+    "loggers": {"fontTools": {"level": "WARNING"}},
 }

@@ -4,16 +4,28 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from finance import payments, services, statements
-from finance.models import BankStatement, BankUpload, Charge, FeeRule, MonthlyStatement, Payment
+from finance import arrears, letters, payments, services, statements
+from finance.models import (
+    BankStatement,
+    BankUpload,
+    Charge,
+    FeeRule,
+    MonthlyStatement,
+    Payment,
+    Reminder,
+    StrikeOff,
+)
 from members import access
 from members.admin_register import ReadOnlyRecordAdmin, RecordAdmin
 from members.models import Member
@@ -298,5 +310,193 @@ class MonthlyStatementAdmin(ReadOnlyRecordAdmin):
 
     @admin.action(description=_("Send the selected statements again"))
     def send_again(self, request: HttpRequest, queryset: QuerySet[MonthlyStatement]) -> None:
-        sent = sum(statements.send(statement, again=True) for statement in queryset)
+        sent = sum(
+            statements.send(statement, again=True, by=request.user) for statement in queryset
+        )
         self.message_user(request, _("%d e-mails queued.") % sent, messages.SUCCESS)
+
+
+@admin.register(Reminder)
+class ReminderAdmin(ReadOnlyRecordAdmin):
+    list_display = ["sent_on", "member", "level", "channel", "amount", "arrears_since", "reference"]
+    list_filter = ["level", "channel", "sent_on"]
+    list_select_related = ["member"]
+    search_fields = ["member__search_text"]
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Reminder]:
+        return arrears.reminders_visible_to(request.user)
+
+
+class StrikeOffNoteForm(forms.Form):
+    note = forms.CharField(
+        label=_("Note"), max_length=300, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+@admin.register(StrikeOff)
+class StrikeOffAdmin(ReadOnlyRecordAdmin):
+    """Read by boards and treasurers for their area; decided, objected and dropped by the
+    federal office alone, through the actions (never by editing a row)."""
+
+    list_display = [
+        "member",
+        "member_division",
+        "arrears_since",
+        "amount",
+        "proposed_on",
+        "status",
+        "objection_until",
+    ]
+    list_filter = ["status", "proposed_on"]
+    list_select_related = ["member", "member__division"]
+    search_fields = ["member__search_text"]
+    show_full_result_count = False
+    fields = [
+        "member",
+        "arrears_since",
+        "amount",
+        "proposed_on",
+        "status",
+        "decided_on",
+        "decided_by",
+        "objection_until",
+        "note",
+    ]
+    readonly_fields = fields
+    actions = ["decide", "record_objection", "drop", "print_letters"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StrikeOff]:
+        return arrears.strike_offs_visible_to(request.user)
+
+    def has_decide_permission(self, request: HttpRequest) -> bool:
+        return access.has_global_access(request.user)
+
+    @admin.display(description=_("division"), ordering="member__division__name")
+    def member_division(self, obj: StrikeOff) -> str:
+        return obj.member.division.name
+
+    def _report(self, request: HttpRequest, done: str, failed: list[str]) -> None:
+        self.message_user(request, done, messages.SUCCESS)
+        for failure in failed:
+            self.message_user(request, failure, messages.ERROR)
+
+    @admin.action(
+        description=_("Decide: strike off (the member is told and may object)"),
+        permissions=["decide"],
+    )
+    def decide(self, request: HttpRequest, queryset: QuerySet[StrikeOff]) -> None:
+        """Each in its own transaction: one that fails leaves the others decided."""
+        decided, on_paper, failed = 0, 0, []
+        today = timezone.localdate()
+        for strike in queryset.filter(status=StrikeOff.Status.PROPOSED).select_related("member"):
+            try:
+                arrears.decide_strike_off(strike=strike, by=request.user, on=today)
+            except ValidationError as error:
+                failed.append(" ".join(error.messages))
+            else:
+                decided += 1
+                on_paper += not strike.member.email
+        self._report(
+            request,
+            ngettext("%d strike-off decided.", "%d strike-offs decided.", decided) % decided,
+            failed,
+        )
+        if on_paper:
+            self.message_user(
+                request,
+                ngettext(
+                    "%d member has no e-mail address: print the letter with the action "
+                    "“Letters for the selected decisions”.",
+                    "%d members have no e-mail address: print their letters with the action "
+                    "“Letters for the selected decisions”.",
+                    on_paper,
+                )
+                % on_paper,
+                messages.WARNING,
+            )
+
+    def _with_note(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[StrikeOff],
+        *,
+        action: str,
+        title: str,
+        apply: Any,
+    ) -> HttpResponse | None:
+        form = StrikeOffNoteForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            done, failed = 0, []
+            for strike in queryset:
+                try:
+                    apply(strike, form.cleaned_data["note"])
+                except ValidationError as error:
+                    failed.append(f"{strike.member}: {' '.join(error.messages)}")
+                else:
+                    done += 1
+            self._report(
+                request, _("%(title)s: %(done)d done.") % {"title": title, "done": done}, failed
+            )
+            return None
+        return TemplateResponse(
+            request,
+            "admin/finance/strikeoff/note.html",
+            {
+                **self.admin_site.each_context(request),
+                "form": form,
+                "strikes": queryset.select_related("member"),
+                "opts": self.model._meta,
+                "action": action,
+                "title": title,
+            },
+        )
+
+    @admin.action(description=_("Record the member's objection"), permissions=["decide"])
+    def record_objection(
+        self, request: HttpRequest, queryset: QuerySet[StrikeOff]
+    ) -> HttpResponse | None:
+        return self._with_note(
+            request,
+            queryset,
+            action="record_objection",
+            title=_("Record the member's objection"),
+            apply=lambda strike, note: arrears.record_objection(
+                strike=strike, by=request.user, note=note
+            ),
+        )
+
+    @admin.action(description=_("Drop (e.g. the member paid)"), permissions=["decide"])
+    def drop(self, request: HttpRequest, queryset: QuerySet[StrikeOff]) -> HttpResponse | None:
+        return self._with_note(
+            request,
+            queryset,
+            action="drop",
+            title=_("Drop the strike-off"),
+            apply=lambda strike, note: arrears.drop_strike_off(
+                strike=strike, by=request.user, note=note
+            ),
+        )
+
+    @admin.action(
+        description=_("Letters for the selected decisions (members without e-mail)"),
+        permissions=["decide"],
+    )
+    def print_letters(
+        self, request: HttpRequest, queryset: QuerySet[StrikeOff]
+    ) -> HttpResponse | None:
+        strikes = list(
+            queryset.filter(status=StrikeOff.Status.DECIDED, member__email="")
+            .select_related("member")
+            .order_by("member__postal_code", "member__last_name", "pk")
+        )
+        if not strikes:
+            self.message_user(
+                request, _("None of the selected decisions is to be sent by letter."), messages.INFO
+            )
+            return None
+        response = HttpResponse(letters.strike_off_letters_pdf(strikes), content_type=letters.PDF)
+        response["Content-Disposition"] = content_disposition_header(
+            as_attachment=True, filename=f"streichungen-{timezone.localdate().isoformat()}.pdf"
+        )
+        return response

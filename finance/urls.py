@@ -10,4 +10,6 @@ urlpatterns = [
     path("statements/", views.statement_list, name="statement_list"),
     path("statements/<int:pk>/", views.statement_detail, name="statement_detail"),
     path("statements/<int:pk>/download.xlsx", views.statement_download, name="statement_download"),
+    path("arrears/", views.arrears_overview, name="arrears"),
+    path("arrears/letters/<str:day>/", views.reminder_letters, name="reminder_letters"),
 ]

@@ -1,19 +1,21 @@
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncMonth
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
 
-from finance import statements
-from finance.models import MonthlyStatement, Payment
-from members import charts, queries, stats
+from finance import arrears, letters, statements
+from finance.models import MonthlyStatement, Payment, Reminder, StrikeOff
+from members import access, charts, exports, queries, stats
 from members.access import Action, get_visible_or_404
 from members.models import Division, Member, PaymentStatus
 
@@ -29,6 +31,8 @@ def member_account(request: HttpRequest, pk: int) -> HttpResponse:
             "member": member,
             "charges": member.charges.order_by("-due_on", "-pk")[:100],
             "payments": member.payments.order_by("-booked_on", "-pk")[:100],
+            "reminders": member.reminders.order_by("-sent_on", "-level")[:20],
+            "strike_offs": member.strike_offs.order_by("-proposed_on", "-pk")[:5],
         },
     )
 
@@ -109,3 +113,93 @@ def division_overview(request: HttpRequest, pk: int) -> HttpResponse:
             "page_obj": Paginator(arrears, 50).get_page(request.GET.get("page")),
         },
     )
+
+
+def _arrears_division(request: HttpRequest) -> Division:
+    """The division whose arrears are shown: ?division= (404 outside the user's finance
+    area), else the top of that area."""
+    pk = request.GET.get("division", "")
+    if pk:
+        if not pk.isdigit():
+            raise Http404
+        return get_visible_or_404(request.user, Division, Action.VIEW_FINANCE, pk=pk)
+    top = (
+        access.divisions_visible_to(request.user, Action.VIEW_FINANCE)
+        .order_by("depth", "path")
+        .first()
+    )
+    if top is None:
+        raise Http404
+    return top
+
+
+@login_required
+def arrears_overview(request: HttpRequest) -> HttpResponse:
+    """Strike-off proposals and decisions, and the reminder letters to print, of a division
+    and below, for boards and treasurers."""
+    division = _arrears_division(request)
+    within = {"member__division__path__startswith": division.path}
+    strike_offs = (
+        arrears.strike_offs_visible_to(request.user)
+        .filter(status__in=arrears.OPEN, **within)
+        .select_related("member", "member__division")
+        .order_by("status", "objection_until", "proposed_on", "member__last_name", "pk")
+    )
+    letter_days = (
+        arrears.reminders_visible_to(request.user)
+        .filter(channel=Reminder.Channel.LETTER, **within)
+        .values("sent_on")
+        .annotate(count=Count("pk"))
+        .order_by("-sent_on")[:12]
+    )
+    areas = access.root_paths(request.user, Action.VIEW_FINANCE)
+    return render(
+        request,
+        "finance/arrears.html",
+        {
+            "division": division,
+            "ancestors": queries.visible_ancestors(request.user, division),
+            "areas": Division.objects.filter(path__in=areas).order_by("path")
+            if len(areas) > 1
+            else [],
+            "letter_days": list(letter_days),
+            "page_obj": Paginator(strike_offs, 50).get_page(request.GET.get("page")),
+            "decided": StrikeOff.Status.DECIDED,
+        },
+    )
+
+
+@login_required
+def reminder_letters(request: HttpRequest, day: str) -> HttpResponse:
+    """The reminder letters of one day for a division and below, as a PDF to print; logged
+    like every export of member data."""
+    division = _arrears_division(request)
+    try:
+        sent_on = date.fromisoformat(day)
+    except ValueError as error:
+        raise Http404 from error
+    rows = list(
+        arrears.reminders_visible_to(request.user)
+        .filter(
+            channel=Reminder.Channel.LETTER,
+            sent_on=sent_on,
+            member__division__path__startswith=division.path,
+        )
+        .select_related("member")
+        .order_by("member__postal_code", "member__last_name", "pk")
+    )
+    if not rows:
+        raise Http404
+    exports.log_export(
+        by=request.user,
+        division=division,
+        purpose=_("Payment reminders of %(day)s, to print") % {"day": sent_on.isoformat()},
+        filters={"sent_on": sent_on.isoformat(), "channel": Reminder.Channel.LETTER},
+        file_format="pdf",
+        rows=len(rows),
+    )
+    response = HttpResponse(letters.letters_pdf(rows), content_type=letters.PDF)
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=f"zahlungserinnerungen-{division.code}-{sent_on}.pdf"
+    )
+    return response

@@ -12,7 +12,16 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from finance import statements
-from finance.models import BankStatement, BankUpload, Charge, FeeRule, MonthlyStatement, Payment
+from finance.models import (
+    BankStatement,
+    BankUpload,
+    Charge,
+    FeeRule,
+    MonthlyStatement,
+    Payment,
+    Reminder,
+    StrikeOff,
+)
 from mailings import services as mailings
 from mailings.models import Mailing
 from members import exports, imports, services
@@ -75,9 +84,26 @@ def sachsen(tree, board_sn):
             "body": "Hallo",
         },
     )
+    reminder = Reminder.objects.create(
+        member=member,
+        level=1,
+        arrears_since=date(2025, 1, 1),
+        sent_on=date(2025, 1, 2),
+        amount=Decimal("120.00"),
+        reference="MB2025 1",
+        channel=Reminder.Channel.LETTER,
+    )
+    strike_off = StrikeOff.objects.create(
+        member=member,
+        arrears_since=date(2025, 1, 1),
+        proposed_on=date(2026, 1, 2),
+        amount=Decimal("120.00"),
+    )
     return {
         Member: member,
         Charge: Charge.objects.get(member=member),
+        Reminder: reminder,
+        StrikeOff: strike_off,
         Payment: payment,
         ChangeRequest: request,
         ImportBatch: batch,
@@ -93,6 +119,8 @@ def sachsen(tree, board_sn):
 SCOPED = [
     Member,
     Charge,
+    Reminder,
+    StrikeOff,
     Payment,
     ChangeRequest,
     ImportBatch,
