@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from finance.camt import Booking, StatementError, parse
@@ -552,7 +553,10 @@ def split_payment(
     if sum(amount for _member, amount in parts) != locked.amount:
         raise StatementError(
             _("The parts add up to %(parts)s €, the payment is %(amount)s €.")
-            % {"parts": sum(a for _m, a in parts), "amount": locked.amount}
+            % {
+                "parts": number_format(sum(a for _m, a in parts), 2),
+                "amount": number_format(locked.amount, 2),
+            }
         )
     for member, _amount in parts:
         _may_book(by, member)
