@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -16,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from finance import arrears, letters, payments, services, statements
+from finance.camt import StatementError
 from finance.models import (
     BankStatement,
     BankUpload,
@@ -175,6 +177,7 @@ class BankStatementAdmin(ReadOnlyRecordAdmin):
                 **self.admin_site.each_context(request),
                 "upload": upload,
                 "statement": upload.statement,
+                "summary": payments.summary_rows(upload.statement) if upload.statement else [],
                 "opts": self.model._meta,
                 "title": _("Import a bank statement"),
                 "waiting": upload.status in (BankUpload.Status.QUEUED, BankUpload.Status.IMPORTING),
@@ -196,22 +199,46 @@ def bookable_members(request: HttpRequest) -> QuerySet[Member]:
     return Member.objects.visible_to(request.user, access.Action.BOOK_PAYMENT)
 
 
+class ReviewFilter(admin.SimpleListFilter):
+    """The queue a person works: bookings of no member yet that are not other money (bank
+    fees) and not already divided among members."""
+
+    title = _("review")
+    parameter_name = "review"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("waiting", _("waiting for a person"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Payment]) -> QuerySet[Payment]:
+        if self.value() == "waiting":
+            return payments.waiting_for_review(queryset)
+        return queryset
+
+
 @admin.register(Payment)
 class PaymentAdmin(RecordAdmin):
     list_display = [
         "booked_on",
         "amount",
+        "purpose",
         "counterparty_name",
         "reference",
         "member",
         "match",
         "suggested_member",
     ]
-    list_filter = [("member", admin.EmptyFieldListFilter), "match", "method", "statement"]
+    list_filter = [
+        ReviewFilter,
+        ("member", admin.EmptyFieldListFilter),
+        "purpose",
+        "match",
+        "method",
+        "statement",
+    ]
     search_fields = ["counterparty_name", "reference", "member__search_text"]
     list_select_related = ["member", "suggested_member"]
     autocomplete_fields = ["member"]
-    actions = ["accept_suggestions"]
+    actions = ["accept_suggestions", "accept_proposed_splits"]
     show_full_result_count = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Payment]:
@@ -244,9 +271,13 @@ class PaymentAdmin(RecordAdmin):
             "member",
             "suggested_member",
             "match",
+            "proposal",
+            "split_from",
             "amount",
+            "purpose",
             "booked_on",
             "method",
+            "return_reason",
             "reference",
             "counterparty_name",
             "counterparty_iban",
@@ -260,7 +291,9 @@ class PaymentAdmin(RecordAdmin):
         if obj is None:
             return []
         fields = [f for f in self.get_fields(request, obj) if f != "member"]
-        return fields if obj.member_id is None else [*fields, "member"]
+        if obj.member_id is None and obj.match != Payment.Match.DIVIDED:
+            return fields
+        return [*fields, "member"]
 
     def save_model(self, request: HttpRequest, obj: Payment, form: Any, change: bool) -> None:
         if not change:
@@ -290,6 +323,30 @@ class PaymentAdmin(RecordAdmin):
             )
             done += 1
         self.message_user(request, _("%d payments assigned.") % done, messages.SUCCESS)
+
+    @admin.action(description=_("Split as proposed (references naming several members)"))
+    def accept_proposed_splits(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
+        done = 0
+        for payment in queryset.filter(member__isnull=True, match=Payment.Match.SPLIT):
+            members = {
+                m.pk: m
+                for m in bookable_members(request).filter(
+                    pk__in=[part["member"] for part in payment.proposal]
+                )
+            }
+            if len(members) < len(payment.proposal):
+                continue  # a member the user may not book for: left for the federal office
+            try:
+                payments.split_payment(
+                    payment=payment,
+                    parts=[(members[p["member"]], Decimal(p["amount"])) for p in payment.proposal],
+                    by=request.user,
+                )
+            except StatementError as error:
+                self.message_user(request, f"{payment}: {error}", messages.ERROR)
+                continue
+            done += 1
+        self.message_user(request, _("%d payments split.") % done, messages.SUCCESS)
 
 
 @admin.register(MonthlyStatement)

@@ -14,10 +14,11 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from finance.camt import Booking, StatementError, parse
 from finance.models import BankStatement, BankUpload, Charge, Payment
@@ -226,7 +227,7 @@ def assign_payment(*, payment: Payment, member: Member, by: User | None) -> Paym
     """Give an unmatched (or merely suggested) booking its member."""
     _may_book(by, member)
     locked = Payment.objects.select_for_update().get(pk=payment.pk)
-    if locked.member_id is not None:
+    if locked.member_id is not None or locked.match == Payment.Match.DIVIDED:
         raise StatementError(_("This payment is assigned already."))
     locked.member = member
     locked.match = Payment.Match.MANUAL
@@ -332,6 +333,25 @@ class Outcome:
     ALL = (DUES, DONATION, RETURN, REVIEW, OTHER, BOOKED_BEFORE)
 
 
+OUTCOME_LABELS = {
+    Outcome.DUES: gettext_lazy("dues matched to members"),
+    Outcome.DONATION: gettext_lazy("donations"),
+    Outcome.RETURN: gettext_lazy("returns and reversals"),
+    Outcome.REVIEW: gettext_lazy("waiting for a person"),
+    Outcome.OTHER: gettext_lazy("other money (e.g. bank fees)"),
+    Outcome.BOOKED_BEFORE: gettext_lazy("booked before (in an earlier file)"),
+}
+
+
+def summary_rows(statement: BankStatement) -> list[tuple[str, int, Decimal]]:
+    """The import summary for people: per outcome the entries and their sum."""
+    return [
+        (str(OUTCOME_LABELS[key]), value["count"], Decimal(value["sum"]))
+        for key, value in statement.summary.items()
+        if key in OUTCOME_LABELS
+    ]
+
+
 def outcome_of(payment: Payment) -> str:
     if payment.purpose == Payment.Purpose.DONATION:
         return Outcome.DONATION
@@ -390,6 +410,16 @@ def _book(statement: BankStatement, bookings: list[Booking], by: User | None) ->
     }
     statement.save(update_fields=["booked", "matched", "skipped", "summary"])
     refresh(touched)
+
+
+def waiting_for_review(payments: QuerySet[Payment]) -> QuerySet[Payment]:
+    """Bookings a person has to look at: no member's yet, not other money (bank fees,
+    refunds), not divided among members already."""
+    return (
+        payments.filter(member__isnull=True)
+        .exclude(purpose=Payment.Purpose.OTHER)
+        .exclude(match=Payment.Match.DIVIDED)
+    )
 
 
 def _common(statement: BankStatement, booking: Booking, by: User | None) -> dict[str, object]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from members.models.register import payment_reference
+
 # MB, the year, then the number, separated by spaces, slashes, hyphens, dots or colons.
 _MB = re.compile(r"\bMB\s*[-/.:]?\s*(?:19|20)\d\d\s*[-/.:\s]?\s*0*(\d{1,9})(?!\d)", re.IGNORECASE)
 # A label for the membership number, then the number.
@@ -25,9 +27,7 @@ _BARE = re.compile(r"(?<![\d,/-])(?<!\d\.)(\d{5,8})(?![\d.,]\d)")
 
 def reference_for(membership_number: int, year: int | date) -> str:
     """The transfer reference a member is asked to use for a year's dues."""
-    if isinstance(year, date):
-        year = year.year
-    return f"MB{year} {membership_number}"
+    return payment_reference(membership_number, year.year if isinstance(year, date) else year)
 
 
 def numbers_in(text: str) -> list[int]:

@@ -18,8 +18,10 @@ from django.utils import timezone
 
 from finance.models import MonthlyStatement, Payment
 from finance.payments import payment_states
+from finance.references import reference_for
 from members import access, stats
 from members.access import Action
+from members.exports import PAYMENT_LABELS, STATUS_LABELS
 from members.models import (
     TRANSFER_OUT,
     ChangeRequest,
@@ -153,15 +155,10 @@ def workbook(division: Division, period: date) -> bytes:
             "Zahlungsstatus",
             "Saldo (€)",
             "Im Rückstand seit",
+            "Verwendungszweck",
         ],
     )
-    labels = {
-        "paid_up": "bezahlt",
-        "due": "fällig (Zahlungsfrist)",
-        "in_arrears": "im Rückstand",
-        "exempt": "befreit",
-    }
-    status = {"pending": "schwebend", "active": "aktiv", "ended": "beendet"}
+    labels, status = PAYMENT_LABELS, STATUS_LABELS
     rows = (
         Member.objects.filter(division__path__startswith=division.path)
         .exclude(status="ended")
@@ -190,6 +187,7 @@ def workbook(division: Division, period: date) -> bytes:
         sheet.write_number(row, 6, balance, money)
         if since is not None:
             sheet.write_datetime(row, 7, since, day)
+        sheet.write_string(row, 8, reference_for(number, period.year))
     book.close()
     return buffer.getvalue()
 

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from finance import arrears, letters, statements
 from finance.models import MonthlyStatement, Payment, Reminder, StrikeOff
+from finance.references import reference_for
 from members import access, charts, exports, queries, stats
 from members.access import Action, get_visible_or_404
 from members.models import Division, Member, PaymentStatus
@@ -29,6 +30,7 @@ def member_account(request: HttpRequest, pk: int) -> HttpResponse:
         "finance/_member_account.html",
         {
             "member": member,
+            "reference": reference_for(member.membership_number, timezone.localdate()),
             "charges": member.charges.order_by("-due_on", "-pk")[:100],
             "payments": member.payments.order_by("-booked_on", "-pk")[:100],
             "reminders": member.reminders.order_by("-sent_on", "-level")[:20],

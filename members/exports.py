@@ -10,11 +10,13 @@ from typing import IO, Any
 
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from members import services
 from members.models import Division, ExportLog, Member, User
+from members.models.register import payment_reference
 from members.spreadsheets import neutralise
 
 CHUNK = 2000
@@ -32,7 +34,17 @@ COLUMNS = [
     ("division", "Gliederung"),
     ("fee_class", "Beitragsklasse"),
     ("status", "Status"),
+    # For the treasurer: what the member owes and the reference to pay it with (not imported).
+    ("payment_status", "Zahlungsstatus"),
+    ("balance", "Saldo (€)"),
+    ("reference", "Verwendungszweck"),
 ]
+PAYMENT_LABELS = {
+    "paid_up": "bezahlt",
+    "due": "fällig (Zahlungsfrist)",
+    "in_arrears": "im Rückstand",
+    "exempt": "befreit",
+}
 FEE_LABELS = {
     "regular": "regulär",
     "reduced": "ermäßigt",
@@ -43,7 +55,8 @@ STATUS_LABELS = {"pending": "schwebend", "active": "aktiv", "ended": "beendet"}
 
 
 def _rows(members: QuerySet[Member]) -> Iterator[list[Any]]:
-    fields = [name for name, _label in COLUMNS if name not in {"division"}]
+    fields = [name for name, _label in COLUMNS if name not in {"division", "reference"}]
+    year = timezone.localdate().year
     for member in (
         members.select_related("division")
         .only(*fields, "division__code")
@@ -63,6 +76,9 @@ def _rows(members: QuerySet[Member]) -> Iterator[list[Any]]:
             member.division.code,
             FEE_LABELS[member.fee_class],
             STATUS_LABELS[member.status],
+            PAYMENT_LABELS[member.payment_status],
+            member.balance,
+            payment_reference(member.membership_number, year),
         ]
 
 

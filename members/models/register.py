@@ -63,6 +63,11 @@ def json_value(value: Any) -> Any:
     return value
 
 
+def payment_reference(membership_number: int, year: int) -> str:
+    """The transfer reference the finance order prescribes: `MB<year> <membership number>`."""
+    return f"MB{year} {membership_number}"
+
+
 # The fields of a member that the register versions; a MemberVersion keeps all of them.
 REGISTER_FIELDS = (
     "first_name",

@@ -121,8 +121,9 @@ def test_the_command_runs_the_dues(tree, rules, capsys):
 
 
 def test_a_regular_member_pays_the_tier_chosen_by_income(tree, rules):
-    member = make_member(tree.leipzig, joined_on=date(2020, 1, 1))
-    members.update_member(by=None, member=member, changes={"dues_tier": Decimal("240.00")})
+    with time_machine.travel(datetime(2025, 12, 15, 12, tzinfo=BERLIN)):  # from January on
+        member = make_member(tree.leipzig, joined_on=date(2020, 1, 1))
+        members.update_member(by=None, member=member, changes={"dues_tier": Decimal("240.00")})
     services.run_dues(year=2026)
     assert owed(member) == Decimal("240.00")
 

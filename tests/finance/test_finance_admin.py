@@ -48,7 +48,8 @@ def test_statement_upload_books_and_the_queue_is_worked(
     result = client.get(response.url).text
     assert "3 Buchungen gebucht, 1 Mitgliedern zugeordnet" in result
     assert AuditEntry.objects.filter(action="bank_statement.imported", actor=federal_admin).exists()
-    queue = client.get(reverse("admin:finance_payment_changelist"), {"member__isnull": "True"})
+    assert "Alle 3 Einträge der Datei:" in result and "Spenden" in result
+    queue = client.get(reverse("admin:finance_payment_changelist"), {"review": "waiting"})
     assert {p.bank_reference for p in queue.context["cl"].result_list} == {"A2", "A3"}
     client.post(
         reverse("admin:finance_payment_changelist"),
@@ -144,3 +145,37 @@ def test_an_unexpected_error_while_booking_is_shown_and_books_nothing(
     assert page.context["upload"].status == "failed"
     assert "konnte nicht gelesen werden" in page.text
     assert not Payment.objects.exists()
+
+
+def test_a_proposed_split_is_accepted_in_the_admin(client, tree, federal_admin, member):
+    other = make_member(tree.dresden, first_name="Ida", last_name="Ohm")
+    from finance import payments
+
+    statement_ = payments.import_statement(
+        content=statement(
+            entry(
+                "240.00",
+                ref="S1",
+                reference=f"MB2026 {member.membership_number}, MB2026 {other.membership_number}",
+            )
+        ),
+        filename="a.xml",
+        by=None,
+    )
+    waiting = Payment.objects.get(statement=statement_)
+    client.force_login(federal_admin)
+    client.post(
+        reverse("admin:finance_payment_changelist"),
+        {"action": "accept_proposed_splits", "_selected_action": [waiting.pk]},
+    )
+    parts = Payment.objects.filter(split_from=waiting).order_by("member__last_name")
+    assert [(p.member, p.amount) for p in parts] == [
+        (member, Decimal("120.00")),
+        (other, Decimal("120.00")),
+    ]
+    queue = client.get(reverse("admin:finance_payment_changelist"), {"review": "waiting"})
+    assert list(queue.context["cl"].result_list) == []
+    response = client.post(
+        reverse("admin:finance_payment_change", args=[waiting.pk]), {"member": member.pk}
+    )
+    assert Payment.objects.filter(member=member).count() == 1  # divided: not assignable again
