@@ -11,5 +11,6 @@ urlpatterns = [
     path("statements/<int:pk>/", views.statement_detail, name="statement_detail"),
     path("statements/<int:pk>/download.xlsx", views.statement_download, name="statement_download"),
     path("arrears/", views.arrears_overview, name="arrears"),
+    path("contributions/", views.contributions, name="contributions"),
     path("arrears/letters/<str:day>/", views.reminder_letters, name="reminder_letters"),
 ]

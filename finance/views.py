@@ -3,17 +3,20 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncMonth
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from finance import arrears, letters, statements
+from finance import contributions as contribution_report
 from finance.models import MonthlyStatement, Payment, Reminder, StrikeOff
 from finance.references import reference_for
 from members import access, charts, exports, queries, stats
@@ -50,7 +53,10 @@ def statement_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "finance/statement_list.html",
-        {"page_obj": Paginator(statements, 50).get_page(request.GET.get("page"))},
+        {
+            "page_obj": Paginator(statements, 50).get_page(request.GET.get("page")),
+            "perms_global": access.has_global_access(request.user),
+        },
     )
 
 
@@ -205,3 +211,38 @@ def reminder_letters(request: HttpRequest, day: str) -> HttpResponse:
         as_attachment=True, filename=f"zahlungserinnerungen-{division.code}-{sent_on}.pdf"
     )
     return response
+
+
+class ContributionsForm(forms.Form):
+    year = forms.IntegerField(label=_lazy("Year"), min_value=2000, max_value=2100)
+    purpose = forms.CharField(
+        label=_lazy("Purpose of this export"),
+        max_length=200,
+        help_text=_lazy("Recorded with your name, e.g. “annual financial report 2026”."),
+    )
+
+
+@login_required
+def contributions(request: HttpRequest) -> HttpResponse:
+    """Dues and donations per person for a year, for the federal office's annual report."""
+    if not access.has_global_access(request.user):
+        raise Http404
+    form = ContributionsForm(request.POST or None, initial={"year": timezone.localdate().year - 1})
+    if form.is_valid():
+        year = form.cleaned_data["year"]
+        exports.log_export(
+            by=request.user,
+            division=Division.objects.get(depth=1),
+            purpose=form.cleaned_data["purpose"],
+            filters={"report": "contributions", "year": str(year)},
+            file_format="csv",
+            rows=0,  # streamed: counted by nobody before it leaves
+        )
+        response = StreamingHttpResponse(
+            contribution_report.csv_lines(year), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = content_disposition_header(
+            True, f"beitraege-und-spenden-{year}.csv"
+        )
+        return response
+    return render(request, "finance/contributions.html", {"form": form})

@@ -82,7 +82,9 @@ def _rows(members: QuerySet[Member]) -> Iterator[list[Any]]:
         ]
 
 
-class _Echo:
+class Echo:
+    """A file that hands back what is written: csv.writer then yields lines to stream."""
+
     def write(self, value: str) -> str:
         return value
 
@@ -119,7 +121,7 @@ def log_export(
 
 def csv_lines(members: QuerySet[Member]) -> Iterator[str]:
     """CSV as German spreadsheets expect it: semicolons, dd.mm.yyyy, a BOM for Excel."""
-    writer = csv.writer(_Echo(), delimiter=";")
+    writer = csv.writer(Echo(), delimiter=";")
     yield "\ufeff" + writer.writerow([label for _name, label in COLUMNS])
     for row in _rows(members):
         yield writer.writerow([date_format(v, "d.m.Y") if isinstance(v, date) else v for v in row])

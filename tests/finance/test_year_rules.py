@@ -399,3 +399,39 @@ def test_finance_writes_are_audited(tree, rules, federal_admin):
         payment=Payment.objects.get(statement=result), member=member, by=federal_admin
     )
     assert AuditEntry.objects.filter(action="payment.assigned", actor=federal_admin).exists()
+
+
+# --- Dues and donations per person and year ---------------------------------------------
+
+
+def test_the_federal_office_reports_dues_and_donations_per_person_and_year(
+    client, tree, rules, federal_admin, board_sn
+):
+    anna = admit(tree.leipzig, date(2026, 1, 10), first_name="Anna", last_name="Alt", email="")
+    bert = admit(tree.kiel, date(2026, 1, 10), first_name="Bert", last_name="Berg", email="")
+    number_a, number_b = anna.membership_number, bert.membership_number
+    book(
+        entry("120.00", ref="C1", reference=f"MB2026 {number_a}"),
+        entry("25.00", ref="C2", reference=f"Spende MB2026 {number_a}"),
+        entry("240.00", ref="C3", reference=f"MB2026 {number_a} MB2026 {number_b}"),
+        entry("50.00", ref="C4", reference="Spende", name="=Frau Unbekannt", iban="DE11"),
+        entry("4.90", ref="C5", reference="Gebühr", credit=False),
+    )
+    waiting = Payment.objects.get(bank_reference="C3")
+    payments.split_payment(
+        payment=waiting, parts=[(anna, Decimal("100.00")), (bert, Decimal("140.00"))], by=None
+    )
+    client.force_login(board_sn)
+    assert client.get(reverse("finance:contributions")).status_code == 404
+    client.force_login(federal_admin)
+    response = client.post(
+        reverse("finance:contributions"), {"year": "2026", "purpose": "Rechenschaftsbericht"}
+    )
+    lines = b"".join(response.streaming_content).decode().lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("Mitgliedsnummer;Vorname;Nachname")
+    assert lines[1:] == [
+        f"{number_a};Anna;Alt;;;;;;220,00;25,00",
+        f"{number_b};Bert;Berg;;;;;;140,00;0,00",
+        ";;;;;;'=Frau Unbekannt;DE11;0,00;50,00",  # a formula is neutralised
+    ]
+    assert AuditEntry.objects.filter(action="members.exported", actor=federal_admin).exists()
