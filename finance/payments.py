@@ -179,7 +179,15 @@ def recompute_all() -> int:
     if drifted:
         logger.warning("Payment states of %d members had drifted; corrected.", len(drifted))
         members.set_payment_states(drifted)
-    return len(drifted)
+    # The safety net for activation, too: a pending member whose first dues are paid.
+    activated = activate_settled(
+        Member.objects.filter(status=MemberStatus.PENDING).values_list("pk", flat=True)
+    )
+    if activated:
+        logger.warning(
+            "%d members had paid their first dues and were still pending.", len(activated)
+        )
+    return len(drifted) + len(activated)
 
 
 @transaction.atomic

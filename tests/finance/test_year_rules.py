@@ -435,3 +435,14 @@ def test_the_federal_office_reports_dues_and_donations_per_person_and_year(
         ";;;;;;'=Frau Unbekannt;DE11;0,00;50,00",  # a formula is neutralised
     ]
     assert AuditEntry.objects.filter(action="members.exported", actor=federal_admin).exists()
+
+
+def test_the_nightly_recompute_activates_a_member_whose_payment_was_missed(tree, rules):
+    nora = admit(tree.leipzig, date(2026, 1, 10))
+    Payment.objects.create(member=nora, amount=Decimal("120.00"), booked_on=date(2026, 2, 1))
+    nora.refresh_from_db()
+    assert nora.status == "pending"  # written past the services: nothing followed it
+    with at(date(2026, 2, 2)):
+        assert payments.recompute_all() == 2  # the balance, and the status
+    nora.refresh_from_db()
+    assert (nora.status, nora.balance) == ("active", Decimal("120.00"))  # paid ahead of March
