@@ -78,5 +78,6 @@ class Command(BaseCommand):
                     )
                 )
         Payment.objects.bulk_create(rows, batch_size=2000)
-        payments.refresh(pk for pk, *_ in owed)
+        # Every member's state from the ledger, exempt ones included; whoever paid is active.
+        payments.recompute_all()
         self.stdout.write(f"Demo dues and {len(rows)} payments added.")
