@@ -270,6 +270,7 @@ def _run_batch(
         .annotate(last=Max("revision"))
         .values_list("member_id", "last")
     )
+    today = timezone.localdate()
     open_dues: dict[int, list[Charge]] = defaultdict(list)
     for charge in Charge.objects.filter(
         member_id__in=ids, year=year, kind=Charge.Kind.DUES, reversed_by__isnull=True
@@ -292,7 +293,29 @@ def _run_batch(
         if expected == current:
             result.unchanged += 1
             continue
-        for old in open_dues.get(pk, []):
+        if due_on is not None and overdue_on is not None and due_on < today:
+            # Charged late (a backdated admission, an increase mid-year): due from today,
+            # so nobody is in arrears for money they could not have known they owed.
+            due_on, overdue_on = today, today + (overdue_on - due_on)
+        olds = open_dues.get(pk, [])
+        if olds and expected > current > 0:
+            # An increase is a row of its own: what was owed keeps its dates.
+            new_rows.append(
+                Charge(
+                    member_id=pk,
+                    year=year,
+                    kind=Charge.Kind.DUES,
+                    revision=revisions.get(pk, 0) + 1,
+                    amount=expected - current,
+                    due_on=due_on,
+                    overdue_on=overdue_on,
+                    memo=f"Beitrag {year} (Erhöhung)",
+                    created_by=by,
+                )
+            )
+            result.corrected += 1
+            continue
+        for old in olds:
             new_rows.append(
                 Charge(
                     member_id=pk,
@@ -306,6 +329,9 @@ def _run_batch(
                     created_by=by,
                 )
             )
+        if olds:  # a lower amount: owed since the first of the dates it replaces
+            due_on = min(old.due_on for old in olds)
+            overdue_on = min(old.overdue_on for old in olds)
         if expected:
             new_rows.append(
                 Charge(

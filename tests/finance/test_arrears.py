@@ -203,8 +203,8 @@ def test_reminders_follow_the_ledger(tree):
     FeeRule.objects.create(
         fee_class="regular", yearly_amount=Decimal("120.00"), valid_from=date(2020, 1, 1)
     )
-    member = make_member(tree.leipzig)
     with at(date(2026, 1, 5)):
+        member = make_member(tree.leipzig)
         services.run_dues(year=2026)
     with at(date(2026, 4, 1)):
         payments.recompute_all()

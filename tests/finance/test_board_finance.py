@@ -20,10 +20,13 @@ def ledger(tree):
     FeeRule.objects.create(
         fee_class="regular", yearly_amount=Decimal("120.00"), valid_from=date(2020, 1, 1)
     )
-    paid = make_member(tree.leipzig, last_name="Bezahlt", joined_on=date(2020, 1, 1))
-    owing = make_member(tree.leipzig, last_name="Schuldig", joined_on=date(2020, 1, 1))
-    foreign = make_member(tree.kiel, last_name="Kieler", joined_on=date(2020, 1, 1))
-    services.run_dues(year=2026)
+    with time_machine.travel(datetime(2026, 1, 2, 9, tzinfo=ZoneInfo("Europe/Berlin"))):
+        # Charged on 2 January, as the yearly run does: due on 1 March.
+        paid = make_member(tree.leipzig, last_name="Bezahlt", joined_on=date(2020, 1, 1))
+        owing = make_member(tree.leipzig, last_name="Schuldig", joined_on=date(2020, 1, 1))
+        foreign = make_member(tree.kiel, last_name="Kieler", joined_on=date(2020, 1, 1))
+        services.run_dues(year=2026)
+    payments.recompute_all()  # as every night since
     payments.record_payment(
         member=paid,
         amount=Decimal("120.00"),

@@ -39,8 +39,9 @@ def owed(member, year=2026):
 
 
 def test_the_year_of_entry_is_pro_rata_by_month(tree, rules):
-    member = make_member(tree.leipzig, joined_on=date(2026, 4, 15))
-    services.run_dues(year=2026)
+    with time_machine.travel(datetime(2026, 4, 15, 12, tzinfo=BERLIN)):
+        member = make_member(tree.leipzig, joined_on=date(2026, 4, 15))
+        services.run_dues(year=2026)
     charge = Charge.objects.get(member=member)
     assert (charge.amount, charge.due_on) == (
         Decimal("90.00"),
@@ -95,19 +96,24 @@ def test_running_twice_charges_once_and_changes_become_reversals(tree, rules):
     assert (first.unchanged, second.unchanged, Charge.objects.count()) == (1, 1, 1)
     rules[0].yearly_amount = Decimal("144.00")
     rules[0].save()
-    corrected = services.run_dues(year=2026)
-    assert corrected.corrected == 1
+    assert services.run_dues(year=2026).corrected == 1
+    rules[0].yearly_amount = Decimal("96.00")
+    rules[0].save()
+    assert services.run_dues(year=2026).corrected == 1
     rows = list(
         Charge.objects.filter(member=member)
         .order_by("pk")
-        .values_list("kind", "amount", "revision")
+        .values_list("kind", "amount", "revision", "due_on")
     )
+    first_due = rows[0][3]
     assert rows == [
-        ("dues", Decimal("120.00"), 1),
-        ("reversal", Decimal("-120.00"), 1),
-        ("dues", Decimal("144.00"), 2),
+        ("dues", Decimal("120.00"), 1, first_due),
+        ("dues", Decimal("24.00"), 2, max(first_due, date.today())),  # an increase: its own row
+        ("reversal", Decimal("-120.00"), 1, first_due),  # a decrease reverses what was owed
+        ("reversal", Decimal("-24.00"), 1, max(first_due, date.today())),
+        ("dues", Decimal("96.00"), 3, first_due),  # owed since the first date it replaces
     ]
-    assert owed(member) == Decimal("144.00")
+    assert owed(member) == Decimal("96.00")
     assert services.run_dues(year=2026).unchanged == 1
 
 

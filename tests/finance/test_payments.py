@@ -1,9 +1,11 @@
 """CAMT.053 imports: matching, suggestions, the unmatched, returns, no double booking, bad files."""
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
 from finance import payments, services
 from finance.camt import StatementError
@@ -11,6 +13,8 @@ from finance.models import BankStatement, Charge, FeeRule, Payment
 from members.models import Member
 from tests.factories import make_member
 from tests.finance.statements import entry, statement
+
+BERLIN = ZoneInfo("Europe/Berlin")
 
 pytestmark = pytest.mark.django_db
 
@@ -20,6 +24,13 @@ def people(tree):
     FeeRule.objects.create(
         fee_class="regular", yearly_amount=Decimal("120.00"), valid_from=date(2020, 1, 1)
     )
+    with time_machine.travel(datetime(2026, 1, 2, 9, tzinfo=BERLIN)):  # due on 1 March
+        people = _people(tree)
+    payments.recompute_all()  # as every night since
+    return people
+
+
+def _people(tree):
     anna = make_member(tree.leipzig, first_name="Anna", last_name="Alt", joined_on=date(2020, 1, 1))
     bert = make_member(
         tree.leipzig, first_name="Bert", last_name="Brandt", joined_on=date(2020, 1, 1)

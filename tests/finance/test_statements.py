@@ -27,7 +27,7 @@ def october(tree, board_sn, treasurer_sn):
     FeeRule.objects.create(
         fee_class="regular", yearly_amount=Decimal("120.00"), valid_from=date(2020, 1, 1)
     )
-    with time_machine.travel(datetime(2026, 10, 20, 12, tzinfo=BERLIN)):
+    with time_machine.travel(datetime(2026, 1, 2, 9, tzinfo=BERLIN)):  # due on 1 March
         anna = make_member(
             tree.leipzig, first_name="Anna", last_name="Alt", joined_on=date(2020, 1, 1)
         )
@@ -37,6 +37,8 @@ def october(tree, board_sn, treasurer_sn):
         cora = make_member(
             tree.dresden, first_name="Cora", last_name="Conrad", joined_on=date(2020, 1, 1)
         )
+    with time_machine.travel(datetime(2026, 10, 20, 12, tzinfo=BERLIN)):
+        payments.recompute_all()  # as every night since
         make_member(tree.leipzig, first_name="Nina", last_name="Neu", joined_on=date(2026, 10, 5))
         members.end_membership(by=None, member=cora, on=date(2026, 10, 15), reason=EndReason.EXIT)
         make_member(

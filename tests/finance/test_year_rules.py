@@ -125,15 +125,18 @@ def test_an_exit_reverses_the_months_after_it_in_its_own_transaction(tree, rules
     assert owed(death) == Decimal("10.00")  # the one month begun
 
 
-def test_a_tier_change_recharges_at_once_from_the_next_month(tree, rules):
+def test_a_tier_change_charges_the_difference_at_once_from_the_next_month(tree, rules):
     member = admit(tree.leipzig, date(2026, 1, 10))
     with at(date(2026, 6, 15)):
         register.update_member(by=None, member=member, changes={"dues_tier": Decimal("240")})
-    rows = list(Charge.objects.filter(member=member).order_by("pk").values_list("kind", "amount"))
-    assert rows == [  # January to June 6 x 10 €, from July 6 x 20 €
-        ("dues", Decimal("120.00")),
-        ("reversal", Decimal("-120.00")),
-        ("dues", Decimal("180.00")),
+    rows = list(
+        Charge.objects.filter(member=member)
+        .order_by("pk")
+        .values_list("kind", "amount", "due_on", "overdue_on")
+    )
+    assert rows == [  # January to June 6 x 10 €, from July 6 x 20 €: 60 € more, due from today
+        ("dues", Decimal("120.00"), date(2026, 3, 1), date(2026, 3, 31)),
+        ("dues", Decimal("60.00"), date(2026, 6, 15), date(2026, 7, 15)),
     ]
 
 
@@ -446,3 +449,22 @@ def test_the_nightly_recompute_activates_a_member_whose_payment_was_missed(tree,
         assert payments.recompute_all() == 2  # the balance, and the status
     nora.refresh_from_db()
     assert (nora.status, nora.balance) == ("active", Decimal("120.00"))  # paid ahead of March
+
+
+def test_a_late_admission_is_due_from_the_day_it_is_recorded(tree, rules):
+    with at(date(2026, 5, 2)):
+        late = register.admit_member(
+            by=None,
+            division=tree.leipzig,
+            values={"first_name": "Lea", "last_name": "Spät"},
+            joined_on=date(2026, 1, 10),
+        )
+        payments.recompute_all()
+    charge = Charge.objects.get(member=late)
+    assert (charge.amount, charge.due_on, charge.overdue_on) == (
+        Decimal("120.00"),
+        date(2026, 5, 2),
+        date(2026, 6, 1),
+    )
+    late.refresh_from_db()
+    assert (late.payment_status, late.arrears_since) == ("due", None)
