@@ -35,6 +35,8 @@ COLUMNS: dict[str, list[str]] = {
     "kind": ["buchungstext", "umsatzart", "vorgang", "transactiontype", "bookingtext"],
     "end_to_end_id": ["endtoendreferenz", "kundenreferenzendtoend", "endtoendid", "endtoend"],
     "return_reason": ["rueckgabegrund", "ruckgabegrund", "returnreason", "reasoncode"],
+    # The account the export is of (the party's own): a donations account books donations.
+    "account": ["auftragskonto", "ibanauftragskonto", "eigeneiban", "account", "accountiban"],
     "name": [
         "auftraggeber",
         "auftraggeberempfaenger",
@@ -102,6 +104,7 @@ def parse(content: bytes, filename: str) -> Statement:
             )
         )
     bookings = []
+    account = ""
     for number, row in enumerate(rows[header_index + 1 :], start=header_index + 2):
         values: dict[str, Any] = {}
         for index, field in mapping.items():
@@ -118,6 +121,7 @@ def parse(content: bytes, filename: str) -> Statement:
             raise StatementError(
                 _("Line %(line)s: %(error)s") % {"line": number, "error": error}
             ) from error
+        account = account or values.get("account", "").replace(" ", "").upper()
         kind = values.get("kind", "")
         reference = values.get("reference", "") or kind
         end_to_end = values.get("end_to_end_id", "")
@@ -141,4 +145,4 @@ def parse(content: bytes, filename: str) -> Statement:
                 return_reason=values.get("return_reason", "")[:35],
             )
         )
-    return Statement(statement_id="", iban="", bookings=bookings)
+    return Statement(statement_id="", iban=account, bookings=bookings)

@@ -73,7 +73,7 @@ class Charge(models.Model):
     amount = models.DecimalField(_("amount (€)"), max_digits=9, decimal_places=2)
     due_on = models.DateField(_("due on"))
     # The end of the fee rule's grace period: unpaid after this day, the member is in arrears.
-    overdue_on = models.DateField(_("in arrears after"))
+    overdue_on = models.DateField(_("in arrears from"))
     reverses = models.OneToOneField(
         "self",
         on_delete=models.PROTECT,
@@ -208,6 +208,7 @@ class Payment(models.Model):
         SUGGESTED = "suggested", _("suggestion: name and amount")
         SPLIT = "split", _("several members: split proposed")
         DIVIDED = "divided", _("split among members")
+        DUPLICATE = "duplicate", _("possibly booked before (from another file)")
         NONE = "none", _("unmatched")
 
     class Purpose(models.TextChoices):

@@ -361,6 +361,8 @@ def summary_rows(statement: BankStatement) -> list[tuple[str, int, Decimal]]:
 
 
 def outcome_of(payment: Payment) -> str:
+    if payment.match == Payment.Match.DIVIDED:  # a return taken back from each part
+        return Outcome.RETURN
     if payment.purpose == Payment.Purpose.DONATION:
         return Outcome.DONATION
     if payment.purpose == Payment.Purpose.OTHER:
@@ -404,7 +406,9 @@ def _book(statement: BankStatement, bookings: list[Booking], by: User | None) ->
     returns = _money_out(statement, money_out, by)  # after: a return may name a payment above
     Payment.objects.bulk_create(returns, batch_size=BATCH)
     payments += returns
-    touched = {p.member_id for p in payments if p.member_id}
+    _flag_duplicates(payments)
+    touched_parts = _return_parts(returns)
+    touched = {p.member_id for p in payments if p.member_id} | touched_parts
     for payment in payments:
         outcome = outcome_of(payment)
         summary[outcome][0] += 1
@@ -452,13 +456,12 @@ def _money_in(
     by_number = dict(
         Member.objects.filter(membership_number__in=numbers).values_list("membership_number", "pk")
     )
-    by_iban = dict(
-        Payment.objects.filter(
-            counterparty_iban__in={b.iban for b in bookings if b.iban}, member__isnull=False
-        )
-        .order_by("booked_on")
-        .values_list("counterparty_iban", "member_id")
-    )
+    # An account several members paid from (a family's) names none of them.
+    by_iban = {
+        iban: next(iter(members))
+        for iban, members in _members_by_iban({b.iban for b in bookings if b.iban}).items()
+        if len(members) == 1
+    }
     surnames = {_surname(b.name) for b in bookings if b.name.split()}
     people: dict[str, list[int]] = {}
     for pk, first, last in (
@@ -519,27 +522,43 @@ def _money_out(statement: BankStatement, bookings: list[Booking], by: User | Non
     """Money out. A return (flagged as reversal, with return information or a return's
     transaction code, or naming a payment we booked by its end-to-end id) reverses its
     payment, from this file or an earlier one; a return whose payment is unknown waits for a
-    person. Anything else (bank fees, refunds) is booked as other money, no member's."""
+    person. A refund naming a member (number or known IBAN) waits for a person too; anything
+    else (bank fees, suppliers' debits) is booked as other money, no member's."""
     originals = {
         p.end_to_end_id: p
         for p in Payment.objects.filter(
             end_to_end_id__in={b.end_to_end_id for b in bookings if b.end_to_end_id}, amount__gt=0
         ).filter(reversed_by__isnull=True, split_from__isnull=True)
     }
+    numbers = {n for b in bookings for n in numbers_in(b.reference)}
+    by_number = dict(
+        Member.objects.filter(membership_number__in=numbers).values_list("membership_number", "pk")
+    )
+    by_iban = _members_by_iban({b.iban for b in bookings if b.iban})
     payments = []
     for booking in bookings:
         original = originals.pop(booking.end_to_end_id, None) if booking.end_to_end_id else None
-        is_return = booking.is_return or original is not None or booking.direct_debit
-        if not is_return:
+        if not (booking.is_return or original is not None):
+            named = [by_number[n] for n in numbers_in(booking.reference) if n in by_number]
+            named = named or sorted(by_iban.get(booking.iban, ()))
             payments.append(
                 Payment(
                     amount=booking.amount,
                     method=Payment.Method.TRANSFER,
-                    purpose=Payment.Purpose.OTHER,
+                    # A refund to a member changes their account: a person assigns it.
+                    purpose=Payment.Purpose.DUES if named else Payment.Purpose.OTHER,
+                    suggested_member_id=named[0] if len(named) == 1 else None,
                     **_common(statement, booking, by),
                 )
             )
             continue
+        divided = (
+            original is not None
+            and original.match == Payment.Match.DIVIDED
+            and original.amount == abs(booking.amount)
+        )
+        if original is not None and original.match == Payment.Match.DIVIDED and not divided:
+            original = None  # a partial return of a divided booking: a person decides
         payments.append(
             Payment(
                 member_id=original.member_id if original else None,
@@ -553,6 +572,82 @@ def _money_out(statement: BankStatement, bookings: list[Booking], by: User | Non
             )
         )
     return payments
+
+
+def _return_parts(returns: list[Payment]) -> set[int]:
+    """A return of a booking that was divided among members takes back each part."""
+    touched: set[int] = set()
+    parts = []
+    for returned in returns:
+        if returned.match != Payment.Match.DIVIDED or returned.reverses is None:
+            continue
+        for part in returned.reverses.parts.filter(reversed_by__isnull=True):
+            parts.append(
+                Payment(
+                    member_id=part.member_id,
+                    match=Payment.Match.MANUAL,
+                    amount=-part.amount,
+                    booked_on=returned.booked_on,
+                    method=Payment.Method.RETURN,
+                    purpose=part.purpose,
+                    return_reason=returned.return_reason,
+                    reference=returned.reference,
+                    statement=returned.statement,
+                    reverses=part,
+                    split_from=returned,
+                    created_by=returned.created_by,
+                )
+            )
+            touched.add(part.member_id)
+    Payment.objects.bulk_create(parts, batch_size=BATCH)
+    return touched
+
+
+def _members_by_iban(ibans: set[str]) -> dict[str, set[int]]:
+    """The members who paid from each account before (their own money, not split parts)."""
+    found: dict[str, set[int]] = {}
+    for iban, member_id in Payment.objects.filter(
+        counterparty_iban__in=ibans, member__isnull=False, amount__gt=0, split_from__isnull=True
+    ).values_list("counterparty_iban", "member_id"):
+        found.setdefault(iban, set()).add(member_id)
+    return found
+
+
+def _flag_duplicates(payments: list[Payment]) -> None:
+    """A booking that came in before in a file of another format (the CAMT statement and the
+    CSV download of the same account have different references) is not booked twice: it
+    waits for a person, who sees which payment it seems to repeat."""
+    if not payments:
+        return
+    earlier: dict[tuple[object, ...], int | None] = {}
+    for booked_on, amount, iban, reference, member_id in (
+        Payment.objects.filter(
+            booked_on__in={p.booked_on for p in payments},
+            amount__in={p.amount for p in payments},
+            statement__isnull=False,
+            split_from__isnull=True,
+        )
+        .exclude(statement=payments[0].statement)
+        .values_list("booked_on", "amount", "counterparty_iban", "reference", "member_id")
+    ):
+        earlier[booked_on, amount, iban, " ".join(reference.split())] = member_id
+    flagged = []
+    for payment in payments:
+        key = (
+            payment.booked_on,
+            payment.amount,
+            payment.counterparty_iban,
+            " ".join(payment.reference.split()),
+        )
+        if key in earlier:
+            payment.suggested_member_id = earlier[key] or payment.member_id
+            payment.member_id, payment.match, payment.reverses_id = (
+                None,
+                Payment.Match.DUPLICATE,
+                None,
+            )
+            flagged.append(payment)
+    Payment.objects.bulk_update(flagged, ["member", "match", "suggested_member", "reverses"])
 
 
 def _surname(name: str) -> str:
@@ -586,6 +681,8 @@ def split_payment(
         raise StatementError(_("This payment is assigned already."))
     if locked.amount <= 0:
         raise StatementError(_("Only money received can be split."))
+    if Payment.objects.filter(reverses=locked).exists():
+        raise StatementError(_("This payment has been returned; it cannot be split."))
     if len(parts) < 2 or any(amount <= 0 for _member, amount in parts):
         raise StatementError(_("A split needs at least two parts, each more than nothing."))
     if sum(amount for _member, amount in parts) != locked.amount:

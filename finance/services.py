@@ -7,14 +7,16 @@ racing each other collide on the (member, year, revision) constraint instead of 
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q, Sum
 from django.utils import timezone
@@ -23,6 +25,7 @@ from finance.models import Charge, FeeRule
 from members.models import Division, FeeClass, Member, MemberVersion, User
 
 CENT = Decimal("0.01")
+logger = logging.getLogger(__name__)
 BATCH = 2000
 
 
@@ -211,7 +214,13 @@ def follow_events(
         _run_batch(ids, year=year, rules=rules, by=by, result=DuesRun(year=year))
 
 
-def run_dues(*, year: int, by: User | None = None, division: Division | None = None) -> DuesRun:
+def run_dues(
+    *,
+    year: int,
+    by: User | None = None,
+    division: Division | None = None,
+    as_of: date | None = None,
+) -> DuesRun:
     """Charge every member's dues for `year`, in batches; run it as often as you like. Events
     charge as they happen, so in a year without missed events this finds nothing to do."""
     rules = list(FeeRule.objects.order_by("-valid_from"))
@@ -229,7 +238,7 @@ def run_dues(*, year: int, by: User | None = None, division: Division | None = N
         chunk = ids[start : start + BATCH]
         for attempt in range(2):
             try:
-                _run_batch(chunk, year=year, rules=rules, by=by, result=result)
+                _run_batch(chunk, year=year, rules=rules, by=by, result=result, as_of=as_of)
                 break
             except IntegrityError:
                 if attempt:  # another run keeps writing the same rows: let it finish
@@ -252,8 +261,16 @@ def run_dues(*, year: int, by: User | None = None, division: Division | None = N
 
 @transaction.atomic
 def _run_batch(
-    ids: list[int], *, year: int, rules: list[FeeRule], by: User | None, result: DuesRun
+    ids: list[int],
+    *,
+    year: int,
+    rules: list[FeeRule],
+    by: User | None,
+    result: DuesRun,
+    as_of: date | None = None,
 ) -> None:
+    """Charge, correct or reverse these members' dues for `year`, as on `as_of` (today;
+    an earlier day only to fill in history, as the demo does)."""
     members = Member.objects.filter(pk__in=ids).values_list(
         "pk", "joined_on", "left_on", "fee_class", "reduced_until", "dues_tier", "date_of_birth"
     )
@@ -270,7 +287,7 @@ def _run_batch(
         .annotate(last=Max("revision"))
         .values_list("member_id", "last")
     )
-    today = timezone.localdate()
+    today = as_of or timezone.localdate()
     open_dues: dict[int, list[Charge]] = defaultdict(list)
     for charge in Charge.objects.filter(
         member_id__in=ids, year=year, kind=Charge.Kind.DUES, reversed_by__isnull=True
@@ -415,15 +432,21 @@ class FinanceOrderPolicy:
         )
         return parse_tiers(rule.tiers) if rule is not None else []
 
-    def validate(self, values: Mapping[str, Any], *, on: date, granting: bool = True) -> None:
-        from django.core.exceptions import ValidationError
+    def validate(
+        self,
+        values: Mapping[str, Any],
+        *,
+        on: date,
+        granting: bool = True,
+        changed: Collection[str] | None = None,
+    ) -> None:
         from django.utils.translation import gettext as _
 
         errors: dict[str, str] = {}
         fee_class = values.get("fee_class") or FeeClass.REGULAR
         tier = values.get("dues_tier")
-        # (A tier is kept, unused, while another class applies.)
-        if tier is not None and tier != "":
+        # A tier is checked when it is chosen: one the order no longer lists stays until changed.
+        if tier is not None and tier != "" and (changed is None or "dues_tier" in changed):
             tier = Decimal(str(tier))
             allowed = self.tiers(on)
             if allowed and tier not in allowed:
@@ -475,9 +498,17 @@ def apply_fee_transitions(*, on: date) -> int:
         (adults, "Volljährig: regulärer Beitrag"),
     ):
         for member in queryset.order_by("pk").iterator(chunk_size=BATCH):
-            register.update_member(
-                by=None, member=member, changes={"fee_class": FeeClass.REGULAR}, reason=reason
-            )
+            try:
+                register.update_member(
+                    by=None,
+                    member=member,
+                    changes={"fee_class": FeeClass.REGULAR},
+                    reason=reason,
+                    granting=False,  # the system follows time; it grants nothing
+                )
+            except ValidationError:  # one odd record must not stop everybody else's
+                logger.exception("Fee class of member %s not moved to regular", member.pk)
+                continue
             changed += 1
     return changed
 

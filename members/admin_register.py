@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -28,7 +29,8 @@ from members.models import (
     MemberVersion,
     RequestStatus,
 )
-from members.services.register import EDITABLE_FIELDS
+from members.policy import fee_policy
+from members.services.register import DUES_FIELDS, EDITABLE_FIELDS
 
 
 class RecordAdmin(admin.ModelAdmin):
@@ -101,10 +103,24 @@ class MemberAddForm(forms.ModelForm):
             "city",
             "country",
             "fee_class",
+            "dues_tier",
+            "reduced_until",
             "newsletter_consent",
             "division",
             "joined_on",
         ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        try:  # the finance order, here rather than as an error page after saving
+            fee_policy().validate(
+                {field: data.get(field) for field in DUES_FIELDS},
+                on=timezone.localdate(),
+                granting=True,
+            )
+        except ValidationError as error:
+            self.add_error(None, error)
+        return data
 
 
 @admin.register(Member)

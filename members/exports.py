@@ -34,11 +34,20 @@ COLUMNS = [
     ("division", "Gliederung"),
     ("fee_class", "Beitragsklasse"),
     ("status", "Status"),
-    # For the treasurer: what the member owes and the reference to pay it with (not imported).
+]
+# For those who may see finances (treasurers, boards): what the member owes and the
+# reference to pay it with. Not read back by the import.
+FINANCE_COLUMNS = [
     ("payment_status", "Zahlungsstatus"),
     ("balance", "Saldo (€)"),
     ("reference", "Verwendungszweck"),
 ]
+
+
+def columns(finance: bool) -> list[tuple[str, str]]:
+    return COLUMNS + FINANCE_COLUMNS if finance else COLUMNS
+
+
 PAYMENT_LABELS = {
     "paid_up": "bezahlt",
     "due": "fällig (Zahlungsfrist)",
@@ -54,8 +63,8 @@ FEE_LABELS = {
 STATUS_LABELS = {"pending": "schwebend", "active": "aktiv", "ended": "beendet"}
 
 
-def _rows(members: QuerySet[Member]) -> Iterator[list[Any]]:
-    fields = [name for name, _label in COLUMNS if name not in {"division", "reference"}]
+def _rows(members: QuerySet[Member], finance: bool) -> Iterator[list[Any]]:
+    fields = [name for name, _label in columns(finance) if name not in {"division", "reference"}]
     year = timezone.localdate().year
     for member in (
         members.select_related("division")
@@ -76,10 +85,15 @@ def _rows(members: QuerySet[Member]) -> Iterator[list[Any]]:
             member.division.code,
             FEE_LABELS[member.fee_class],
             STATUS_LABELS[member.status],
-            PAYMENT_LABELS[member.payment_status],
-            member.balance,
-            payment_reference(member.membership_number, year),
-        ]
+        ] + (
+            [
+                PAYMENT_LABELS[member.payment_status],
+                member.balance,
+                payment_reference(member.membership_number, year),
+            ]
+            if finance
+            else []
+        )
 
 
 class Echo:
@@ -119,24 +133,25 @@ def log_export(
     return log
 
 
-def csv_lines(members: QuerySet[Member]) -> Iterator[str]:
-    """CSV as German spreadsheets expect it: semicolons, dd.mm.yyyy, a BOM for Excel."""
+def csv_lines(members: QuerySet[Member], *, finance: bool = False) -> Iterator[str]:
+    """CSV as German spreadsheets expect it: semicolons, dd.mm.yyyy, a BOM for Excel; the
+    finance columns only for those who may see them."""
     writer = csv.writer(Echo(), delimiter=";")
-    yield "\ufeff" + writer.writerow([label for _name, label in COLUMNS])
-    for row in _rows(members):
+    yield "\ufeff" + writer.writerow([label for _name, label in columns(finance)])
+    for row in _rows(members, finance):
         yield writer.writerow([date_format(v, "d.m.Y") if isinstance(v, date) else v for v in row])
 
 
-def xlsx_file(members: QuerySet[Member]) -> tuple[IO[bytes], int]:
+def xlsx_file(members: QuerySet[Member], *, finance: bool = False) -> tuple[IO[bytes], int]:
     """Write the workbook row by row into a temporary file (openpyxl's write-only mode)."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_("Members"))
-    sheet.append([label for _name, label in COLUMNS])
+    sheet.append([label for _name, label in columns(finance)])
     count = 0
-    for row in _rows(members):
+    for row in _rows(members, finance):
         cells = []
         for value in row:
             cell = WriteOnlyCell(sheet, value=value)

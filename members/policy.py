@@ -7,7 +7,7 @@ anything is accepted (as in a project that has no finance app).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
@@ -18,10 +18,17 @@ class FeePolicy(Protocol):
         """The yearly amounts a regular member chooses from on a day (empty: any amount)."""
         ...
 
-    def validate(self, values: Mapping[str, Any], *, on: date, granting: bool = True) -> None:
+    def validate(
+        self,
+        values: Mapping[str, Any],
+        *,
+        on: date,
+        granting: bool = True,
+        changed: Collection[str] | None = None,
+    ) -> None:
         """Raise ValidationError (by field) if fee class, tier, reduction and date of birth
         do not go together on `on`; `granting`: the class is being granted now (a change),
-        not brought in as it was."""
+        not brought in as it was; `changed`: the fields that change (None: all are new)."""
         ...
 
 
@@ -29,7 +36,14 @@ class _AnythingGoes:
     def tiers(self, on: date) -> list[Decimal]:
         return []
 
-    def validate(self, values: Mapping[str, Any], *, on: date, granting: bool = True) -> None:
+    def validate(
+        self,
+        values: Mapping[str, Any],
+        *,
+        on: date,
+        granting: bool = True,
+        changed: Collection[str] | None = None,
+    ) -> None:
         return None
 
 

@@ -8,14 +8,21 @@ from django.db import migrations, models
 
 
 def fill_overdue(apps, schema_editor):
-    """Charges made before grace periods were read: due date plus their rule's grace days
-    (30, the default, where no rule matches)."""
+    """Charges made before grace periods were read: due date plus the grace days of the rule
+    in force on that day (30, the default, where none was)."""
     Charge = apps.get_model("finance", "Charge")
     FeeRule = apps.get_model("finance", "FeeRule")
-    grace = {rule.valid_from.year: rule.grace_days for rule in FeeRule.objects.order_by("valid_from")}
+    rules = list(FeeRule.objects.order_by("-valid_from"))
+
+    def grace(day):
+        for rule in rules:
+            if rule.valid_from <= day and (rule.valid_until is None or day <= rule.valid_until):
+                return rule.grace_days
+        return 30
+
     batch = []
     for charge in Charge.objects.filter(overdue_on__isnull=True).iterator(chunk_size=2000):
-        charge.overdue_on = charge.due_on + timedelta(days=grace.get(charge.year, 30))
+        charge.overdue_on = charge.due_on + timedelta(days=grace(charge.due_on))
         batch.append(charge)
         if len(batch) >= 2000:
             Charge.objects.bulk_update(batch, ["overdue_on"])

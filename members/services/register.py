@@ -131,7 +131,13 @@ def fill_states() -> int:
         return cursor.rowcount
 
 
-def _validate(member: Member, *, fees: bool = True, granting: bool = False) -> None:
+def _validate(
+    member: Member,
+    *,
+    fees: bool = True,
+    granting: bool = False,
+    changed: set[str] | None = None,
+) -> None:
     member.full_clean(
         exclude=["membership_number", "division", "search_text"], validate_unique=False
     )
@@ -140,6 +146,7 @@ def _validate(member: Member, *, fees: bool = True, granting: bool = False) -> N
             {field: getattr(member, field) for field in DUES_FIELDS},
             on=timezone.localdate(),
             granting=granting,
+            changed=changed,
         )
 
 
@@ -172,7 +179,7 @@ def admit_member(
         status=MemberStatus.PENDING,
         **values,
     )
-    _validate(member)
+    _validate(member, granting=welcome)  # an existing register's record comes as it was
     member.save()
     MembershipPeriod.objects.create(
         member=member, division=division, started_on=joined_on, start_kind=PeriodStart.ENTRY
@@ -221,7 +228,9 @@ def update_member(
     for field, value in changes.items():
         setattr(member, field, value)
     changed = {f for f in DUES_FIELDS if before.get(f) != json_value(getattr(member, f))}
-    _validate(member, fees=bool(changed), granting=granting and "fee_class" in changed)
+    _validate(
+        member, fees=bool(changed), granting=granting and "fee_class" in changed, changed=changed
+    )
     if member.register_values() == before:
         return member
     member.version += 1

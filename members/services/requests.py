@@ -192,6 +192,8 @@ def _apply(request: ChangeRequest, by: User) -> None:
                 joined_on=request.effective_on or timezone.localdate(),
                 reason=reason,
                 change_request=request,
+                # A sheet's existing members are brought in as they were, not welcomed anew.
+                welcome=request.batch_id is None,
             )
             request.member = member
         case RequestKind.EXIT:

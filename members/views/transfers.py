@@ -177,12 +177,8 @@ def import_discard(request: HttpRequest, pk: int) -> HttpResponse:
 def member_export(request: HttpRequest, pk: int) -> HttpResponse:
     """A filtered member list as .xlsx or .csv; the purpose is stated and logged."""
     division = get_visible_or_404(request.user, Division, Action.EXPORT_MEMBERS, pk=pk)
-    filters = MemberFilterForm(
-        request.GET,
-        user=request.user,
-        within=division,
-        finance=access.can(request.user, Action.VIEW_FINANCE, division),
-    )
+    finance = access.can(request.user, Action.VIEW_FINANCE, division)
+    filters = MemberFilterForm(request.GET, user=request.user, within=division, finance=finance)
     members = filters.filter(
         Member.objects.visible_to(request.user, Action.EXPORT_MEMBERS).in_subtree(division)
     )
@@ -204,13 +200,13 @@ def member_export(request: HttpRequest, pk: int) -> HttpResponse:
         stamp = timezone.localdate().isoformat()
         if log.file_format == "csv":
             response = StreamingHttpResponse(
-                exports.csv_lines(members), content_type="text/csv; charset=utf-8"
+                exports.csv_lines(members, finance=finance), content_type="text/csv; charset=utf-8"
             )
             response["Content-Disposition"] = (
                 f'attachment; filename="mitglieder-{division.code}-{stamp}.csv"'
             )
             return response
-        handle, _count = exports.xlsx_file(members)
+        handle, _count = exports.xlsx_file(members, finance=finance)
         return FileResponse(
             handle, as_attachment=True, filename=f"mitglieder-{division.code}-{stamp}.xlsx"
         )

@@ -174,7 +174,9 @@ def test_a_reduction_expires_and_the_member_is_regular_again(tree, rules):
 def test_the_finance_order_is_enforced(tree, rules):
     member = admit(tree.leipzig, date(2026, 1, 10))
     with at(date(2026, 2, 1)):
-        with pytest.raises(ValidationError, match="Beitragsstufe der Finanzordnung wählen: 72, 120, 180"):
+        with pytest.raises(
+            ValidationError, match="Beitragsstufe der Finanzordnung wählen: 72, 120, 180"
+        ):
             register.update_member(by=None, member=member, changes={"dues_tier": Decimal("100")})
         with pytest.raises(ValidationError, match="bis zu einem Datum"):
             register.update_member(by=None, member=member, changes={"fee_class": "reduced"})
@@ -314,7 +316,9 @@ def test_a_split_must_add_up(tree, rules):
             reference=f"MB2026 {anna.membership_number} MB2026 {bert.membership_number}",
         )
     )
-    with pytest.raises(payments.StatementError, match=r"ergeben zusammen 240,00 €, die Zahlung beträgt 200,00 €"):
+    with pytest.raises(
+        payments.StatementError, match=r"ergeben zusammen 240,00 €, die Zahlung beträgt 200,00 €"
+    ):
         payments.split_payment(
             payment=Payment.objects.get(statement=result),
             parts=[(anna, Decimal("120.00")), (bert, Decimal("120.00"))],
@@ -468,3 +472,173 @@ def test_a_late_admission_is_due_from_the_day_it_is_recorded(tree, rules):
     )
     late.refresh_from_db()
     assert (late.payment_status, late.arrears_since) == ("due", None)
+
+
+# --- Money that could be lost or counted twice --------------------------------------------
+
+
+def _divided(tree):
+    anna = admit(tree.leipzig, date(2026, 1, 10), first_name="Anna", email="")
+    bert = admit(tree.leipzig, date(2026, 1, 10), first_name="Bert", email="")
+    reference = f"MB2026 {anna.membership_number} MB2026 {bert.membership_number}"
+    book(
+        entry("240.00", ref="S1", e2e="E-S1", reference=reference, iban="DE77FAMILIE"),
+        name="a",
+    )
+    return anna, bert, Payment.objects.get(bank_reference="S1")
+
+
+def test_the_return_of_a_divided_booking_takes_back_each_part(tree, rules):
+    anna, bert, booking = _divided(tree)
+    with at(date(2026, 3, 21)):
+        payments.split_payment(
+            payment=booking, parts=[(anna, Decimal("100")), (bert, Decimal("140"))], by=None
+        )
+    result = book(
+        entry("240.00", ref="S2", e2e="E-S1", credit=False, return_reason="MD06"),
+        name="b",
+        day=date(2026, 3, 25),
+    )
+    anna.refresh_from_db()
+    bert.refresh_from_db()
+    assert (anna.balance, bert.balance) == (Decimal("-120.00"), Decimal("-120.00"))
+    assert result.summary["return"] == {"count": 1, "sum": "-240.00"}
+    assert not payments.waiting_for_review(Payment.objects.all()).exists()
+
+
+def test_a_returned_booking_cannot_be_split(tree, rules):
+    anna, bert, booking = _divided(tree)
+    book(
+        entry("240.00", ref="S2", e2e="E-S1", credit=False, return_reason="MD06"),
+        name="b",
+        day=date(2026, 3, 25),
+    )
+    with pytest.raises(payments.StatementError, match="zurückgebucht"):
+        payments.split_payment(
+            payment=booking, parts=[(anna, Decimal("120")), (bert, Decimal("120"))], by=None
+        )
+
+
+def test_a_family_account_names_no_single_member(tree, rules):
+    anna, bert, booking = _divided(tree)
+    with at(date(2026, 3, 21)):
+        payments.split_payment(
+            payment=booking, parts=[(anna, Decimal("120")), (bert, Decimal("120"))], by=None
+        )
+    later = book(
+        entry("240.00", ref="F2", reference="Beiträge Familie", iban="DE77FAMILIE"),
+        name="c",
+        day=date(2027, 3, 2),
+    )
+    assert Payment.objects.get(statement=later).member_id is None  # a person decides
+
+
+def test_a_refund_naming_a_member_waits_and_a_suppliers_debit_is_other_money(tree, rules):
+    nora = admit(tree.leipzig, date(2026, 1, 10))
+    result = book(
+        entry(
+            "120.00",
+            ref="R1",
+            reference=f"Erstattung Überzahlung MB2026 {nora.membership_number}",
+            credit=False,
+        ),
+        entry(
+            "39.99",
+            ref="R2",
+            reference="Rechnung 4711",
+            name="Telekom",
+            credit=False,
+            direct_debit=True,
+            subfamily="ESDD",
+        ),
+    )
+    refund = Payment.objects.get(bank_reference="R1")
+    assert (refund.member_id, refund.suggested_member_id, refund.purpose) == (None, nora.pk, "dues")
+    assert Payment.objects.get(bank_reference="R2").purpose == "other"
+    assert result.summary["review"] == {"count": 1, "sum": "-120.00"}
+
+
+def test_the_same_booking_from_the_camt_file_and_the_csv_download_is_not_booked_twice(tree, rules):
+    nora = admit(tree.leipzig, date(2026, 1, 10))
+    reference = f"MB2026 {nora.membership_number}"
+    book(
+        entry("120.00", ref="2026030212345", reference=reference, iban="DE12"), day=date(2026, 3, 2)
+    )
+    csv = (
+        "Buchungstag;Auftraggeber;IBAN;Verwendungszweck;Betrag\n"
+        f"02.03.2026;Nora Neu;DE12;{reference};120,00\n"
+    ).encode("cp1252")
+    with at(date(2026, 3, 3)):
+        again = payments.import_statement(content=csv, filename="umsaetze.csv", by=None)
+    twin = Payment.objects.get(statement=again)
+    assert (twin.member_id, twin.match, twin.suggested_member_id) == (None, "duplicate", nora.pk)
+    nora.refresh_from_db()
+    assert nora.balance == Decimal("0.00")  # paid once
+
+
+def test_a_csv_download_of_the_donations_account_books_donations(tree, rules, settings):
+    settings.MUSTERROLLE_DONATION_IBANS = ["DE89370400440532013000"]
+    nora = admit(tree.leipzig, date(2026, 1, 10))
+    csv = (
+        "Auftragskonto;Buchungstag;Verwendungszweck;Betrag\n"
+        f"DE89 3704 0044 0532 0130 00;02.03.2026;MB2026 {nora.membership_number};120,00\n"
+    ).encode("cp1252")
+    with at(date(2026, 3, 3)):
+        result = payments.import_statement(content=csv, filename="spenden.csv", by=None)
+    assert Payment.objects.get(statement=result).purpose == "donation"
+
+
+# --- Rules the system follows, and where people enter them --------------------------------
+
+
+def test_the_nightly_class_change_survives_a_tier_the_order_no_longer_lists(tree, rules):
+    odd = admit(tree.leipzig, date(2026, 1, 10), first_name="Alt", email="")
+    normal = admit(tree.leipzig, date(2026, 1, 10), first_name="Neu", email="")
+    for member in (odd, normal):
+        with at(date(2026, 1, 20)):
+            register.update_member(
+                by=None,
+                member=member,
+                changes={"fee_class": "reduced", "reduced_until": date(2026, 4, 30)},
+            )
+    Member.objects.filter(pk=odd.pk).update(dues_tier=Decimal("100.00"))  # from an old sheet
+    with at(date(2026, 5, 1)):
+        assert services.apply_fee_transitions(on=date(2026, 5, 1)) == 2
+    assert set(Member.objects.values_list("fee_class", flat=True)) == {"regular"}
+
+
+def test_the_federal_office_admits_a_reduced_member_only_with_the_reductions_end(
+    client, tree, rules, federal_admin
+):
+    client.force_login(federal_admin)
+    url = reverse("admin:members_member_add")
+    form = {
+        "first_name": "Rita",
+        "last_name": "Rabatt",
+        "country": "DE",
+        "fee_class": "reduced",
+        "division": tree.leipzig.pk,
+        "joined_on": "01.03.2026",
+        "periods-TOTAL_FORMS": "0",
+        "periods-INITIAL_FORMS": "0",
+        "versions-TOTAL_FORMS": "0",
+        "versions-INITIAL_FORMS": "0",
+    }
+    refused = client.post(url, form)
+    assert refused.status_code == 200 and not Member.objects.filter(last_name="Rabatt").exists()
+    assert "bis zu einem Datum" in refused.text
+    client.post(url, {**form, "reduced_until": "28.02.2027"})
+    assert Member.objects.get(last_name="Rabatt").reduced_until == date(2027, 2, 28)
+
+
+def test_only_those_who_may_see_finances_export_balances(client, tree, rules, board_sn):
+    from tests.factories import make_user
+
+    admit(tree.leipzig, date(2026, 1, 10))
+    officer = make_user("mitglieder-sn@example.org", tree.sn, "membership_officer")
+    url = reverse("members:member_export", args=[tree.sn.pk])
+    form = {"purpose": "Prüfung", "file_format": "csv"}
+    for user, sees in ((officer, False), (board_sn, True)):
+        client.force_login(user)
+        header = b"".join(client.post(url, form).streaming_content).decode().splitlines()[0]
+        assert ("Saldo (€)" in header, "Verwendungszweck" in header) == (sees, sees)
