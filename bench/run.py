@@ -223,6 +223,7 @@ def main() -> None:
     bench_export(state)
     bench_camt(state)
     bench_statements(total)
+    bench_simulate_year()
 
 
 def bench_http(state: Division, ids: list[int], total: int) -> None:
@@ -541,6 +542,31 @@ def bench_statements(total: int) -> None:
         f"BENCH statements_all_states members={total} seconds={seconds:.1f} peak_mb={peak:.0f}",
         flush=True,
     )
+
+
+def bench_simulate_year() -> None:
+    """A state association's year simulated day by day (manage.py simulate_year): on its own
+    throwaway SQLite database, whatever this bench runs on; a violation fails the bench."""
+    import subprocess
+
+    members = int(os.environ.get("BENCH_SIMULATE_MEMBERS", "5000"))
+    seed = os.environ.get("BENCH_SIMULATE_SEED", "1")
+    started = time.perf_counter()
+    result = subprocess.run(  # noqa: S603 - our own command, fixed arguments
+        [sys.executable, "manage.py", "simulate_year", "--members", str(members), "--seed", seed],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(
+            f"simulate_year --members {members} --seed {seed} failed:\n"
+            + "\n".join(result.stdout.splitlines()[-5:])
+            + result.stderr[-3000:]
+        )
+    print(f"BENCH simulate_year members={members} seconds={seconds:.1f}", flush=True)
 
 
 if __name__ == "__main__":

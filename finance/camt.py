@@ -123,7 +123,7 @@ def _entry(entry: Element, ns: dict[str, str]) -> list[Booking]:
     except ValueError as error:
         raise StatementError(_("An entry has no booking date.")) from error
     reversal = _text(entry, "c:RvslInd", ns).lower() == "true"
-    domain = _text(entry, "c:BkTxCd/c:Domn/c:Fmly/c:Cd", ns)
+    family = _text(entry, "c:BkTxCd/c:Domn/c:Fmly/c:Cd", ns)
     subfamily = _text(entry, "c:BkTxCd/c:Domn/c:Fmly/c:SubFmlyCd", ns)
     proprietary = _text(entry, "c:BkTxCd/c:Prtry/c:Cd", ns)
     coded_return = subfamily in RETURN_SUBFAMILIES or bool(RETURN_GVC.search(proprietary))
@@ -181,7 +181,9 @@ def _entry(entry: Element, ns: dict[str, str]) -> list[Booking]:
                 reference=reference,
                 name=name,
                 iban=iban.replace(" ", ""),
-                direct_debit=domain == "RDDT" or "DDT" in subfamily,
+                # Collected by the party (issued direct debits, family IDDT, as the party's
+                # bank reports them) or debited (RDDT); sub-families such as ESDD, BBDD.
+                direct_debit=family in ("IDDT", "RDDT") or subfamily.endswith("DD"),
                 return_reason=return_reason,
             )
         )

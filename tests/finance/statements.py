@@ -32,9 +32,7 @@ def entry(
         if bank_code
         else ""
     )
-    returned = (
-        f"<RtrInf><Rsn><Cd>{return_reason}</Cd></Rsn></RtrInf>" if return_reason else ""
-    )
+    returned = f"<RtrInf><Rsn><Cd>{return_reason}</Cd></Rsn></RtrInf>" if return_reason else ""
     party, account = ("Dbtr", "DbtrAcct") if credit else ("Cdtr", "CdtrAcct")
     return f"""
     <Ntry>

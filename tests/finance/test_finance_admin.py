@@ -175,7 +175,5 @@ def test_a_proposed_split_is_accepted_in_the_admin(client, tree, federal_admin, 
     ]
     queue = client.get(reverse("admin:finance_payment_changelist"), {"review": "waiting"})
     assert list(queue.context["cl"].result_list) == []
-    client.post(
-        reverse("admin:finance_payment_change", args=[waiting.pk]), {"member": member.pk}
-    )
+    client.post(reverse("admin:finance_payment_change", args=[waiting.pk]), {"member": member.pk})
     assert Payment.objects.filter(member=member).count() == 1  # divided: not assignable again

@@ -642,3 +642,11 @@ def test_only_those_who_may_see_finances_export_balances(client, tree, rules, bo
         client.force_login(user)
         header = b"".join(client.post(url, form).streaming_content).decode().splitlines()[0]
         assert ("Saldo (€)" in header, "Verwendungszweck" in header) == (sees, sees)
+
+
+def test_a_collected_direct_debit_is_booked_as_one(tree, rules):
+    nora = admit(tree.leipzig, date(2026, 1, 10))
+    result = book(
+        entry("120.00", ref="DD1", reference=f"MB2026 {nora.membership_number}", subfamily="ESDD")
+    )
+    assert Payment.objects.get(statement=result).method == "direct_debit"
