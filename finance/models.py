@@ -299,6 +299,9 @@ class Payment(models.Model):
                 include=["amount"],
             ),
             models.Index(fields=["match"], name="finance_payment_match"),
+            # A bank file's bookings are compared with earlier ones of the same day and amount
+            # (the same booking from a file of another format).
+            models.Index(fields=["booked_on", "amount"], name="finance_payment_day_amount"),
             models.Index(
                 fields=["purpose", "booked_on"],
                 name="finance_payment_purpose",
