@@ -34,10 +34,10 @@ from members.signals import dues_relevant_change
 if TYPE_CHECKING:
     from members.models import ChangeRequest
 
-# What a change of the record may touch; status, division and dates change only through
-# admission, exit and transfer.
 # Changes to these fields change what the member owes.
 DUES_FIELDS = frozenset({"fee_class", "dues_tier", "reduced_until", "date_of_birth"})
+# What a change of the record may touch; status, division and dates change only through
+# admission, exit and transfer.
 EDITABLE_FIELDS = frozenset(
     {
         "first_name",
