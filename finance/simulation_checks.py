@@ -17,6 +17,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, Q, Sum
 
+from finance.arrears import months_before
 from finance.models import (
     BankStatement,
     Charge,
@@ -619,7 +620,7 @@ class Checker:
             )
             interval = timedelta(days=settings.MUSTERROLLE_REMINDER_INTERVAL_DAYS)
             months = settings.MUSTERROLLE_STRIKE_OFF_MONTHS
-            limit = _months_before(strike.proposed_on, months)
+            limit = months_before(strike.proposed_on, months)
             if row.left_on is None or row.left_on <= strike.objection_until:
                 problem = f"ended {row.left_on}, objection possible until {strike.objection_until}"
             elif set(sent) != {1, 2} or sent[2] - sent[1] < interval:
@@ -1028,13 +1029,6 @@ class Checker:
                 f"day={day} state={division.code} month={period:%Y-%m}: "
                 + "; ".join(p[:400] for p in problems),
             )
-
-
-def _months_before(day: date, months: int) -> date:
-    index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(index, 12)
-    last = (date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1) - timedelta(days=1)).day
-    return date(year, month + 1, min(day.day, last))
 
 
 def _month_end(first: date) -> date:

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils import timezone
 
 from finance import payments, services
 from finance.models import FeeRule
@@ -66,7 +67,7 @@ def test_the_member_account_shows_charges_payments_and_balance(client, tree, tre
     text = client.get(reverse("finance:member_account", args=[owing.pk])).text
     assert "-120,00 €" in text
     assert "Beitrag 2026" in text
-    year = date.today().year
+    year = timezone.localdate().year
     assert f"Verwendungszweck: <strong>MB{year} {owing.membership_number}</strong>" in text
     assert client.get(reverse("finance:member_account", args=[foreign.pk])).status_code == 404
 

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.db.models import Sum
+from django.utils import timezone
 
 from finance import services
 from finance.models import Charge, FeeRule
@@ -108,9 +109,14 @@ def test_running_twice_charges_once_and_changes_become_reversals(tree, rules):
     first_due = rows[0][3]
     assert rows == [
         ("dues", Decimal("120.00"), 1, first_due),
-        ("dues", Decimal("24.00"), 2, max(first_due, date.today())),  # an increase: its own row
+        (
+            "dues",
+            Decimal("24.00"),
+            2,
+            max(first_due, timezone.localdate()),
+        ),  # an increase: its own row
         ("reversal", Decimal("-120.00"), 1, first_due),  # a decrease reverses what was owed
-        ("reversal", Decimal("-24.00"), 1, max(first_due, date.today())),
+        ("reversal", Decimal("-24.00"), 1, max(first_due, timezone.localdate())),
         ("dues", Decimal("96.00"), 3, first_due),  # owed since the first date it replaces
     ]
     assert owed(member) == Decimal("96.00")

@@ -85,7 +85,8 @@ def test_admission_in_march_charges_the_pro_rata_dues_at_once_and_welcomes(tree,
     assert str(nora.membership_number) in welcome.subject
     assert f"MB2026 {nora.membership_number}" in welcome.body_text
     assert "100,00 €" in welcome.body_text
-    assert services.run_dues(year=2026).unchanged >= 1  # the yearly run finds nothing to do
+    run = services.run_dues(year=2026)  # the yearly run finds nothing left to do
+    assert (run.charged, run.corrected, run.unchanged) == (0, 0, 1)
 
 
 def test_paying_the_first_dues_in_full_makes_the_member_active_and_never_pending_again(tree, rules):
