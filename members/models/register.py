@@ -18,6 +18,13 @@ if TYPE_CHECKING:
     from members.models.accounts import User
 
 
+def _choice_label(choices: type[models.TextChoices], value: str) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:  # a value no longer among the choices shows as stored
+        return value
+
+
 class MemberStatus(models.TextChoices):
     PENDING = "pending", _("pending (first dues not yet paid)")
     ACTIVE = "active", _("active")
@@ -233,6 +240,14 @@ class Member(models.Model):
         if update_fields is not None:
             kwargs["update_fields"] = {*update_fields, "search_text", "updated_at"}  # type: ignore[misc]
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    # Lists show these fifty times a page: Django's generated get_FOO_display translates
+    # every choice on each call, the enum only the one shown.
+    def get_status_display(self) -> str:
+        return _choice_label(MemberStatus, self.status)
+
+    def get_payment_status_display(self) -> str:
+        return _choice_label(PaymentStatus, self.payment_status)
 
     @property
     def full_name(self) -> str:

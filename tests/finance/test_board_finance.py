@@ -80,3 +80,17 @@ def test_the_finance_overview_counts_and_lists_arrears(client, tree, treasurer_s
     assert response.context["share_paid"] == 50
     assert [m.last_name for m in response.context["page_obj"]] == ["Schuldig"]
     assert dict(response.context["income_rows"])[date(2026, 2, 1)] == 120.0
+
+
+def test_the_list_rows_show_german_labels_amounts_and_dates(client, tree, treasurer_sn, ledger):
+    _paid, owing, _foreign = ledger
+    # Names are data: escaped, never markup.
+    type(owing).objects.filter(pk=owing.pk).update(first_name="<b>Eva</b>")
+    client.force_login(treasurer_sn)
+    response = client.get(reverse("members:member_list", args=[tree.sn.pk]))
+    row = next(line for line in response.text.splitlines() if "Schuldig" in line)
+    assert f'href="{reverse("members:member_detail", args=[owing.pk])}"' in row
+    assert "Schuldig, &lt;b&gt;Eva&lt;/b&gt;" in row
+    assert "im Rückstand" in row and "-120,00 €" in row
+    assert "01.01.2020" in row and owing.division.name in row
+    assert "schwebend (erster Beitrag noch nicht bezahlt)" in row  # the status, translated

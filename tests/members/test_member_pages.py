@@ -301,3 +301,15 @@ def test_a_search_finds_members_by_the_state_they_now_belong_to(
     assert services.fill_states() == 1
     moved.refresh_from_db()
     assert moved.state == tree.sh
+
+
+def test_the_dashboard_lists_each_sub_division_with_its_figures(client, tree, board_sn):
+    members = [make_member(tree.leipzig, joined_on=date.today()) for _ in range(3)]
+    services.end_membership(by=None, member=members[0], on=date.today(), reason=EndReason.EXIT)
+    client.force_login(board_sn)
+    text = client.get(reverse("members:division_detail", args=[tree.sn.pk])).text
+    row = next(line for line in text.splitlines() if tree.leipzig.name in line and "<tr>" in line)
+    cells = [cell.split("<")[0] for cell in row.split('class="text-end">')[1:]]
+    assert cells == ["2", "3", "1"]  # members now, entries and exits in 365 days
+    assert f'href="{reverse("members:division_detail", args=[tree.leipzig.pk])}"' in row
+    assert '<polyline points="' in row
