@@ -17,7 +17,8 @@ from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Model, Q, QuerySet
+from django.db.models import BigIntegerField, Model, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Cast
 from django.http import Http404
 from django.utils import timezone
 
@@ -202,6 +203,40 @@ def scope_by_division[M: Model](
     if not paths:
         return qs.none()
     return qs.filter(_subtree_q(paths, f"{field}__path"))
+
+
+STATE_PATH_LENGTH = 2 * Division.steplen
+
+
+def member_subtree_q(path: str, division_id: int, prefix: str = "") -> Q:
+    """Members in the subtree at `path`. A state's subtree is its members' own `state`
+    column (kept with every admission and transfer, and in the same transaction as a division
+    moving between states): the indexes starting with it serve a state's lists without
+    reading the divisions, and without walking the other states' members."""
+    if len(path) == STATE_PATH_LENGTH:
+        # As bigint, the column's type: the search index's operator class takes no other.
+        return Q(**{f"{prefix}state_id": Cast(Value(division_id), BigIntegerField())})
+    q = Q(**{f"{prefix}division__path__startswith": path})
+    if len(path) > STATE_PATH_LENGTH:  # and below a state: only that state's index entries
+        state = Division.objects.filter(path=path[:STATE_PATH_LENGTH]).values("pk")[:1]
+        q &= Q(**{f"{prefix}state_id": Subquery(state)})
+    return q
+
+
+def scope_members[M: Model](
+    qs: QuerySet[M], user: AnyUser, action: Action, prefix: str = ""
+) -> QuerySet[M]:
+    """Narrow a queryset of members (or of records reaching them through `prefix`)."""
+    if has_global_access(user):
+        return qs
+    paths = root_paths(user, action)
+    if not paths:
+        return qs.none()
+    ids = {g.path: g.division_id for g in grants_of(user)}
+    q = Q(pk__in=[])
+    for path in paths:
+        q |= member_subtree_q(path, ids[path], prefix)
+    return qs.filter(q)
 
 
 def divisions_visible_to(

@@ -70,7 +70,12 @@ class DivisionAdmin(TreeAdmin):
     def move_node(self, request: HttpRequest) -> HttpResponse:
         if not access.has_global_access(request.user):
             raise PermissionDenied
-        response = super().move_node(request)
+        with transaction.atomic():
+            response = super().move_node(request)
+            if response.status_code == 200:
+                # Boards see members by their state column (access.member_subtree_q): it
+                # follows the tree in the same transaction, not after a task.
+                services.fill_states()
         if response.status_code == 200:
             node = Division.objects.get(pk=request.POST["node"])
             services.record_audit(

@@ -5,8 +5,8 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.db.models import BigIntegerField, F, Q, Value
-from django.db.models.functions import Cast, Lower
+from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -25,7 +25,6 @@ from members.models import (
     User,
 )
 from members.policy import fee_policy
-from members.services.register import state_of
 
 
 class DateInput(forms.DateInput):
@@ -171,12 +170,9 @@ class MemberFilterForm(forms.Form):
             qs = qs.filter(division__path__startswith=self.selected_division.path)
         ordering = SORTS[data.get("sort") or "name"]
         if data.get("q"):
+            # Within a state, the search index reads only that state's matches: the list is
+            # narrowed by the state column (access.member_subtree_q).
             qs = qs.search(data["q"][:100])
-            if self.within.depth >= 2:
-                # Said outright, the state lets the search index read this state's matches only.
-                # As bigint: the index's operator class takes no smaller integer.
-                state = Cast(Value(state_of(self.within)), output_field=BigIntegerField())
-                qs = qs.filter(state_id=state)
             # Matches are few: let the database find them through the search index and sort
             # them, instead of walking the whole name index in order (which it prefers, and
             # which is slow for names late in the alphabet).

@@ -102,10 +102,12 @@ class MemberQuerySet(models.QuerySet["Member"]):
     def visible_to(self, user: User, action: Action | None = None) -> MemberQuerySet:
         from members import access
 
-        return access.scope_by_division(self, user, action or access.Action.VIEW_MEMBERS)
+        return access.scope_members(self, user, action or access.Action.VIEW_MEMBERS)
 
     def in_subtree(self, division: Division) -> MemberQuerySet:
-        return self.filter(division__path__startswith=division.path)
+        from members import access
+
+        return self.filter(access.member_subtree_q(division.path, division.pk))
 
     def current(self) -> MemberQuerySet:
         """Members whose membership has not ended (pending or active)."""
@@ -212,6 +214,18 @@ class Member(models.Model):
                 fields=["last_name", "first_name", "membership_number"],
                 name="members_member_name",
                 include=["id", "division", "status", "payment_status", "fee_class"],
+            ),
+            # The same two orders within a state, for the state's boards and everyone below
+            # (access.member_subtree_q): their pages read their own state's entries only.
+            models.Index(
+                fields=["state", "last_name", "first_name", "membership_number"],
+                name="members_member_state_name",
+                include=["id", "division", "status", "payment_status", "fee_class"],
+            ),
+            models.Index(
+                fields=["state", "payment_status", "last_name", "first_name", "membership_number"],
+                name="members_member_state_payment",
+                include=["id", "division", "status"],
             ),
             models.Index(
                 fields=["postal_code"],

@@ -11,7 +11,7 @@ from finance import statements
 from mailings import services as mailings
 from members import access, imports, services
 from members.access import Action
-from members.models import AuditEntry, Division, RequestKind, Role, RoleAssignment
+from members.models import AuditEntry, Division, Member, RequestKind, Role, RoleAssignment
 from tests.factories import make_member, make_user
 
 pytestmark = pytest.mark.django_db
@@ -507,3 +507,25 @@ def test_someone_who_never_set_a_password_gets_a_fresh_invitation(
             by=board_sn, division=tree.dresden, role=Role.TREASURER, email="zoegerlich@example.org"
         )
     assert [m.subject for m in mailoutbox] == ["Deine Einladung zu Musterrolle"] * 2
+
+
+def test_a_district_moved_to_another_state_is_seen_by_that_state_at_once(
+    client, tree, federal_admin, board_sn, board_sh
+):
+    """Boards of a state see members by their state column: a move in the admin updates it
+    in the same request, not after a task."""
+    member = make_member(tree.leipzig, last_name="Umzug")
+    client.force_login(federal_admin)
+    response = client.post(
+        reverse("admin:members_division_changelist") + "move/",
+        {"node": tree.leipzig.pk, "target": tree.sh.pk, "relation": "child"},
+    )
+    assert response.status_code == 200
+    member.refresh_from_db()
+    assert member.state_id == tree.sh.pk
+    for board, sees in ((board_sh, True), (board_sn, False)):
+        client.force_login(board)
+        assert (
+            client.get(reverse("members:member_detail", args=[member.pk])).status_code == 200
+        ) is sees
+        assert Member.objects.visible_to(board).filter(pk=member.pk).exists() is sees
