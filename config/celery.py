@@ -33,15 +33,21 @@ app.conf.beat_schedule = {
         "task": "finance.send_statements",
         "schedule": crontab(minute=0, hour=6, day_of_month=1),
     },
-    # Every night: members' states and the dashboards' register figures, recomputed; drift reported.
+    # Sunday nights: members' states and the dashboards' register figures, recomputed from the
+    # register (every change counts itself in its own transaction: drift is a defect, reported).
     "members-repair-figures": {
         "task": "members.repair_figures",
-        "schedule": crontab(minute=15, hour=2),
+        "schedule": crontab(minute=15, hour=2, day_of_week=0),
     },
-    # Every night: recompute every member's balance and status, report and repair drift.
+    # Every night: the balances and statuses that time changes (dues falling due or overdue).
+    "finance-follow-payment-calendar": {
+        "task": "finance.follow_payment_calendar",
+        "schedule": crontab(minute=30, hour=2),
+    },
+    # Sunday nights: every member's balance and status recomputed; drift reported and repaired.
     "finance-recompute-payment-states": {
         "task": "finance.recompute_payment_states",
-        "schedule": crontab(minute=30, hour=2),
+        "schedule": crontab(minute=45, hour=2, day_of_week=0),
     },
     # Reminders to members in arrears, after the night's recompute (each sent once).
     "finance-send-reminders": {

@@ -177,9 +177,24 @@ def send_reminders(
     send each reminder once. `dry_run` counts without writing or sending."""
     run = ReminderRun(on=on)
     interval = timedelta(days=settings.MUSTERROLLE_REMINDER_INTERVAL_DAYS)
-    for batch in _batches(members_in_arrears(on=on, division=division)):
+    for batch in _batches(reminders_due(on=on, division=division)):
         run.add(_retried(lambda batch=batch: _remind(batch, on, interval, dry_run)))
+    in_arrears = members_in_arrears(on=on, division=division).count()
+    run.skipped = max(0, in_arrears - run.first - run.second)
     return run
+
+
+def reminders_due(*, on: date, division: Division | None = None) -> QuerySet[Member]:
+    """Members in arrears whose next reminder is due: none yet for this spell, or the first
+    at least the interval ago and no second (the database picks them: a day's run reads only
+    these, however many have been reminded already)."""
+    interval = timedelta(days=settings.MUSTERROLLE_REMINDER_INTERVAL_DAYS)
+    spell = {"member": OuterRef("pk"), "arrears_since": OuterRef("arrears_since")}
+    first = Reminder.objects.filter(**spell, level=1)
+    second = Reminder.objects.filter(**spell, level=2)
+    return members_in_arrears(on=on, division=division).filter(
+        ~Exists(first) | (Exists(first.filter(sent_on__lte=on - interval)) & ~Exists(second))
+    )
 
 
 @transaction.atomic

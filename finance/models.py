@@ -102,6 +102,9 @@ class Charge(models.Model):
                 fields=["member", "due_on"], name="finance_charge_member_due", include=["amount"]
             ),
             models.Index(fields=["year", "kind"], name="finance_charge_year_kind"),
+            # The nightly calendar job: charges falling due or overdue in the last days.
+            models.Index(fields=["due_on"], name="finance_charge_due"),
+            models.Index(fields=["overdue_on"], name="finance_charge_overdue"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -7,14 +7,14 @@ import hashlib
 import logging
 import re
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
@@ -166,8 +166,40 @@ def activate_settled(member_ids: Iterable[int]) -> list[int]:
     return []
 
 
+# A night the calendar job missed (the worker was down) is caught up the nights after.
+CALENDAR_DAYS = 7
+
+
+def follow_calendar(on: date) -> int:
+    """Nightly: what time alone changes. Payments and charges update a member's state in their
+    own transaction; only a charge falling due or overdue changes it without an event. This
+    recomputes the members with such a charge in the last week (idempotent: a state that is
+    already right is left alone). Returns how many members changed."""
+    since = on - timedelta(days=CALENDAR_DAYS)
+    ids = set(
+        Charge.objects.filter(
+            Q(due_on__gt=since, due_on__lte=on) | Q(overdue_on__gt=since, overdue_on__lte=on)
+        ).values_list("member_id", flat=True)
+    )
+    changed: dict[int, tuple[Decimal, str, date | None]] = {}
+    if ids:
+        stored = {
+            pk: (balance, status, arrears_since)
+            for pk, balance, status, arrears_since in Member.objects.filter(pk__in=ids).values_list(
+                "pk", "balance", "payment_status", "arrears_since"
+            )
+        }
+        changed = {
+            pk: state for pk, state in payment_states(ids, on).items() if stored.get(pk) != state
+        }
+        if changed:
+            members.set_payment_states(changed)
+    return len(changed)
+
+
 def recompute_all() -> int:
-    """The nightly check: recompute every member, store and report what had drifted."""
+    """The weekly safety net: recompute every member, store and report what had drifted
+    (what events and the calendar job keep up to date, so any drift is a defect)."""
     computed = payment_states(None, timezone.localdate())
     stored = {
         pk: (balance, status, since)

@@ -20,8 +20,17 @@ def send_statements(period: str | None = None) -> None:
     statements.send_all(period=month)
 
 
+@shared_task(name="finance.follow_payment_calendar")
+def follow_payment_calendar() -> None:
+    """Nightly: members whose dues fell due or overdue (see payments.follow_calendar)."""
+    from finance import payments
+
+    payments.follow_calendar(timezone.localdate())
+
+
 @shared_task(name="finance.recompute_payment_states")
 def recompute_payment_states() -> None:
+    """Weekly: every member recomputed from the ledger; drift reported and repaired."""
     from finance import payments
 
     payments.recompute_all()

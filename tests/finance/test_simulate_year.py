@@ -92,11 +92,15 @@ def test_the_jobs_of_a_day_are_read_from_the_beat_schedule():
     assert "finance-send-statements" in names(date(2026, 3, 1))
     assert "finance-send-statements" not in names(date(2026, 3, 2))
     daily = names(date(2026, 3, 2))
-    assert {"finance-recompute-payment-states", "members-repair-figures"} <= set(daily)
-    # In the order of the hour they run at: the nightly recompute before the reminders.
+    assert "finance-follow-payment-calendar" in daily
+    # The safety nets run on Sunday nights only.
+    weekly = {"finance-recompute-payment-states", "members-repair-figures"}
+    assert not weekly & set(daily)
+    assert weekly <= set(names(date(2026, 3, 8)))  # a Sunday
+    # In the order of the hour they run at: the nightly calendar job before the reminders.
     jobs = {name: at for at, name, *_ in simulation.due_jobs(date(2026, 3, 2))}
-    assert jobs["finance-recompute-payment-states"] == time(2, 30)
-    assert daily.index("finance-recompute-payment-states") < daily.index("finance-send-reminders")
+    assert jobs["finance-follow-payment-calendar"] == time(2, 30)
+    assert daily.index("finance-follow-payment-calendar") < daily.index("finance-send-reminders")
     # A new entry takes part without a change to the simulation.
     before = app.conf.beat_schedule
     app.conf.beat_schedule = {

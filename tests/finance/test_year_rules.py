@@ -13,7 +13,7 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from finance import payments, services
+from finance import payments, services, tasks
 from finance.models import Charge, FeeRule, Payment
 from finance.references import numbers_in, reference_for
 from members import services as register
@@ -218,14 +218,34 @@ def test_arrears_begin_after_the_rules_grace_period(tree, rules):
     member = admit(tree.leipzig, date(2026, 1, 10))
     charge = Charge.objects.get(member=member)
     assert (charge.due_on, charge.overdue_on) == (date(2026, 3, 1), date(2026, 3, 31))
-    with at(date(2026, 3, 30)):
-        payments.recompute_all()
-    member.refresh_from_db()
-    assert (member.payment_status, member.arrears_since) == ("due", None)
-    with at(date(2026, 3, 31)):
-        payments.recompute_all()
-    member.refresh_from_db()
-    assert (member.payment_status, member.arrears_since) == ("in_arrears", date(2026, 3, 31))
+    for day, expected in (
+        (date(2026, 2, 28), ("paid_up", None)),
+        (date(2026, 3, 1), ("due", None)),
+        (date(2026, 3, 30), ("due", None)),
+        (date(2026, 3, 31), ("in_arrears", date(2026, 3, 31))),
+    ):
+        with at(day):
+            tasks.follow_payment_calendar()  # the nightly job alone moves them
+        member.refresh_from_db()
+        assert (member.payment_status, member.arrears_since) == expected, day
+
+
+def test_the_calendar_job_catches_up_missed_nights_and_reads_only_its_members(tree, rules):
+    owing = admit(tree.leipzig, date(2026, 1, 10))
+    other = admit(tree.leipzig, date(2026, 1, 10))
+    Charge.objects.filter(member=other).update(due_on=date(2026, 6, 1), overdue_on=date(2026, 7, 1))
+    Member.objects.filter(pk=other.pk).update(balance=Decimal("5.00"))  # drift, by hand
+    with at(date(2026, 3, 4)):  # the worker was down from 1 to 3 March
+        assert tasks.follow_payment_calendar() is None
+        assert payments.follow_calendar(date(2026, 3, 4)) == 0  # twice: nothing more to do
+    owing.refresh_from_db()
+    other.refresh_from_db()
+    assert owing.payment_status == "due"
+    assert other.balance == Decimal("5.00")  # no charge of its fell due: not read
+    with at(date(2026, 3, 8)):  # Sunday night: the weekly sweep repairs and reports drift
+        assert payments.recompute_all() == 1
+    other.refresh_from_db()
+    assert other.balance == Decimal("0.00")  # its dues fall due in June
 
 
 # --- References -------------------------------------------------------------------------
