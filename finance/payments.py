@@ -36,13 +36,15 @@ BATCH = 2000
 # counted from the charges whose grace period has run out: cumulated in the order of that
 # day (overdue_on), the first at which they exceed everything paid is when the arrears
 # began. Only joins and aggregates, so it stays linear in the number of rows; portable SQL
-# (PostgreSQL and SQLite).
+# (PostgreSQL and SQLite). The chosen members filter the ledger by `IN`: both databases then
+# read a few members' rows through the member indexes instead of joining the whole ledger.
 STATES_SQL = """
 WITH chosen AS ({chosen}),
 charged AS (
     SELECT c.member_id, c.overdue_on, SUM(c.amount) AS amount
-    FROM finance_charge c JOIN chosen ON chosen.id = c.member_id
-    WHERE c.due_on <= %(on)s GROUP BY c.member_id, c.overdue_on
+    FROM finance_charge c
+    WHERE c.member_id IN (SELECT id FROM chosen) AND c.due_on <= %(on)s
+    GROUP BY c.member_id, c.overdue_on
 ), running AS (
     SELECT member_id, overdue_on,
            SUM(amount) OVER (PARTITION BY member_id ORDER BY overdue_on) AS cumulated
@@ -51,8 +53,10 @@ charged AS (
     SELECT member_id, SUM(amount) AS amount FROM charged GROUP BY member_id
 ), paid AS (
     SELECT p.member_id, SUM(p.amount) AS amount
-    FROM finance_payment p JOIN chosen ON chosen.id = p.member_id
-    WHERE p.booked_on <= %(on)s AND p.purpose = 'dues' GROUP BY p.member_id
+    FROM finance_payment p
+    WHERE p.member_id IN (SELECT id FROM chosen) AND p.booked_on <= %(on)s
+      AND p.purpose = 'dues'
+    GROUP BY p.member_id
 ), firsts AS (
     SELECT r.member_id, MIN(r.overdue_on) AS since
     FROM running r LEFT JOIN paid p ON p.member_id = r.member_id

@@ -211,7 +211,11 @@ def follow_events(
         )
     rules = list(FeeRule.objects.order_by("-valid_from"))
     for year in sorted(years):
-        _run_batch(ids, year=year, rules=rules, by=by, result=DuesRun(year=year))
+        _run_batch(ids, year=year, rules=rules, by=by, result=DuesRun(year=year), refresh=False)
+    from finance import payments
+
+    # Once for all years; every member, charged or not (an exempt member is active at once).
+    payments.refresh(ids)
 
 
 def run_dues(
@@ -268,9 +272,11 @@ def _run_batch(
     by: User | None,
     result: DuesRun,
     as_of: date | None = None,
+    refresh: bool = True,
 ) -> None:
     """Charge, correct or reverse these members' dues for `year`, as on `as_of` (today;
-    an earlier day only to fill in history, as the demo does)."""
+    an earlier day only to fill in history, as the demo does); `refresh`: store the charged
+    members' balances here (else the caller does, in the same transaction)."""
     members = Member.objects.filter(pk__in=ids).values_list(
         "pk", "joined_on", "left_on", "fee_class", "reduced_until", "dues_tier", "date_of_birth"
     )
@@ -368,9 +374,10 @@ def _run_batch(
         else:
             result.charged += 1
     Charge.objects.bulk_create(new_rows, batch_size=BATCH)
-    from finance import payments  # the members' stored balance follows in the same transaction
+    if refresh:
+        from finance import payments  # the stored balance follows in the same transaction
 
-    payments.refresh({row.member_id for row in new_rows})
+        payments.refresh({row.member_id for row in new_rows})
 
 
 def on_register_change(
@@ -385,10 +392,7 @@ def on_register_change(
 ) -> None:
     """The register changed (members.signals): charge, correct or reverse the dues now, in
     the change's transaction; greet a newly admitted member with their reference."""
-    from finance import payments
-
     follow_events(member_ids, since=since, by=by, event=event)
-    payments.refresh(member_ids)  # an exempt member, or one who paid ahead, is active at once
     if event == "admission" and welcome:
         for member in Member.objects.filter(pk__in=member_ids).exclude(email=""):
             send_welcome(member)

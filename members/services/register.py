@@ -388,6 +388,12 @@ def activate_members(member_ids: Iterable[int], *, reason: str) -> list[int]:
 def set_payment_states(states: dict[int, tuple[Decimal, str, date | None]]) -> int:
     """Store balance, payment status and arrears date, as computed by finance (no audit
     entry: these follow from the ledger, which is itself append-only and audited)."""
+    if len(states) <= 3:  # an event's few members: a plain UPDATE each beats a CASE
+        for pk, (balance, status, since) in states.items():
+            Member.objects.filter(pk=pk).update(
+                balance=balance, payment_status=status, arrears_since=since
+            )
+        return len(states)
     members = []
     for pk, (balance, status, since) in states.items():
         members.append(Member(pk=pk, balance=balance, payment_status=status, arrears_since=since))
