@@ -208,25 +208,23 @@ def scope_by_division[M: Model](
 STATE_PATH_LENGTH = 2 * Division.steplen
 
 
-def member_subtree_q(path: str, division_id: int, prefix: str = "") -> Q:
+def member_subtree_q(path: str, division_id: int) -> Q:
     """Members in the subtree at `path`. A state's subtree is its members' own `state`
     column (kept with every admission and transfer, and in the same transaction as a division
     moving between states): the indexes starting with it serve a state's lists without
     reading the divisions, and without walking the other states' members."""
     if len(path) == STATE_PATH_LENGTH:
         # As bigint, the column's type: the search index's operator class takes no other.
-        return Q(**{f"{prefix}state_id": Cast(Value(division_id), BigIntegerField())})
-    q = Q(**{f"{prefix}division__path__startswith": path})
+        return Q(state_id=Cast(Value(division_id), BigIntegerField()))
+    q = Q(division__path__startswith=path)
     if len(path) > STATE_PATH_LENGTH:  # and below a state: only that state's index entries
         state = Division.objects.filter(path=path[:STATE_PATH_LENGTH]).values("pk")[:1]
-        q &= Q(**{f"{prefix}state_id": Subquery(state)})
+        q &= Q(state_id=Subquery(state))
     return q
 
 
-def scope_members[M: Model](
-    qs: QuerySet[M], user: AnyUser, action: Action, prefix: str = ""
-) -> QuerySet[M]:
-    """Narrow a queryset of members (or of records reaching them through `prefix`)."""
+def scope_members[M: Model](qs: QuerySet[M], user: AnyUser, action: Action) -> QuerySet[M]:
+    """Narrow a queryset of members to those the user may act on."""
     if has_global_access(user):
         return qs
     paths = root_paths(user, action)
@@ -235,7 +233,7 @@ def scope_members[M: Model](
     ids = {g.path: g.division_id for g in grants_of(user)}
     q = Q(pk__in=[])
     for path in paths:
-        q |= member_subtree_q(path, ids[path], prefix)
+        q |= member_subtree_q(path, ids[path])
     return qs.filter(q)
 
 
