@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from finance import payments, services
 from finance.camt import StatementError
@@ -384,3 +385,26 @@ def test_a_backdated_exit_reverses_the_years_dues(tree, people):
     # The exit itself reversed the year's dues; the yearly run finds nothing left to do.
     assert sum(c.amount for c in Charge.objects.filter(member=anna, year=2026)) == 0
     assert services.run_dues(year=2026).corrected == 0
+
+
+def test_the_weekly_recompute_repairs_many_members_each_to_its_own_state(tree, people):
+    """Drift in many rows at once (written grouped by state): every member gets exactly the
+    state recomputed for them, none another's."""
+    more = [
+        make_member(tree.leipzig, last_name=f"Viele{i}", joined_on=date(2020, 1, 1))
+        for i in range(4)
+    ]
+    ids = [member.pk for member in [*people, *more]]
+    expected = payments.payment_states(ids, timezone.localdate())
+    Member.objects.filter(pk__in=ids).update(
+        balance=Decimal("7.00"), payment_status="exempt", arrears_since=date(2001, 1, 1)
+    )
+    assert payments.recompute_all() == len(ids)
+    stored = {
+        pk: (balance, status, since)
+        for pk, balance, status, since in Member.objects.filter(pk__in=ids).values_list(
+            "pk", "balance", "payment_status", "arrears_since"
+        )
+    }
+    assert stored == expected
+    assert len(set(expected.values())) > 1  # not all alike: the grouping is exercised
