@@ -1,4 +1,8 @@
+import logging
+
 from celery import shared_task
+
+logger = logging.getLogger(__name__)
 
 
 # A file is read within these limits in the worker (the reader's own limits come first).
@@ -18,10 +22,12 @@ def apply_import(batch_id: int) -> None:
 
 @shared_task(name="members.repair_figures")
 def repair_figures() -> None:
-    """Nightly: members' states and the register figures, recomputed from the register."""
+    """Weekly: members' states and the register figures, recomputed from the register.
+    Boards reach members by their state column: a wrong one is a defect, and logged."""
     from members import figures, services
 
-    services.fill_states()
+    if fixed := services.fill_states():
+        logger.warning("The state of %d members was missing or wrong; corrected.", fixed)
     figures.repair()
 
 

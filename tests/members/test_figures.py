@@ -10,7 +10,7 @@ import time_machine
 from django.core.management import call_command
 
 from members import figures, services, stats
-from members.models import DivisionDay, DivisionTally, EndReason
+from members.models import DivisionDay, DivisionTally, EndReason, Member
 from tests.factories import make_member
 
 pytestmark = pytest.mark.django_db
@@ -86,3 +86,16 @@ def test_the_nightly_repair_runs_twice_and_acts_once(tree):
     assert tally == [(tree.leipzig.pk, "pending", 1)]
     repair_figures()
     assert list(DivisionTally.objects.values_list("division_id", "status", "count")) == tally
+
+
+def test_the_weekly_repair_gives_bulk_written_members_their_state_and_says_so(
+    tree, board_sn, caplog
+):
+    from members.tasks import repair_figures
+
+    member = make_member(tree.leipzig)
+    Member.objects.filter(pk=member.pk).update(state=None)  # a bulk write that forgot it
+    assert not Member.objects.visible_to(board_sn).filter(pk=member.pk).exists()
+    repair_figures()
+    assert Member.objects.visible_to(board_sn).filter(pk=member.pk).exists()
+    assert "The state of 1 members was missing or wrong" in caplog.text
