@@ -239,7 +239,12 @@ MUSTERROLLE_OFFICE_EMAIL = env("MUSTERROLLE_OFFICE_EMAIL")
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Parallel test processes share the server, not their keys (rate limits, locks).
+            "KEY_PREFIX": os.environ.get("PYTEST_XDIST_WORKER", ""),
+        }
     }
     CELERY_BROKER_URL = REDIS_URL
     # Tests run tasks eagerly even with Redis; the real-worker test switches that off.

@@ -18,6 +18,8 @@ from outbox.models import OutboundEmail
 
 pytestmark = [
     pytest.mark.worker,
+    # Real workers share one broker queue: under xdist, these tests run in one process.
+    pytest.mark.xdist_group("celery-worker"),
     pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs a Redis server (REDIS_URL)"),
 ]
 
