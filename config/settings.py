@@ -10,6 +10,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -237,14 +238,14 @@ MUSTERROLLE_OFFICE_EMAIL = env("MUSTERROLLE_OFFICE_EMAIL")
 
 # --- Cache, Celery: Redis when REDIS_URL is set, else in-process -------------------------
 REDIS_URL = env("REDIS_URL")
+if REDIS_URL and TESTING and (worker := os.environ.get("PYTEST_XDIST_WORKER")):
+    # Parallel test processes (and the real workers they start, which inherit the variable)
+    # each use a Redis database of their own: one test's cache.clear() empties the whole
+    # database, broker queue included, and must not reach into another process's tests.
+    REDIS_URL = urlsplit(REDIS_URL)._replace(path=f"/{1 + int(worker.removeprefix('gw'))}").geturl()
 if REDIS_URL:
     CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            # Parallel test processes share the server, not their keys (rate limits, locks).
-            "KEY_PREFIX": os.environ.get("PYTEST_XDIST_WORKER", ""),
-        }
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
     CELERY_BROKER_URL = REDIS_URL
     # Tests run tasks eagerly even with Redis; the real-worker test switches that off.
