@@ -76,7 +76,7 @@ def test_the_command_checks_without_changing(tree):
     assert figures.repair(fix=False) == NONE
 
 
-def test_the_nightly_repair_runs_twice_and_acts_once(tree):
+def test_the_weekly_repair_runs_twice_and_acts_once(tree):
     from members.tasks import repair_figures
 
     make_member(tree.leipzig, joined_on=date(2025, 3, 1))
