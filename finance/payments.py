@@ -185,36 +185,32 @@ def follow_calendar(on: date) -> int:
             Q(due_on__gt=since, due_on__lte=on) | Q(overdue_on__gt=since, overdue_on__lte=on)
         ).values_list("member_id", flat=True)
     )
-    changed: dict[int, tuple[Decimal, str, date | None]] = {}
-    if ids:
-        stored = {
-            pk: (balance, status, arrears_since)
-            for pk, balance, status, arrears_since in Member.objects.filter(pk__in=ids).values_list(
-                "pk", "balance", "payment_status", "arrears_since"
-            )
-        }
-        changed = {
-            pk: state for pk, state in payment_states(ids, on).items() if stored.get(pk) != state
-        }
-        if changed:
-            members.set_payment_states(changed)
+    changed = _store_differences(payment_states(ids, on), Member.objects.filter(pk__in=ids))
     return len(changed)
+
+
+def _store_differences(
+    computed: dict[int, tuple[Decimal, str, date | None]], stored_in: QuerySet[Member]
+) -> dict[int, tuple[Decimal, str, date | None]]:
+    """Store the computed states that differ from what `stored_in` holds; returns them."""
+    stored = {
+        pk: (balance, status, since)
+        for pk, balance, status, since in stored_in.values_list(
+            "pk", "balance", "payment_status", "arrears_since"
+        )
+    }
+    changed = {pk: state for pk, state in computed.items() if stored.get(pk) != state}
+    if changed:
+        members.set_payment_states(changed)
+    return changed
 
 
 def recompute_all() -> int:
     """The weekly safety net: recompute every member, store and report what had drifted
     (what events and the calendar job keep up to date, so any drift is a defect)."""
-    computed = payment_states(None, timezone.localdate())
-    stored = {
-        pk: (balance, status, since)
-        for pk, balance, status, since in Member.objects.values_list(
-            "pk", "balance", "payment_status", "arrears_since"
-        )
-    }
-    drifted = {pk: state for pk, state in computed.items() if stored.get(pk) != state}
+    drifted = _store_differences(payment_states(None, timezone.localdate()), Member.objects.all())
     if drifted:
         logger.warning("Payment states of %d members had drifted; corrected.", len(drifted))
-        members.set_payment_states(drifted)
     # The safety net for activation, too: a pending member whose first dues are paid.
     activated = activate_settled(
         Member.objects.filter(status=MemberStatus.PENDING).values_list("pk", flat=True)

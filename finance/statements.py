@@ -73,7 +73,7 @@ def figures(division: Division, period: date) -> dict[str, Any]:
         start_kind=PeriodStart.ENTRY, started_on__gte=period, started_on__lt=end
     )
     exits = periods.filter(ended_on__gte=period, ended_on__lt=end).exclude(end_kind=TRANSFER_OUT)
-    members = Member.objects.filter(division__path__startswith=division.path)
+    members = Member.objects.in_subtree(division)
     paid = Payment.objects.filter(
         member__in=members, booked_on__gte=period, booked_on__lt=end
     ).aggregate(count=Count("pk"), total=Sum("amount"))
@@ -160,7 +160,7 @@ def workbook(division: Division, period: date) -> bytes:
     )
     labels, status = PAYMENT_LABELS, STATUS_LABELS
     rows = (
-        Member.objects.filter(division__path__startswith=division.path)
+        Member.objects.in_subtree(division)
         .exclude(status="ended")
         .order_by("last_name", "first_name", "membership_number")
         .values_list(

@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from members import services
 from members.models import EndReason, Member
@@ -304,8 +305,9 @@ def test_a_search_finds_members_by_the_state_they_now_belong_to(
 
 
 def test_the_dashboard_lists_each_sub_division_with_its_figures(client, tree, board_sn):
-    members = [make_member(tree.leipzig, joined_on=date.today()) for _ in range(3)]
-    services.end_membership(by=None, member=members[0], on=date.today(), reason=EndReason.EXIT)
+    today = timezone.localdate()
+    members = [make_member(tree.leipzig, joined_on=today) for _ in range(3)]
+    services.end_membership(by=None, member=members[0], on=today, reason=EndReason.EXIT)
     client.force_login(board_sn)
     text = client.get(reverse("members:division_detail", args=[tree.sn.pk])).text
     row = next(line for line in text.splitlines() if tree.leipzig.name in line and "<tr>" in line)
