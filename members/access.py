@@ -95,6 +95,7 @@ class Grant:
     role: Role
     valid_until: date | None = None
     level: str = ""
+    name: str = ""  # the division's, for the menu
 
     @property
     def actions(self) -> frozenset[Action]:
@@ -118,11 +119,18 @@ def grants_of(user: AnyUser) -> tuple[Grant, ...]:
     rows = (
         RoleAssignment.objects.active(today)
         .filter(user=user)
-        .values_list("division_id", "division__path", "role", "valid_until", "division__level")
+        .values_list(
+            "division_id",
+            "division__path",
+            "role",
+            "valid_until",
+            "division__level",
+            "division__name",
+        )
     )
     grants = tuple(
-        Grant(division_id=d, path=p, role=Role(r), valid_until=u, level=lv)
-        for d, p, r, u, lv in rows
+        Grant(division_id=d, path=p, role=Role(r), valid_until=u, level=lv, name=n)
+        for d, p, r, u, lv, n in rows
     )
     setattr(user, _CACHE_ATTR, (today, grants))
     return grants

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from allauth.account.authentication import get_authentication_records
-from allauth.mfa.signals import authenticator_added
+from allauth.mfa.signals import authenticator_added, authenticator_removed
 from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
 from django.contrib import messages
@@ -52,12 +52,20 @@ class RequireSecondFactorMiddleware:
         user = request.user
         if not access.holds_privileges(user):
             return False
+        if request.session.get(CHECKED_FLAG):
+            return False
         # Having a factor is not enough: this session must have used it (a login through
         # allauth's second step) or just set it up (which proves possession, too).
-        return not (is_mfa_enabled(user) and second_factor_used(request))
+        if is_mfa_enabled(user) and second_factor_used(request):
+            # Settled for this session: later requests skip the factor query. Removing a
+            # factor (_forget_removed_factor) unsettles it.
+            request.session[CHECKED_FLAG] = True
+            return False
+        return True
 
 
 SESSION_FLAG = "musterrolle_second_factor"
+CHECKED_FLAG = "musterrolle_second_factor_checked"
 
 
 def second_factor_used(request: HttpRequest) -> bool:
@@ -72,3 +80,10 @@ def _remember_new_factor(sender: object, request: HttpRequest, **kwargs: object)
     """Setting up a factor proves possession of it: no second login needed."""
     if request is not None and hasattr(request, "session"):
         request.session[SESSION_FLAG] = True
+
+
+@receiver(authenticator_removed)
+def _forget_removed_factor(sender: object, request: HttpRequest, **kwargs: object) -> None:
+    """The next request checks again whether the user still has a factor."""
+    if request is not None and hasattr(request, "session"):
+        request.session.pop(CHECKED_FLAG, None)

@@ -390,7 +390,7 @@ def test_onboarding_coordinator_sees_the_role_but_no_division_page(client, tree)
 def test_navigation_lists_the_divisions_the_user_may_open(client, tree, board_leipzig):
     client.force_login(board_leipzig)
     response = client.get(reverse("members:dashboard"), follow=True)
-    assert [d.code for d in response.context["nav_divisions"]] == ["SN-L"]
+    assert [d.name for d in response.context["nav_divisions"]] == [tree.leipzig.name]
     assert reverse("members:division_detail", args=[tree.leipzig.pk]) in response.text
 
 

@@ -159,3 +159,24 @@ def test_the_admin_login_is_allauths(client):
     response = client.get("/admin/login/?next=/admin/")
     assert response.status_code == 302
     assert response.url == reverse("account_login") + "?next=/admin/"
+
+
+@pytest.mark.django_db(transaction=True)  # allauth announces the removed factor after commit
+def test_removing_the_factor_sends_the_next_page_back_to_mfa_setup(client, tree):
+    user = make_user("mit-mfa@example.org", tree.sn, "board", mfa=False)
+    from tests.factories import enable_totp
+
+    secret = enable_totp(user)
+    client.post(reverse("account_login"), {"login": user.email, "password": PASSWORD})
+    client.post(reverse("mfa_authenticate"), {"code": current_totp(secret)})
+    page = reverse("members:division_roles", args=[tree.sn.pk])
+    assert client.get(page).status_code == 200
+    assert client.get(page).status_code == 200  # the settled check, without the factor query
+
+    client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
+    response = client.post(reverse("mfa_deactivate_totp"))
+    assert response.status_code == 302
+    assert not user.authenticator_set.exists()
+    response = client.get(page)
+    assert response.status_code == 302
+    assert response.url == reverse("mfa_index")
