@@ -8,3 +8,4 @@ class MembersConfig(AppConfig):
 
     def ready(self) -> None:
         from config import checks  # noqa: F401 - registers the deploy check
+        from members import search_indexes  # noqa: F401 - a new state gets its index

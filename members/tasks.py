@@ -24,17 +24,19 @@ def apply_import(batch_id: int) -> None:
 def repair_figures() -> None:
     """Weekly: members' states and the register figures, recomputed from the register.
     Boards reach members by their state column: a wrong one is a defect, and logged."""
-    from members import figures, services
+    from members import figures, search_indexes, services
 
     if fixed := services.fill_states():
         logger.warning("The state of %d members was missing or wrong; corrected.", fixed)
     figures.repair()
+    search_indexes.ensure()
 
 
 @shared_task(name="members.after_division_move")
 def after_division_move() -> None:
     """A division moved: its members' state and every subtree's figures follow the tree."""
-    from members import figures, services
+    from members import figures, search_indexes, services
 
     services.fill_states()
     figures.repair()
+    search_indexes.ensure()
