@@ -70,7 +70,7 @@ def ensure(*, concurrently: bool = True) -> tuple[list[str], list[str]]:
         for name in created:
             # Names and ids are ours (integers), never user input.
             cursor.execute(
-                f'CREATE INDEX {how}IF NOT EXISTS "{name}" ON members_member '  # noqa: S608
+                f'CREATE INDEX {how}IF NOT EXISTS "{name}" ON members_member '
                 f"USING gin (search_text gin_trgm_ops) WHERE state_id = {int(wanted[name])}"
             )
     if created or dropped:
