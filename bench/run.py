@@ -529,11 +529,10 @@ def bench_statements(total: int) -> None:
 
     period = statements.last_month(timezone.localdate())
     MonthlyStatement.objects.filter(period=period).delete()
-    states = list(Division.objects.filter(level=DivisionLevel.STATE))
     started = time.perf_counter()
     with transaction.atomic():
-        for state in states:
-            statements.prepare(state, period)
+        made = statements.prepare_all(period)
+    assert len(made) == Division.objects.filter(level=DivisionLevel.STATE).count()
     seconds = time.perf_counter() - started
     # The process's high-water mark (all the bench did so far included): an upper bound for
     # what making the statements needed; tracing allocations would slow it down too much.

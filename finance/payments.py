@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
+from typing import NamedTuple
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -25,7 +26,7 @@ from finance.models import BankStatement, BankUpload, Charge, Payment
 from finance.references import numbers_in
 from members import access
 from members import services as members
-from members.models import FeeClass, Member, MemberStatus, PaymentStatus, User
+from members.models import Division, FeeClass, Member, MemberStatus, PaymentStatus, User
 from members.services import record_audit
 
 logger = logging.getLogger(__name__)
@@ -37,43 +38,106 @@ BATCH = 2000
 # day (overdue_on), the first at which they exceed everything paid is when the arrears
 # began. Only joins and aggregates, so it stays linear in the number of rows; portable SQL
 # (PostgreSQL and SQLite). The chosen members filter the ledger by `IN`: both databases then
-# read a few members' rows through the member indexes instead of joining the whole ledger.
+# read a few members' rows through the member indexes instead of joining the whole ledger
+# (for everybody, {charges_of} and {payments_of} are empty and the ledger is read whole).
+# The running sums, the costly part, are taken only for members who may be in arrears: whose
+# overdue charges (the positive ones: a prefix sum never exceeds them) exceed what they paid.
 STATES_SQL = """
 WITH chosen AS ({chosen}),
 charged AS (
     SELECT c.member_id, c.overdue_on, SUM(c.amount) AS amount
     FROM finance_charge c
-    WHERE c.member_id IN (SELECT id FROM chosen) AND c.due_on <= %(on)s
+    WHERE {charges_of} c.due_on <= %(on)s
     GROUP BY c.member_id, c.overdue_on
-), running AS (
-    SELECT member_id, overdue_on,
-           SUM(amount) OVER (PARTITION BY member_id ORDER BY overdue_on) AS cumulated
-    FROM charged WHERE overdue_on <= %(on)s
 ), totals AS (
-    SELECT member_id, SUM(amount) AS amount FROM charged GROUP BY member_id
+    SELECT member_id, SUM(amount) AS amount,
+           SUM(CASE WHEN overdue_on <= %(on)s AND amount > 0 THEN amount ELSE 0 END) AS overdue
+    FROM charged GROUP BY member_id
 ), paid AS (
     SELECT p.member_id, SUM(p.amount) AS amount
     FROM finance_payment p
-    WHERE p.member_id IN (SELECT id FROM chosen) AND p.booked_on <= %(on)s
-      AND p.purpose = 'dues'
+    WHERE {payments_of} p.booked_on <= %(on)s AND p.purpose = 'dues'
     GROUP BY p.member_id
+), owing AS (
+    SELECT t.member_id, COALESCE(p.amount, 0) AS paid
+    FROM totals t LEFT JOIN paid p ON p.member_id = t.member_id
+    WHERE t.overdue > COALESCE(p.amount, 0)
+), running AS (
+    SELECT c.member_id, c.overdue_on,
+           SUM(c.amount) OVER (PARTITION BY c.member_id ORDER BY c.overdue_on) AS cumulated
+    FROM charged c WHERE c.overdue_on <= %(on)s
+      AND c.member_id IN (SELECT member_id FROM owing)
 ), firsts AS (
     SELECT r.member_id, MIN(r.overdue_on) AS since
-    FROM running r LEFT JOIN paid p ON p.member_id = r.member_id
-    WHERE r.cumulated > COALESCE(p.amount, 0) GROUP BY r.member_id
+    FROM running r JOIN owing o ON o.member_id = r.member_id
+    WHERE r.cumulated > o.paid GROUP BY r.member_id
 )
-SELECT m.id, m.fee_class, COALESCE(p.amount, 0) - COALESCE(t.amount, 0), f.since
-FROM members_member m
-JOIN chosen ON chosen.id = m.id
+SELECT m.id, m.fee_class, COALESCE(p.amount, 0) - COALESCE(t.amount, 0) AS balance, f.since
+FROM chosen m
 LEFT JOIN totals t ON t.member_id = m.id
 LEFT JOIN paid p ON p.member_id = m.id
 LEFT JOIN firsts f ON f.member_id = m.id
 """
-ALL_MEMBERS = "SELECT id FROM members_member"
+IN_CHOSEN = {
+    "charges_of": "c.member_id IN (SELECT id FROM chosen) AND",
+    "payments_of": "p.member_id IN (SELECT id FROM chosen) AND",
+}
+WHOLE_LEDGER = {"charges_of": "", "payments_of": ""}
+# The chosen members, each with its fee class (exempt members are never "due").
+ALL_MEMBERS = "SELECT id, fee_class FROM members_member"
 SUBTREE = (
-    "SELECT m.id FROM members_member m JOIN members_division d ON d.id = m.division_id "
+    "SELECT m.id, m.fee_class FROM members_member m "
+    "JOIN members_division d ON d.id = m.division_id "
     "WHERE d.path LIKE %(path)s AND m.status <> 'ended'"
 )
+# A state's members through their own state column and its index, not the whole table.
+STATE = (
+    "SELECT id, fee_class FROM members_member "
+    "WHERE state_id = (SELECT id FROM members_division WHERE path = %(path)s) "
+    "AND status <> 'ended'"
+)
+
+
+# Everyone in arrears on a day, with what a statement lists of them: one pass over the ledger
+# for all states at once (the monthly statements), instead of one per state.
+ARREARS_SQL = """
+SELECT m.state_id, m.id, m.membership_number, m.first_name, m.last_name, s.balance, s.since
+FROM ({states}) AS s
+JOIN members_member m ON m.id = s.id
+WHERE s.since IS NOT NULL
+"""
+CURRENT_MEMBERS = "SELECT id, fee_class FROM members_member WHERE status <> 'ended'"
+
+
+class InArrears(NamedTuple):
+    state_id: int | None
+    pk: int
+    membership_number: int
+    first_name: str
+    last_name: str
+    balance: Decimal
+    since: date
+
+
+def arrears_on(on: date) -> list[InArrears]:
+    """The current members in arrears on a day (balance negative, since a date), all states."""
+    states = STATES_SQL.format(chosen=CURRENT_MEMBERS, **WHOLE_LEDGER)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # the whole ledger's sums, without spilling to disk
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(ARREARS_SQL.format(states=states), {"on": on})
+        return [
+            InArrears(
+                state,
+                pk,
+                number,
+                first,
+                last,
+                Decimal(balance or 0).quantize(Decimal("0.01")),
+                since if isinstance(since, date) else date.fromisoformat(since),
+            )
+            for state, pk, number, first, last, balance, since in cursor.fetchall()
+        ]
 
 
 def payment_states(
@@ -90,17 +154,19 @@ def payment_states(
             marks = ", ".join(f"%(m{i})s" for i in range(len(batch)))
             queries.append(
                 (
-                    f"SELECT id FROM members_member WHERE id IN ({marks})",  # noqa: S608 - placeholders only
+                    f"SELECT id, fee_class FROM members_member WHERE id IN ({marks})",  # noqa: S608 - placeholders only
                     {f"m{i}": pk for i, pk in enumerate(batch)},
                 )
             )
+    elif subtree is not None and len(subtree) == 2 * Division.steplen:
+        queries.append((STATE, {"path": subtree}))
     elif subtree is not None:
         queries.append((SUBTREE, {"path": subtree + "%"}))
     else:
         queries.append((ALL_MEMBERS, {}))
     for chosen, params in queries:
         with connection.cursor() as cursor:
-            cursor.execute(STATES_SQL.format(chosen=chosen), {"on": on, **params})
+            cursor.execute(STATES_SQL.format(chosen=chosen, **IN_CHOSEN), {"on": on, **params})
             for pk, fee_class, balance, since in cursor.fetchall():
                 balance = Decimal(balance or 0).quantize(Decimal("0.01"))
                 if isinstance(since, str):

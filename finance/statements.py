@@ -17,7 +17,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from finance.models import MonthlyStatement, Payment
-from finance.payments import payment_states
+from finance.payments import InArrears, arrears_on, payment_states
 from finance.references import reference_for
 from members import access, stats
 from members.access import Action
@@ -29,6 +29,7 @@ from members.models import (
     DivisionLevel,
     Member,
     MembershipPeriod,
+    PaymentStatus,
     PeriodStart,
     RequestStatus,
     User,
@@ -65,7 +66,11 @@ def recipients(division: Division) -> list[str]:
     )
 
 
-def figures(division: Division, period: date) -> dict[str, Any]:
+def figures(
+    division: Division, period: date, arrears: list[InArrears] | None = None
+) -> dict[str, Any]:
+    """The month's figures of the division; `arrears` are its members in arrears at the end of
+    the month when already read (prepare_all reads them for all states at once)."""
     end = _next_month(period)
     last_day = end - timedelta(days=1)
     periods = MembershipPeriod.objects.filter(division__path__startswith=division.path)
@@ -77,14 +82,8 @@ def figures(division: Division, period: date) -> dict[str, Any]:
     paid = Payment.objects.filter(
         member__in=members, booked_on__gte=period, booked_on__lt=end
     ).aggregate(count=Count("pk"), total=Sum("amount"))
-    states = payment_states(None, last_day, subtree=division.path)
-    arrears = {pk: state for pk, state in states.items() if state[1] == "in_arrears"}
-    people = {
-        m["pk"]: m
-        for m in members.filter(pk__in=list(arrears)).values(
-            "pk", "membership_number", "first_name", "last_name"
-        )
-    }
+    if arrears is None:
+        arrears = _arrears(division, last_day)
     applied = ChangeRequest.objects.filter(
         division__path__startswith=division.path,
         status=RequestStatus.APPLIED,
@@ -102,14 +101,14 @@ def figures(division: Division, period: date) -> dict[str, Any]:
     arrears_list = sorted(
         (
             {
-                "number": people[pk]["membership_number"],
-                "name": f"{people[pk]['first_name']} {people[pk]['last_name']}",
-                "since": since.isoformat() if since else None,
-                "amount": str(-balance),
+                "number": row.membership_number,
+                "name": f"{row.first_name} {row.last_name}",
+                "since": row.since.isoformat(),
+                "amount": str(-row.balance),
             }
-            for pk, (balance, _status, since) in arrears.items()
+            for row in arrears
         ),
-        key=lambda row: (row["since"] or "", row["name"]),
+        key=lambda row: (row["since"], row["name"]),
     )
     return {
         "period": period.isoformat(),
@@ -120,7 +119,7 @@ def figures(division: Division, period: date) -> dict[str, Any]:
         "payments_count": paid["count"] or 0,
         "payments_total": str(Decimal(paid["total"] or 0).quantize(Decimal("0.01"))),
         "arrears": arrears_list,
-        "arrears_total": str(sum((-state[0] for state in arrears.values()), Decimal("0.00"))),
+        "arrears_total": str(sum((-row.balance for row in arrears), Decimal("0.00"))),
         "newly_in_arrears": [
             row
             for row in arrears_list
@@ -128,6 +127,19 @@ def figures(division: Division, period: date) -> dict[str, Any]:
         ],
         "changes_applied": applied.count(),
     }
+
+
+def _arrears(division: Division, on: date) -> list[InArrears]:
+    """The division's current members in arrears on a day (one statement on its own)."""
+    states = payment_states(None, on, subtree=division.path)
+    late = {pk: state for pk, state in states.items() if state[1] == PaymentStatus.IN_ARREARS}
+    people = Member.objects.in_subtree(division).filter(pk__in=list(late))
+    return [
+        InArrears(state_id, pk, number, first, last, late[pk][0], late[pk][2])
+        for state_id, pk, number, first, last in people.values_list(
+            "state_id", "pk", "membership_number", "first_name", "last_name"
+        )
+    ]
 
 
 def workbook(division: Division, period: date) -> bytes:
@@ -192,7 +204,9 @@ def workbook(division: Division, period: date) -> bytes:
     return buffer.getvalue()
 
 
-def prepare(division: Division, period: date) -> MonthlyStatement:
+def prepare(
+    division: Division, period: date, arrears: list[InArrears] | None = None
+) -> MonthlyStatement:
     """The statement of the state and month: made the first time, found every other time."""
     existing = MonthlyStatement.objects.filter(division=division, period=period).first()
     if existing is not None:
@@ -200,7 +214,7 @@ def prepare(division: Division, period: date) -> MonthlyStatement:
     made = MonthlyStatement(
         division=division,
         period=period,
-        figures=figures(division, period),
+        figures=figures(division, period, arrears),
         workbook=workbook(division, period),
     )
     try:
@@ -252,16 +266,27 @@ def send(statement: MonthlyStatement, *, again: bool = False, by: User | None = 
     return len(to)
 
 
+def prepare_all(period: date) -> list[MonthlyStatement]:
+    """Every state's statement of the month. Who is in arrears at its end is read for all
+    states in one pass over the ledger; the states not yet made are then made one by one."""
+    states = list(Division.objects.filter(level=DivisionLevel.STATE).order_by("name"))
+    made = set(MonthlyStatement.objects.filter(period=period).values_list("division_id", flat=True))
+    by_state: dict[int | None, list[InArrears]] = {}
+    if any(state.pk not in made for state in states):
+        for row in arrears_on(_next_month(period) - timedelta(days=1)):
+            by_state.setdefault(row.state_id, []).append(row)
+    return [prepare(state, period, by_state.get(state.pk, [])) for state in states]
+
+
 def send_all(
     *, period: date, division: Division | None = None, dry_run: bool = False
 ) -> list[tuple[Division, int]]:
-    states = Division.objects.filter(level=DivisionLevel.STATE)
+    """Each state's statement of the month to its recipients (or, dry, how many each has);
+    `division` narrows it to that state."""
+    states = Division.objects.filter(level=DivisionLevel.STATE).order_by("name")
     if division is not None:
         states = states.filter(pk=division.pk)
-    results = []
-    for state in states.order_by("name"):
-        if dry_run:
-            results.append((state, len(recipients(state))))
-            continue
-        results.append((state, send(prepare(state, period))))
-    return results
+    if dry_run:
+        return [(state, len(recipients(state))) for state in states]
+    made = prepare_all(period) if division is None else [prepare(state, period) for state in states]
+    return [(statement.division, send(statement)) for statement in made]

@@ -79,6 +79,21 @@ def test_the_statement_has_exactly_the_months_figures(tree, october):
     ]
 
 
+def test_all_states_at_once_give_each_state_the_figures_it_gets_alone(tree, october):
+    with time_machine.travel(datetime(2026, 1, 2, 9, tzinfo=BERLIN)):  # due on 1 March
+        kai = make_member(tree.kiel, first_name="Kai", last_name="Kiel", joined_on=date(2020, 1, 1))
+        services.run_dues(year=2026)
+    with time_machine.travel(datetime(2026, 11, 1, 6, tzinfo=BERLIN)):
+        alone = {
+            state: statements.figures(state, date(2026, 10, 1)) for state in (tree.sn, tree.sh)
+        }
+        together = {s.division: s.figures for s in statements.prepare_all(date(2026, 10, 1))}
+    assert together == alone
+    assert [p["name"] for p in together[tree.sh]["arrears"]] == [f"Kai {kai.last_name}"]
+    assert [p["name"] for p in together[tree.sn]["arrears"]] == ["Bert Brandt"]
+    assert together[tree.sn]["arrears_total"] == "120.00"
+
+
 def test_triggered_twice_each_recipient_gets_one_email(
     tree, october, board_sn, treasurer_sn, mailoutbox, django_capture_on_commit_callbacks
 ):
