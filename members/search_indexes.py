@@ -57,11 +57,14 @@ def ensure(*, concurrently: bool = True) -> tuple[list[str], list[str]]:
     migrations build them in their transaction instead."""
     if connection.vendor != "postgresql":
         return [], []
+    if concurrently and connection.in_atomic_block:
+        # Not inside someone's transaction (a task run eagerly within one): PostgreSQL builds
+        # no index concurrently there, and a plain build would block the table's writers.
+        logger.info("State search indexes not checked: inside a transaction")
+        return [], []
     wanted = {index_name(pk): pk for pk in _state_ids()}
     existing = _existing()
-    # Inside a transaction (a test, a task run eagerly within one) an index cannot be built
-    # concurrently; PostgreSQL would refuse.
-    how = "CONCURRENTLY " if concurrently and not connection.in_atomic_block else ""
+    how = "CONCURRENTLY " if concurrently else ""
     dropped = [name for name, valid in existing.items() if name not in wanted or not valid]
     created = [name for name in wanted if name not in existing or not existing[name]]
     with connection.cursor() as cursor:
