@@ -39,6 +39,11 @@ app.conf.beat_schedule = {
         "task": "members.repair_figures",
         "schedule": crontab(minute=15, hour=2, day_of_week=0),
     },
+    # Sunday nights: a mailing's audience counts, recomputed from the members (PostgreSQL).
+    "mailings-repair-audience-figures": {
+        "task": "mailings.repair_audience_figures",
+        "schedule": crontab(minute=20, hour=2, day_of_week=0),
+    },
     # Every night: the balances and statuses that time changes (dues falling due or overdue).
     "finance-follow-payment-calendar": {
         "task": "finance.follow_payment_calendar",

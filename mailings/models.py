@@ -237,3 +237,39 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.esp} {self.event_type} {self.event_id}"
+
+
+class AudienceFigure(models.Model):
+    """How many current members of a division have this fee class, payment status, kind of
+    address and newsletter consent: a mailing's audience is counted from these rows (a few
+    per division) instead of from the members, however many a state holds.
+
+    Kept on PostgreSQL by triggers on the member table and on the suppressed addresses
+    (migration 0008), so every write counts, the services' and the bulk ones alike; the
+    weekly repair (mailings.tasks.repair_audience_figures) recomputes them and reports drift.
+    The embedded SQLite counts the members themselves."""
+
+    class Address(models.TextChoices):
+        MISSING = "missing", _("no e-mail address")
+        BLOCKED = "blocked", _("address suppressed")
+        USABLE = "usable", _("usable address")
+
+    division = models.ForeignKey("members.Division", on_delete=models.CASCADE, related_name="+")
+    fee_class = models.CharField(max_length=20)
+    payment_status = models.CharField(max_length=20)
+    address = models.CharField(max_length=7, choices=Address.choices)
+    newsletter_consent = models.BooleanField()
+    count = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("audience count")
+        verbose_name_plural = _("audience counts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["division", "fee_class", "payment_status", "address", "newsletter_consent"],
+                name="mailings_audiencefigure_one_per_group",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.division_id} {self.fee_class} {self.address}: {self.count}"

@@ -36,3 +36,11 @@ def resume_sending() -> None:
     from mailings import sending
 
     sending.resume_abandoned()
+
+
+@shared_task(name="mailings.repair_audience_figures")
+def repair_audience_figures() -> None:
+    """Weekly: the audience figures recomputed from the members (drift is a defect, logged)."""
+    from mailings import audience
+
+    audience.repair()

@@ -106,7 +106,9 @@ def _expected_tally() -> str:
     """  # noqa: S608 - no user input
 
 
-def _rebuild(cursor, table: str, columns: str, expected: str, stored_filter: str, fix: bool) -> int:
+def rebuild(cursor, table: str, columns: str, expected: str, stored_filter: str, fix: bool) -> int:
+    """Compare a figures table with its recomputation; replace it if `fix`. Returns the
+    number of rows that differ (each wrong row counts twice: one missing, one too many)."""
     stored = f"SELECT {columns} FROM {table} WHERE {stored_filter}"  # noqa: S608
     recomputed = f"SELECT * FROM ({expected}) AS expected"  # noqa: S608
     drift = 0
@@ -129,13 +131,13 @@ def repair(*, fix: bool = True) -> dict[str, int]:
             # Changes made meanwhile wait for the few seconds this takes, instead of being lost.
             cursor.execute(f"LOCK TABLE {TALLY}, {DAY}, {MONTH} IN SHARE ROW EXCLUSIVE MODE")
         drift = {
-            "tally": _rebuild(
+            "tally": rebuild(
                 cursor, TALLY, "division_id, status, count", _expected_tally(), "count <> 0", fix
             ),
-            "days": _rebuild(
+            "days": rebuild(
                 cursor, DAY, f"division_id, day, {events}", _expected_events("day"), nonzero, fix
             ),
-            "months": _rebuild(
+            "months": rebuild(
                 cursor,
                 MONTH,
                 f"division_id, month, {events}",

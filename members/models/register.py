@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from members.models.divisions import Division
@@ -236,6 +237,8 @@ class Member(models.Model):
             models.Index(
                 fields=["city", "last_name", "membership_number"], name="members_member_city"
             ),
+            # From a suppressed address to the members who have it (a mailing's audience).
+            models.Index(Lower("email"), name="members_member_email_lower"),
         ]
         constraints = [
             models.CheckConstraint(

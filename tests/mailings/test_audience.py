@@ -1,12 +1,17 @@
 """Who a mailing reaches: the division's current members in scope, consent for newsletters."""
 
+from datetime import date
+from decimal import Decimal
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.urls import reverse
 
 from mailings import services, tracking
 from mailings.models import Delivery, Mailing
 from members import services as register
+from members.models import EndReason
 from tests.factories import make_member
 from tests.mailings.conftest import write
 
@@ -136,3 +141,89 @@ def test_live_count_updates_with_the_filters(client, tree, board_sn, sachsen):
     assert b">3<" in client.get(url, {"kind": "official"}).content
     assert b">2<" in client.get(url, {"kind": "newsletter"}).content
     assert b">1<" in client.get(url, {"kind": "newsletter", "divisions": [tree.leipzig.pk]}).content
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the audience counts are PostgreSQL's figures"
+)
+def test_the_counts_from_figures_equal_the_members_after_every_kind_of_write(
+    tree, board_sn, sachsen
+):
+    from mailings import audience as figures
+    from mailings.models import Suppression
+    from members.models import FeeClass, Member
+
+    anna, bernd, clara = sachsen["anna"], sachsen["bernd"], sachsen["clara"]
+    register.update_member(by=None, member=anna, changes={"email": "ANNA@Example.org"})
+    register.update_member(by=None, member=bernd, changes={"newsletter_consent": True})
+    register.update_member(
+        by=None,
+        member=clara,
+        changes={"fee_class": FeeClass.REDUCED, "reduced_until": date(2027, 6, 30)},
+    )
+    register.transfer_member(by=None, member=bernd, to=tree.dresden, on=date(2026, 1, 1))
+    make_member(tree.leipzig, first_name="Fritz", email="")
+    # Bulk writes past the services: the payment states of the nightly job, an import's rows.
+    register.set_payment_states({anna.pk: (Decimal("-120"), "in_arrears", date(2026, 3, 1))})
+    Member.objects.bulk_create(
+        [
+            Member(
+                membership_number=990000 + n,
+                first_name=f"Bulk{n}",
+                last_name="Import",
+                email=f"bulk{n}@example.org" if n % 2 else "",
+                newsletter_consent=bool(n % 3),
+                division=tree.leipzig_sued,
+                joined_on=date(2024, 1, 1),
+            )
+            for n in range(7)
+        ]
+    )
+    register.fill_states()  # as after every bulk write
+    register.end_membership(
+        by=None, member=sachsen["kiel"], on=date(2026, 2, 1), reason=EndReason.EXIT
+    )
+    Suppression.objects.create(email="anna@example.org", reason="bounced")
+    Suppression.objects.create(email="bulk1@example.org", reason="complained")
+    Suppression.objects.create(email=clara.email.lower(), reason="bounced")
+    Suppression.objects.filter(email=clara.email.lower()).delete()  # lifted again
+
+    assert figures.repair(fix=False) == 0
+    audiences = [
+        {},
+        {"divisions": [tree.leipzig.pk]},
+        {"fee_classes": ["reduced"]},
+        {"payment_statuses": ["in_arrears"]},
+        {"divisions": [tree.dresden.pk], "payment_statuses": ["paid_up"]},
+    ]
+    for division in (tree.sn, tree.leipzig):
+        for kind in ("official", "newsletter"):
+            for audience in audiences if division == tree.sn else audiences[:1]:
+                assert services.count_audience(
+                    division, kind, audience, board_sn
+                ) == services._count_members(division, kind, audience, board_sn), (
+                    division,
+                    kind,
+                    audience,
+                )
+    everyone = services.count_audience(tree.sn, "official", {}, board_sn)
+    assert (everyone.suppressed, everyone.without_email) == (
+        2,
+        1 + 1 + 4,
+    )  # Dora, Fritz, four of the bulk rows
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the audience counts are PostgreSQL's figures"
+)
+def test_the_weekly_repair_puts_drifted_audience_figures_right(tree, board_sn, sachsen):
+    from mailings import audience as figures
+    from mailings.models import AudienceFigure
+    from mailings.tasks import repair_audience_figures
+
+    before = services.count_audience(tree.sn, "official", {}, board_sn)
+    AudienceFigure.objects.filter(division=tree.leipzig).update(count=40)
+    assert services.count_audience(tree.sn, "official", {}, board_sn) != before
+    repair_audience_figures.delay()
+    assert services.count_audience(tree.sn, "official", {}, board_sn) == before
+    assert figures.repair(fix=False) == 0
