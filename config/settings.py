@@ -124,10 +124,12 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # PostgreSQL's JIT compiler is for long analytic queries: it spent 0.8 s compiling each
-    # state's ledger query (4 s to run) and gains nothing on a page's short ones.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+# PostgreSQL's JIT compiler is for long analytic queries: it spent 0.8 s compiling each
+# state's ledger query (4 s to run) and gains nothing on a page's short ones.
+# DATABASE_PG_OPTIONS="" sends none (a connection pooler that refuses startup options).
+PG_OPTIONS = env("DATABASE_PG_OPTIONS", "-c jit=off")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and PG_OPTIONS:
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", PG_OPTIONS)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {
