@@ -12,3 +12,8 @@ class MailingsConfig(AppConfig):
         from mailings.tracking import on_tracking
 
         tracking.connect(on_tracking, dispatch_uid="mailings.tracking")
+
+        from mailings import audience
+        from members.signals import divisions_moved
+
+        divisions_moved.connect(audience.after_move, dispatch_uid="mailings.audience")

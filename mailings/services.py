@@ -116,17 +116,20 @@ def _count_from_figures(
     division: Division, kind: str, audience: dict[str, Any], user: User
 ) -> AudienceCounts:
     audience = clean_audience(division, audience)
-    divisions = access.scope_divisions(
-        Division.objects.filter(path__startswith=division.path), user, Action.SEND_MAILING
+    chosen = (
+        list(Division.objects.filter(pk__in=audience["divisions"]).values_list("path", flat=True))
+        if audience["divisions"]
+        else [division.path]
     )
-    if audience["divisions"]:
-        within = Q(pk__in=[])
-        for path in Division.objects.filter(pk__in=audience["divisions"]).values_list(
-            "path", flat=True
-        ):
-            within |= Q(path__startswith=path)
-        divisions = divisions.filter(within)
-    figures = AudienceFigure.objects.filter(division__in=divisions.values("pk"))
+    # The figures count each subtree at its top: the tops of what is chosen and may be
+    # written to, none inside another (or a member would count twice).
+    tops = access.tops(chosen)
+    if not access.has_global_access(user):
+        allowed = access.root_paths(user, Action.SEND_MAILING)
+        tops = [p for p in tops if any(p.startswith(a) for a in allowed)] + [
+            a for a in allowed if any(a.startswith(p) and a != p for p in tops)
+        ]
+    figures = AudienceFigure.objects.filter(division__path__in=tops)
     if audience["payment_statuses"]:
         figures = figures.filter(payment_status__in=audience["payment_statuses"])
     if audience["fee_classes"]:

@@ -177,9 +177,13 @@ def receives_statements(user: AnyUser) -> bool:
 
 def root_paths(user: AnyUser, action: Action) -> list[str]:
     """The tops of the subtrees on which the user may perform `action`, none inside another."""
-    paths = sorted({g.path for g in grants_of(user) if action in g.actions})
+    return tops({g.path for g in grants_of(user) if action in g.actions})
+
+
+def tops(paths: Iterable[str]) -> list[str]:
+    """Of these subtrees (their paths), those not inside another one."""
     roots: list[str] = []
-    for path in paths:  # sorted, so an ancestor always comes before its descendants
+    for path in sorted(set(paths)):  # an ancestor always comes before its descendants
         if not any(path.startswith(root) for root in roots):
             roots.append(path)
     return roots

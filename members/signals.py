@@ -13,3 +13,7 @@ from django.dispatch import Signal
 # welcome (whether the new member is to be greeted by e-mail). Receivers run inside the register's transaction: an error in one
 # undoes the change.
 dues_relevant_change = Signal()
+
+# Sent (no arguments) after a division moved in the tree and the register's own figures were
+# recomputed: figures that count a member for every division above it must follow.
+divisions_moved = Signal()

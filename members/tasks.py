@@ -36,7 +36,9 @@ def repair_figures() -> None:
 def after_division_move() -> None:
     """A division moved: its members' state and every subtree's figures follow the tree."""
     from members import figures, search_indexes, services
+    from members.signals import divisions_moved
 
     services.fill_states()
     figures.repair()
     search_indexes.ensure()
+    divisions_moved.send(sender=None)

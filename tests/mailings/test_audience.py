@@ -147,8 +147,9 @@ def test_live_count_updates_with_the_filters(client, tree, board_sn, sachsen):
     connection.vendor != "postgresql", reason="the audience counts are PostgreSQL's figures"
 )
 def test_the_counts_from_figures_equal_the_members_after_every_kind_of_write(
-    tree, board_sn, sachsen
+    tree, board_sn, federal_admin, sachsen
 ):
+    federal = federal_admin
     from mailings import audience as figures
     from mailings.models import Suppression
     from members.models import FeeClass, Member
@@ -206,6 +207,21 @@ def test_the_counts_from_figures_equal_the_members_after_every_kind_of_write(
                     kind,
                     audience,
                 )
+    # A district moves to another state: the sums above it follow.
+    from members.models import Division
+    from members.tasks import after_division_move
+
+    Division.objects.move(tree.dresden, tree.sh, "last-child")
+    after_division_move.delay()
+    sn, sh = Division.objects.get(pk=tree.sn.pk), Division.objects.get(pk=tree.sh.pk)
+    for state in (sn, sh):
+        assert services.count_audience(state, "official", {}, federal) == (
+            services._count_members(state, "official", {}, federal)
+        )
+    assert services.count_audience(sh, "official", {}, federal).recipients == 2  # Clara, Bernd
+    Division.objects.move(Division.objects.get(pk=tree.dresden.pk), sn, "last-child")
+    after_division_move.delay()
+
     everyone = services.count_audience(tree.sn, "official", {}, board_sn)
     assert (everyone.suppressed, everyone.without_email) == (
         2,
@@ -222,7 +238,7 @@ def test_the_weekly_repair_puts_drifted_audience_figures_right(tree, board_sn, s
     from mailings.tasks import repair_audience_figures
 
     before = services.count_audience(tree.sn, "official", {}, board_sn)
-    AudienceFigure.objects.filter(division=tree.leipzig).update(count=40)
+    AudienceFigure.objects.filter(division=tree.sn).update(count=40)
     assert services.count_audience(tree.sn, "official", {}, board_sn) != before
     repair_audience_figures.delay()
     assert services.count_audience(tree.sn, "official", {}, board_sn) == before
