@@ -200,14 +200,6 @@ class MemberFilterForm(forms.Form):
         self.is_valid()
         return self.cleaned_data.get("sort") or "name"
 
-    def in_index_order(self, qs: MemberQuerySet) -> MemberQuerySet:
-        """A search's matches in the name index's own order, for a search known to match
-        many (more than the list counts): reading a state's name index in order, which holds
-        the search text too, finds the first page's matches among the first few thousand
-        entries, without visiting and sorting every match. Other orders stay as they are."""
-        sort = self.current_sort
-        return qs.order_by(*SORTS[sort]) if sort in {"name", "-name"} else qs
-
 
 # --- Change requests -------------------------------------------------------------------
 

@@ -218,12 +218,10 @@ class Member(models.Model):
             ),
             # The same two orders within a state, for the state's boards and everyone below
             # (access.member_subtree_q): their pages read their own state's entries only.
-            # With the search text: a search matching many reads it in order (MemberFilterForm.
-            # in_index_order) and finds its first page without visiting the rows.
             models.Index(
                 fields=["state", "last_name", "first_name", "membership_number"],
                 name="members_member_state_name",
-                include=["id", "division", "status", "payment_status", "fee_class", "search_text"],
+                include=["id", "division", "status", "payment_status", "fee_class"],
             ),
             models.Index(
                 fields=["state", "payment_status", "last_name", "first_name", "membership_number"],

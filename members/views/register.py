@@ -36,12 +36,10 @@ class CountedPaginator(Paginator):
     figures), or counted up to COUNT_LIMIT (a search for a common name in a state of a
     hundred thousand members finds thousands; nobody pages through them)."""
 
-    def __init__(
-        self, *args: Any, count: int | None = None, limited: bool = False, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, count: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.given_count = count
-        self.limited = limited
+        self.limited = False
 
     @cached_property
     def count(self) -> int:
@@ -66,16 +64,10 @@ def member_list(request: HttpRequest, pk: int) -> HttpResponse:
     members = form.filter(visible.in_subtree(division))
     # Page through ids (read from the indexes alone), then load the rows of this page only.
     ids = members.values_list("pk", flat=True)
-    count, limited = form.count_from_figures(), False
     if form.searching:
-        # Counted up to the limit without ordering: the search index stops at the limit.
-        found = members.order_by().values("pk")[: COUNT_LIMIT + 1].count()
-        count, limited = min(found, COUNT_LIMIT), found > COUNT_LIMIT
-        if limited and len(division.path) == access.STATE_PATH_LENGTH:
-            # Many matches in a state: its name index, read in order, holds a page's matches
-            # among its first entries (sorting them all would visit every match).
-            ids = form.in_index_order(members).values_list("pk", flat=True)
-    paginator = CountedPaginator(ids, PAGE_SIZE, count=count, limited=limited)
+        # A search finds its matches in one pass anyway: keep up to the limit, in order.
+        ids = list(ids[: COUNT_LIMIT + 1])
+    paginator = CountedPaginator(ids, PAGE_SIZE, count=form.count_from_figures())
     page = paginator.get_page(request.GET.get("page"))
     page_ids = list(page.object_list)
     rows = visible.filter(pk__in=page_ids).select_related("division").only(*ROW_FIELDS).in_bulk()

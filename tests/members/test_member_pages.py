@@ -285,35 +285,6 @@ def test_a_long_filtered_list_says_more_than_instead_of_counting_all(
     assert "Seite 1 von" not in response.text
 
 
-def test_a_search_matching_more_than_the_limit_pages_in_name_order(
-    client, tree, board_sn, monkeypatch
-):
-    from members.views import register
-
-    monkeypatch.setattr(register, "COUNT_LIMIT", 3)
-    monkeypatch.setattr(register, "PAGE_SIZE", 2)
-    for first_name in ("Emil", "Anna", "Dora", "Berta", "Clara"):
-        make_member(
-            [tree.leipzig, tree.dresden][len(first_name) % 2],
-            first_name=first_name,
-            last_name="Schmidt",
-        )
-    gone = make_member(tree.leipzig, first_name="Aaron", last_name="Schmidt")
-    services.end_membership(by=None, member=gone, on=date(2025, 1, 1), reason=EndReason.EXIT)
-    make_member(tree.kiel, first_name="Abel", last_name="Schmidt")  # another state
-    client.force_login(board_sn)
-    url = reverse("members:member_list", args=[tree.sn.pk])
-
-    def names(**params):
-        response = client.get(url, {"q": "schmidt", **params})
-        assert "Mehr als 3 Mitglieder" in response.text
-        return [m.first_name for m in response.context["page_obj"]]
-
-    assert names() == ["Anna", "Berta"]
-    assert names(page=2) == ["Clara"]  # the list stops at the limit it counted to
-    assert names(sort="-name") == ["Emil", "Dora"]
-
-
 def test_a_search_finds_members_by_the_state_they_now_belong_to(
     client, tree, board_sn, board_sh, federal_admin
 ):
