@@ -48,7 +48,9 @@ from members.demo_data import LAST_NAMES  # noqa: E402
 from members.middleware import SESSION_FLAG  # noqa: E402
 from members.models import Division, Member, Role, RoleAssignment, User  # noqa: E402
 
-RUNS = int(os.environ.get("BENCH_RUNS", "40"))
+# This machine's timings vary by a third from one second to the next: a hundred requests per
+# page give a median that repeats, and the growth between two sizes means something.
+RUNS = int(os.environ.get("BENCH_RUNS", "100"))
 RESULTS: list[dict[str, Any]] = []
 STATE = os.environ.get("BENCH_STATE", "NW")  # the largest state: the hardest case
 
@@ -113,7 +115,7 @@ class Timer:
 
 
 def measure(name: str, members: int, client: Client, urls: Callable[[int], str]) -> None:
-    for i in range(3):  # warm caches and connections
+    for i in range(10):  # warm caches and connections
         client.get(urls(i))
     timings = []
     for i in range(RUNS):
