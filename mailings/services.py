@@ -105,8 +105,9 @@ def count_audience(
     division: Division, kind: str, audience: dict[str, Any], user: User
 ) -> AudienceCounts:
     """How many the mailing reaches, and why the others are left out. On PostgreSQL from the
-    audience counts per division (members.models.DivisionReach, kept by a trigger) and the
-    suppressed addresses: a few rows per division, however many members they hold."""
+    audience figures (models.AudienceFigure, kept by triggers: mailings.audience), a few rows
+    of each chosen subtree's top division however many members it holds; on SQLite from the
+    members themselves."""
     if connection.vendor == "postgresql":
         return _count_from_figures(division, kind, audience, user)
     return _count_members(division, kind, audience, user)
