@@ -315,9 +315,15 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 60 * 60 * 8
-# Sessions are read from the cache (Redis in production) and written through to the database:
-# a page saves a database round trip, and a flushed cache logs nobody out.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# With Redis (production), sessions are read from the cache and written through to the
+# database: a page saves a database round trip, and a flushed cache logs nobody out. Not with
+# the in-process cache: each server process would keep its own copy, and a logout handled by
+# one would leave the session alive in the others.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if REDIS_URL
+    else "django.contrib.sessions.backends.db"
+)
 if not DEBUG and not TESTING:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # container health checks speak plain HTTP

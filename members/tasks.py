@@ -40,5 +40,5 @@ def after_division_move() -> None:
 
     services.fill_states()
     figures.repair()
+    divisions_moved.send(sender=None)  # before the indexes: their build may wait or fail
     search_indexes.ensure()
-    divisions_moved.send(sender=None)
