@@ -12,6 +12,7 @@ register says so (members.signals.divisions_moved) and the figures are recompute
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from django.db import connection, transaction
 
@@ -54,25 +55,20 @@ def _suppressions(rows: str, blocked: int) -> str:
     )
 
 
-# table -> event -> (REFERENCING clause, the changes' SELECTs)
-TRIGGERS = {
-    "members_member": {
-        "insert": ("NEW TABLE AS new_rows", [_members("new_rows", 1)]),
+def _events(changes: Callable[[str, int], str]) -> dict[str, tuple[str, list[str]]]:
+    """event -> (REFERENCING clause, the SELECTs of its changes): rows a statement wrote
+    count +1, rows it removed -1."""
+    return {
+        "insert": ("NEW TABLE AS new_rows", [changes("new_rows", 1)]),
         "update": (
             "OLD TABLE AS old_rows NEW TABLE AS new_rows",
-            [_members("old_rows", -1), _members("new_rows", 1)],
+            [changes("old_rows", -1), changes("new_rows", 1)],
         ),
-        "delete": ("OLD TABLE AS old_rows", [_members("old_rows", -1)]),
-    },
-    "mailings_suppression": {
-        "insert": ("NEW TABLE AS new_rows", [_suppressions("new_rows", 1)]),
-        "update": (
-            "OLD TABLE AS old_rows NEW TABLE AS new_rows",
-            [_suppressions("old_rows", -1), _suppressions("new_rows", 1)],
-        ),
-        "delete": ("OLD TABLE AS old_rows", [_suppressions("old_rows", -1)]),
-    },
-}
+        "delete": ("OLD TABLE AS old_rows", [changes("old_rows", -1)]),
+    }
+
+
+TRIGGERS = {"members_member": _events(_members), "mailings_suppression": _events(_suppressions)}
 
 
 def _name(table: str, event: str) -> str:
