@@ -436,6 +436,11 @@ class FinanceOrderPolicy:
         )
         return parse_tiers(rule.tiers) if rule is not None else []
 
+    def amounts(self, on: date) -> dict[str, Decimal]:
+        rules = list(FeeRule.objects.all())
+        found = {fee_class: rule_on(rules, fee_class, on) for fee_class in FeeClass.values}
+        return {fee_class: rule.yearly_amount for fee_class, rule in found.items() if rule}
+
     def validate(
         self,
         values: Mapping[str, Any],

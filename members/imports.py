@@ -1,7 +1,10 @@
-"""Legacy spreadsheets into the register: map columns, validate every row, apply all or nothing.
+"""Legacy spreadsheets into the register: map columns, map values, validate every row, apply
+all or nothing.
 
 A state board's import becomes one batch of change requests for the federal office; a federal
-admin's import is applied directly. Nothing is written while any row has an error.
+admin's import is applied directly. Nothing is written while any row has an error. Every row
+of the sheet is accounted for: imported (new, changed, unchanged), refused with a reason,
+listed as not in the register, or listed as not imported (footers, headings, former members).
 """
 
 from __future__ import annotations
@@ -10,10 +13,10 @@ import hashlib
 import io
 import logging
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, time
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -25,10 +28,32 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from members import access, services
 from members.access import Action
-from members.models import ChangeRequest, Division, ImportBatch, Member, RequestKind, User
+from members.import_values import (
+    DateError,
+    DivisionVocabulary,
+    EndReasonVocabulary,
+    FeeVocabulary,
+    Match,
+    StatusVocabulary,
+    Vocabulary,
+    parse_date,
+    slash_order,
+)
+from members.models import (
+    ChangeRequest,
+    Division,
+    DivisionLevel,
+    ImportBatch,
+    ImportValueChoice,
+    Member,
+    NumberSequence,
+    RequestKind,
+    User,
+)
 from members.models.register import json_value
 from members.services.register import EDITABLE_FIELDS
 from members.spreadsheets import (
@@ -41,11 +66,15 @@ from members.spreadsheets import (
     sheet,
 )
 
-# Header spellings, normalised (see spreadsheets.normalise_header), for each member field.
+# Header spellings, normalised (see spreadsheets.normalise_header), for each target. Besides
+# the member's fields: a house number, postal code and city, or a whole name in one column;
+# status, end and reason of a membership; the fee as an amount; the state association.
 ALIASES: dict[str, list[str]] = {
     "membership_number": [
         "mitgliedsnummer",
+        "mitgliednummer",
         "mitglnr",
+        "mitglnummer",
         "mitgliedsnr",
         "mitgliednr",
         "mnr",
@@ -55,28 +84,84 @@ ALIASES: dict[str, list[str]] = {
         "membernumber",
         "memberno",
     ],
-    "first_name": ["vorname", "rufname", "firstname", "givenname"],
-    "last_name": ["nachname", "name", "familienname", "zuname", "lastname", "surname"],
+    "first_name": ["vorname", "vornamen", "rufname", "firstname", "givenname"],
+    "last_name": [
+        "nachname",
+        "name",
+        "familienname",
+        "zuname",
+        "lastname",
+        "surname",
+        "nachnamen",
+    ],
+    "full_name": [
+        "vornamename",
+        "namevorname",
+        "nachnamevorname",
+        "vorundnachname",
+        "vorundzuname",
+        "nameundvorname",
+        "vollstaendigername",
+        "fullname",
+    ],
     "street": [
         "strasse",
         "str",
         "strassehausnummer",
         "strasseundhausnummer",
+        "strassehausnr",
+        "strassehnr",
+        "strasseundhausnr",
         "strassenr",
+        "strasseundnr",
+        "strassenummer",
+        "strhausnr",
+        "strhausnummer",
+        "strnr",
         "anschrift",
         "adresse",
+        "postanschrift",
+        "wohnanschrift",
         "street",
         "address",
     ],
+    "house_number": ["hausnummer", "hausnr", "hnr"],
     "postal_code": ["plz", "postleitzahl", "postalcode", "zip", "zipcode"],
-    "city": ["ort", "wohnort", "stadt", "city", "town"],
-    "email": ["email", "mail", "emailadresse", "mailadresse"],
-    "phone": ["telefon", "tel", "telefonnummer", "telnr", "mobil", "handy", "phone"],
+    "city": ["ort", "wohnort", "stadt", "city", "town", "gemeinde", "ortschaft"],
+    "postal_code_city": ["plzort", "plzwohnort", "plzundort", "plzstadt", "ortplz"],
+    "email": [
+        "email",
+        "mail",
+        "emailadresse",
+        "mailadresse",
+        "emailprivat",
+        "mailprivat",
+        "epost",
+    ],
+    "phone": [
+        "telefon",
+        "tel",
+        "telefonnummer",
+        "telnr",
+        "mobil",
+        "handy",
+        "phone",
+        "telefonprivat",
+        "telprivat",
+        "mobilnummer",
+        "mobiltelefon",
+        "festnetz",
+        "rufnummer",
+    ],
     "date_of_birth": [
         "geburtsdatum",
         "geburtstag",
         "gebdatum",
+        "gebdat",
         "geb",
+        "gebam",
+        "geboren",
+        "geborenam",
         "dateofbirth",
         "birthday",
         "birthdate",
@@ -84,24 +169,63 @@ ALIASES: dict[str, list[str]] = {
     "joined_on": [
         "eintritt",
         "eintrittsdatum",
-        "mitgliedseit",
         "eintrittam",
+        "mitgliedseit",
+        "mitgliedab",
+        "aufnahme",
+        "aufnahmedatum",
+        "aufnahmeam",
+        "beitritt",
+        "beitrittsdatum",
+        "beitrittam",
         "joined",
         "joinedon",
         "entrydate",
     ],
-    "division": ["gliederung", "kv", "kreisverband", "ov", "ortsverband", "verband", "division"],
-    "fee_class": ["beitragsklasse", "beitrag", "beitragsart", "feeclass", "fee"],
+    "left_on": [
+        "austritt",
+        "austrittsdatum",
+        "austrittam",
+        "austrittzum",
+        "ausgetretenam",
+        "mitgliedbis",
+        "ende",
+        "endedatum",
+        "leftdate",
+    ],
+    "status": ["status", "mitgliedsstatus", "mitgliedschaftsstatus", "zustand"],
+    "end_reason": ["austrittsgrund", "grund", "endegrund", "beendigungsgrund"],
+    "state": ["lv", "landesverband", "bundesland", "state"],
+    "division": [
+        "gliederung",
+        "kv",
+        "kreisverband",
+        "ov",
+        "ortsverband",
+        "verband",
+        "division",
+        "untergliederung",
+    ],
+    "fee_class": ["beitragsklasse", "beitrag", "beitragsart", "feeclass", "fee", "beitragsgruppe"],
+    "fee_amount": [
+        "jahresbeitrag",
+        "monatsbeitrag",
+        "beitragshoehe",
+        "beitragsbetrag",
+        "beitragsstufe",
+        "betrag",
+        "beitragineuro",
+        "beitrageur",
+    ],
+    "reduced_until": ["ermaessigtbis", "ermaessigungbis", "reduziertbis", "befristetbis"],
 }
 HEADER_TO_FIELD = {alias: name for name, aliases in ALIASES.items() for alias in aliases}
 FIELDS = list(ALIASES)
 REQUIRED = ("first_name", "last_name")
-FEE_CLASSES = {
-    "regular": {"regulaer", "regular", "normal", "voll", "vollzahler", "standard"},
-    "reduced": {"ermaessigt", "reduziert", "reduced", "ermaessigung"},
-    "minor": {"minderjaehrig", "jugendlich", "unter18", "minor"},
-    "exempt": {"befreit", "beitragsfrei", "exempt", "frei", "keiner"},
-}
+DATE_FIELDS = ("date_of_birth", "joined_on", "left_on", "reduced_until")
+# Targets that hold one of a fixed set of values: each distinct value is matched once.
+VOCABULARY_FIELDS = ("state", "division", "fee_class", "fee_amount", "status", "end_reason")
+EMPTY = "-"  # a value chosen to mean nothing (the cell is read as empty)
 COMPARED = (
     "first_name",
     "last_name",
@@ -112,27 +236,56 @@ COMPARED = (
     "phone",
     "date_of_birth",
     "fee_class",
+    "dues_tier",
+)
+# The first cell of a row that sums up the sheet rather than naming a member.
+FOOTER_WORDS = re.compile(
+    r"^(summe|gesamt|insgesamt|total|anzahl|gesamtzahl|mitglieder ?gesamt|stand|"
+    r"ende der liste|sum|count)\b",
+    re.IGNORECASE,
 )
 PROGRESS_KEY = "members-import-progress-{}"
 logger = logging.getLogger(__name__)
+
+EXTRA_LABELS = {
+    "full_name": gettext_lazy("name (first and last in one column)"),
+    "house_number": gettext_lazy("house number"),
+    "postal_code_city": gettext_lazy("postal code and city"),
+    "division": gettext_lazy("division (code or name)"),
+    "state": gettext_lazy("state association"),
+    "status": gettext_lazy("status"),
+    "end_reason": gettext_lazy("reason for leaving"),
+    "fee_amount": gettext_lazy("fee amount"),
+}
 
 
 def field_labels() -> dict[str, str]:
     labels = {
         f.name: str(f.verbose_name) for f in Member._meta.get_fields() if hasattr(f, "verbose_name")
     }
-    labels["division"] = _("division (code or name)")
+    labels |= {name: str(label) for name, label in EXTRA_LABELS.items()}
     return {name: capfirst(labels.get(name, name)) for name in FIELDS}
 
 
 def guess_mapping(header: list[str]) -> dict[str, str]:
+    """Each column's target from its title; the first column wins a target. A "Nr." right
+    of the street is its house number; a lone "Name" beside no first name is the whole name."""
+    keys = [normalise_header(title) for title in header]
     mapping, used = {}, set()
-    for index, title in enumerate(header):
-        target = HEADER_TO_FIELD.get(normalise_header(title), "")
+    for index, key in enumerate(keys):
+        target = HEADER_TO_FIELD.get(key, "")
+        previous = mapping.get(str(index - 1), "")
+        if key in ("nr", "hausnr", "hnr", "nummer") and previous == "street":
+            target = "house_number"
         if target in used:
             target = ""
         used.add(target)
         mapping[str(index)] = target
+    targets = set(mapping.values())
+    if "first_name" not in targets and "last_name" in targets and "full_name" not in targets:
+        for index, target in mapping.items():
+            if target == "last_name" and keys[int(index)] == "name":
+                mapping[index] = "full_name"
     return mapping
 
 
@@ -157,32 +310,16 @@ def _text(value: Any) -> str:
     return text
 
 
-def _date(value: Any) -> date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        # An Excel serial number (1900 date system); below 1910 it is a year or a typo.
-        if 3653 <= value < 80000:
-            return date(1899, 12, 30) + timedelta(days=int(value))
-        raise CellError(_("“%s” is not a date") % value)
-    text = _text(value)
-    match = re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{2}|\d{4})", text)
-    try:
-        if match:
-            day, month, year = (int(part) for part in match.groups())
-            if year < 100:
-                this_year = timezone.localdate().year % 100
-                year += 2000 if year <= this_year else 1900
-            return date(year, month, day)
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            return date.fromisoformat(text)
-    except ValueError:
-        pass
-    raise CellError(_("“%s” is not a date (e.g. 01.02.2019)") % text)
+def _shown(value: Any) -> str:
+    """A cell as the sheet shows it (a formula without a result: its text)."""
+    if isinstance(value, FormulaWithoutValue):
+        return str(value)
+    return _text(value)
+
+
+def _key(value: Any) -> str:
+    """A distinct value of a column, as the value step lists it (case and spacing aside)."""
+    return _text(value).casefold()
 
 
 def _past(day: date | None) -> date | None:
@@ -193,6 +330,8 @@ def _past(day: date | None) -> date | None:
 
 def _postal_code(value: Any) -> str:
     text = _text(value).replace(" ", "")
+    if text.upper().startswith("D-"):
+        text = text[2:]
     if not text:
         return ""
     if text.isdigit() and len(text) == 4 and not text.startswith("0"):
@@ -210,7 +349,7 @@ def _phone(value: Any) -> str:
 
 
 def _email(value: Any) -> str:
-    text = _text(value).lower()
+    text = _text(value).lower().removeprefix("mailto:")
     if text:
         try:
             validate_email(text)
@@ -219,34 +358,144 @@ def _email(value: Any) -> str:
     return text
 
 
-def _fee_class(value: Any) -> str:
-    text = normalise_header(value)
-    if not text:
-        return ""
-    for fee_class, spellings in FEE_CLASSES.items():
-        if text in spellings:
-            return fee_class
-    raise CellError(_("fee class “%s” is unknown (regulär, ermäßigt or befreit)") % _text(value))
-
-
 def _number(value: Any) -> int | None:
-    text = _text(value)
+    text = _text(value).replace(" ", "")
     if not text:
         return None
-    if not text.isdigit():
+    if not text.isdigit() or int(text) == 0:
         raise CellError(_("membership number “%s” is not a number") % text)
     return int(text)
 
 
 CLEANERS = {
     "membership_number": _number,
-    "date_of_birth": lambda value: _past(_date(value)),
-    "joined_on": lambda value: _past(_date(value)),
     "postal_code": _postal_code,
     "phone": _phone,
     "email": _email,
-    "fee_class": _fee_class,
 }
+
+
+def _split_name(text: str) -> tuple[str, str]:
+    """'Müller, Anna' or 'Anna Müller' -> ('Anna', 'Müller')."""
+    if "," in text:
+        last, _sep, first = text.partition(",")
+        return first.strip(), last.strip()
+    first, _sep, last = text.rpartition(" ")
+    return first.strip(), last.strip()
+
+
+def _postal_code_and_city(text: str) -> tuple[str, str]:
+    match = re.fullmatch(r"(?:D-)?(\d{4,5})\s+(.+)", text)
+    if not match:
+        raise CellError(_("“%s” is not a postal code followed by a city") % text)
+    return _postal_code(match.group(1)), match.group(2).strip()
+
+
+# --- What the person importing decided ------------------------------------------------------
+
+
+@dataclass
+class Decisions:
+    """The value step's answers: what a distinct value of a column means (by field, then by
+    value), and how a date column is read (partial dates, the order of day and month)."""
+
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    dates: dict[str, dict[str, str]] = field(default_factory=dict)
+    remembered: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, batch: ImportBatch) -> Decisions:
+        choices = batch.choices or {}
+        remembered: dict[str, dict[str, str]] = defaultdict(dict)
+        for name, key, choice in ImportValueChoice.objects.filter(
+            division=batch.division_id
+        ).values_list("field", "key", "choice"):
+            remembered[name][key] = choice
+        return cls(
+            values=choices.get("values", {}),
+            dates=choices.get("dates", {}),
+            remembered=dict(remembered),
+        )
+
+
+def vocabularies(division: Division, user: User | None) -> dict[str, Vocabulary]:
+    divisions = Division.objects.subtree_of(division)
+    if user is not None:
+        divisions = divisions.visible_to(user, Action.REQUEST_CHANGE)
+    divisions = list(divisions)
+    fees = FeeVocabulary(timezone.localdate())
+    amounts = FeeVocabulary(timezone.localdate())
+    amounts.field = "fee_amount"
+    states = DivisionVocabulary(d for d in divisions if d.level == DivisionLevel.STATE)
+    states.field = "state"
+    return {
+        "state": states,
+        "division": DivisionVocabulary(divisions),
+        "fee_class": fees,
+        "fee_amount": amounts,
+        "status": StatusVocabulary(),
+        "end_reason": EndReasonVocabulary(),
+    }
+
+
+@dataclass
+class Resolved:
+    """A distinct value of a vocabulary column: what it means and where that came from."""
+
+    text: str
+    count: int
+    match: Match
+    choice: str | None
+    source: str  # "yours", "remembered", "automatic", "" (open)
+
+    def as_json(self, key: str, vocabulary: Vocabulary) -> dict[str, Any]:
+        return {
+            "key": key,
+            "text": self.text,
+            "count": self.count,
+            "choice": self.choice or "",
+            "label": (
+                _("(empty)")
+                if self.choice == EMPTY
+                else vocabulary.label_of(self.choice)
+                if self.choice
+                else ""
+            ),
+            "automatic": self.match.choice or "",
+            "candidates": [
+                {"value": c, "label": vocabulary.label_of(c)} for c in self.match.candidates
+            ],
+            "source": self.source,
+        }
+
+
+def _resolve(
+    column: list[Any], vocabulary: Vocabulary, decisions: Decisions
+) -> dict[str, Resolved]:
+    texts: dict[str, str] = {}
+    counts: Counter[str] = Counter()
+    for value in column:
+        if isinstance(value, FormulaWithoutValue):
+            continue  # the row's error says so
+        key = _key(value)
+        if key:
+            texts.setdefault(key, _text(value))
+            counts[key] += 1
+    yours = decisions.values.get(vocabulary.field, {})
+    remembered = decisions.remembered.get(vocabulary.field, {})
+    resolved = {}
+    for key, text in texts.items():
+        match = vocabulary.match(text)
+        offered = (
+            ("yours", yours.get(key)),
+            ("remembered", remembered.get(key)),
+            ("automatic", match.choice),
+        )
+        source, choice = next(
+            ((s, c) for s, c in offered if c and (c == EMPTY or vocabulary.valid(c))), ("", None)
+        )
+        resolved[key] = Resolved(text, counts[key], match, choice, source)
+    return resolved
 
 
 # --- Validating a sheet ---------------------------------------------------------------------
@@ -255,11 +504,16 @@ CLEANERS = {
 @dataclass
 class RowResult:
     row: int
-    status: str = "new"  # new, changed, unchanged, error
+    # new, changed, unchanged, error; unknown (a number the register does not know);
+    # skipped (not a member row, or a former member: listed, not imported)
+    status: str = "new"
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     values: dict[str, Any] = field(default_factory=dict)
     member_id: int | None = None
     diff: dict[str, list[Any]] = field(default_factory=dict)
+    # Whether an unknown number's row may be proposed as a new entry.
+    proposable: bool = True
 
     def as_json(self) -> dict[str, Any]:
         values = {k: json_value(v) for k, v in self.values.items()}
@@ -267,22 +521,142 @@ class RowResult:
             "row": self.row,
             "status": self.status,
             "errors": self.errors,
+            "warnings": self.warnings,
             "values": values,
             "member_id": self.member_id,
             "diff": self.diff,
+            "proposable": self.proposable,
         }
 
 
-def _divisions_for(user: User | None, division: Division) -> dict[str, Division]:
-    """Divisions a row may name, by normalised code and name: the upload's subtree."""
-    qs = Division.objects.subtree_of(division)
-    if user is not None:
-        qs = qs.visible_to(user, Action.REQUEST_CHANGE)
-    lookup = {}
-    for candidate in qs:
-        lookup[normalise_header(candidate.code)] = candidate
-        lookup[normalise_header(candidate.name)] = candidate
-    return lookup
+@dataclass
+class Validation:
+    results: list[RowResult]
+    # What the preview shows besides the rows: the value step (distinct values by field),
+    # the date questions, the columns not imported.
+    findings: dict[str, Any]
+
+
+def _is_skippable(row: list[Any], columns: dict[int, str]) -> str | None:
+    """Why a row is not a member at all (a total, a heading), or None."""
+    filled = [_shown(cell) for cell in row if _shown(cell)]
+    if not filled:
+        return None
+    names = [
+        _shown(row[index])
+        for index, target in columns.items()
+        if target in ("first_name", "last_name", "full_name") and index < len(row)
+    ]
+    if FOOTER_WORDS.match(filled[0]) and not any(
+        name and not FOOTER_WORDS.match(name) for name in names[1:]
+    ):
+        return " ".join(filled)[:120]
+    if not any(names) and (
+        len(filled) == 1 or all(re.fullmatch(r"[\d.,\s€]+", text) for text in filled)
+    ):
+        return " ".join(filled)[:120]
+    return None
+
+
+def _date_questions(
+    rows: list[list[Any]], columns: dict[int, str], decisions: Decisions
+) -> dict[str, dict[str, Any]]:
+    """For each date column: how many values lack the day (or month), how many could be read
+    either way round, the order its values reveal, and what was decided."""
+    questions = {}
+    for index, target in columns.items():
+        if target not in DATE_FIELDS:
+            continue
+        column = [row[index] for row in rows if index < len(row)]
+        detected = slash_order(column)
+        decided = decisions.dates.get(target, {})
+        order = decided.get("order") or detected or "dmy"
+        partial = ambiguous = 0
+        examples: list[str] = []
+        for value in column:
+            if value in (None, ""):
+                continue
+            try:
+                parsed = parse_date(value, order)
+            except (DateError, CellError, TypeError):
+                continue
+            if parsed.partial:
+                partial += 1
+                if len(examples) < 3:
+                    examples.append(_text(value))
+            if parsed.ambiguous:
+                ambiguous += 1
+        questions[target] = {
+            "partial": partial,
+            "ambiguous": ambiguous if detected is None else 0,
+            "detected": detected or "",
+            "order": decided.get("order", ""),
+            "fill": decided.get("partial", ""),
+            "examples": examples,
+        }
+    return questions
+
+
+def _clean_date(
+    value: Any, target: str, question: dict[str, Any], result: RowResult, label: str
+) -> date | None:
+    if value in (None, "") or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, FormulaWithoutValue):
+        raise CellError(_("formula without a saved result (open and save the file in Excel)"))
+    order = question.get("order") or question.get("detected") or "dmy"
+    try:
+        parsed = parse_date(value, order)
+    except (DateError, TypeError) as error:
+        raise CellError(_("“%s” is not a date (e.g. 01.02.2019)") % _text(value)) from error
+    if parsed.ambiguous and not (question.get("order") or question.get("detected")):
+        raise CellError(
+            _(
+                "%(label)s “%(value)s”: day and month could be either way round; choose the "
+                "order for this column in the value step"
+            )
+            % {"label": label, "value": _text(value)}
+        )
+    if parsed.partial:
+        if question.get("fill") != "first":
+            raise CellError(
+                _(
+                    "%(label)s “%(value)s” has no day: choose in the value step how to read "
+                    "such dates"
+                )
+                % {"label": label, "value": _text(value)}
+            )
+        result.warnings.append(
+            _("%(label)s “%(value)s” read as %(day)s")
+            % {
+                "label": label,
+                "value": _text(value),
+                "day": date_format(parsed.day, "SHORT_DATE_FORMAT"),
+            }
+        )
+    day = parsed.day
+    return _past(day) if target in ("date_of_birth", "joined_on", "left_on") else day
+
+
+def _unmapped(
+    header: list[str], rows: list[list[Any]], columns: dict[int, str]
+) -> list[dict[str, Any]]:
+    """Columns that hold data and are not imported: the preview names each."""
+    found = []
+    for index, title in enumerate(header):
+        if index in columns:
+            continue
+        values = [_shown(row[index]) for row in rows if index < len(row) and _shown(row[index])]
+        if values:
+            found.append(
+                {
+                    "index": index,
+                    "title": title or _("(no title)"),
+                    "count": len(values),
+                    "examples": list(dict.fromkeys(values))[:3],
+                }
+            )
+    return found
 
 
 def validate(
@@ -292,69 +666,215 @@ def validate(
     mapping: dict[str, str],
     user: User | None,
     division: Division,
+    decisions: Decisions | None = None,
+    header: list[str] | None = None,
     progress: Any = None,
-) -> list[RowResult]:
-    """Clean and check every row; classify it as new, changed, unchanged or an error."""
+) -> Validation:
+    """Clean and check every row; classify it (see RowResult.status)."""
+    decisions = decisions or Decisions()
     columns = {int(index): target for index, target in mapping.items() if target}
-    divisions = _divisions_for(user, division)
+    targets = set(columns.values())
+    if not ({"first_name", "last_name"} <= targets or "full_name" in targets):
+        raise SpreadsheetError(_("Assign the columns for first name and last name."))
+    labels = field_labels()
+    skipped = {pos: why for pos, row in enumerate(rows) if (why := _is_skippable(row, columns))}
+    member_rows = [row for pos, row in enumerate(rows) if pos not in skipped]
+    vocab = vocabularies(division, user)
+    resolved = {
+        target: _resolve(
+            [row[index] for row in member_rows if index < len(row)], vocab[target], decisions
+        )
+        for index, target in columns.items()
+        if target in VOCABULARY_FIELDS
+    }
+    questions = _date_questions(member_rows, columns, decisions)
     results = []
     for position, (row, number) in enumerate(zip(rows, row_numbers, strict=True)):
         result = RowResult(row=number)
+        results.append(result)
+        if position in skipped:
+            result.status = "skipped"
+            result.warnings.append(_("not a member row: “%s”") % skipped[position])
+            continue
         for index, target in columns.items():
             value = row[index] if index < len(row) else None
             try:
-                cleaned = CLEANERS.get(target, _text)(value)
+                if target in DATE_FIELDS:
+                    result.values[target] = _clean_date(
+                        value, target, questions[target], result, labels[target]
+                    )
+                elif target in VOCABULARY_FIELDS:
+                    _clean_vocabulary(value, target, resolved[target], vocab[target], result)
+                else:
+                    _clean_plain(value, target, columns, result)
             except CellError as error:
                 result.errors.append(str(error))
-                continue
-            if target == "division":
-                if cleaned:
-                    found = divisions.get(normalise_header(cleaned))
-                    if found is None:
-                        result.errors.append(
-                            _("division “%s” is unknown or outside your area") % cleaned
-                        )
-                        continue
-                    cleaned = found
-                else:
-                    cleaned = None
-            result.values[target] = cleaned
+        _combine(result, vocab)
         for required in REQUIRED:
-            if not result.values.get(required) and required in columns.values():
-                result.errors.append(_("%s is missing") % field_labels()[required])
+            if not result.values.get(required):
+                result.errors.append(_("%s is missing") % labels[required])
         if progress and position % 500 == 0:
             progress(position)
-        results.append(result)
-    if not all(r in columns.values() for r in REQUIRED):
-        raise SpreadsheetError(_("Assign the columns for first name and last name."))
-    _check_duplicates_in_file(results)
-    _compare_with_register(results, user=user, division=division)
-    for result in results:
+    members = [r for r in results if r.status != "skipped"]
+    _check_duplicates_in_file(members)
+    _compare_with_register(members, user=user, division=division)
+    for result in members:
         if result.errors:
             result.status = "error"
-    return results
+    findings = {
+        "values": {
+            target: [
+                item.as_json(key, vocab[target])
+                for key, item in sorted(found.items(), key=lambda kv: (-kv[1].count, kv[0]))
+            ]
+            for target, found in resolved.items()
+        },
+        "dates": {t: q for t, q in questions.items() if q["partial"] or q["ambiguous"]},
+        "unmapped": _unmapped(header or [], rows, columns),
+    }
+    return Validation(results, findings)
+
+
+def _clean_plain(value: Any, target: str, columns: dict[int, str], result: RowResult) -> None:
+    targets = set(columns.values())
+    if target == "full_name":
+        first, last = _split_name(_text(value))
+        result.values.setdefault("first_name", first)
+        result.values.setdefault("last_name", last)
+    elif target == "postal_code_city":
+        text = _text(value)
+        if text:
+            result.values["postal_code"], result.values["city"] = _postal_code_and_city(text)
+    elif target == "street":
+        text = _text(value)
+        # "Hauptstr. 5, 01067 Dresden" in one column, when no other column has the rest.
+        whole = re.fullmatch(r"(.*?\S)\s*,\s*(?:D-)?(\d{5})\s+(\S.*)", text)
+        if whole and not targets & {"postal_code", "city", "postal_code_city"}:
+            text = whole.group(1)
+            result.values["postal_code"], result.values["city"] = whole.group(2), whole.group(3)
+        result.values["street"] = (text + " " + result.values.pop("_house", "")).strip()
+    elif target == "house_number":
+        house = _text(value)
+        if "street" in result.values:
+            result.values["street"] = f"{result.values['street']} {house}".strip()
+        else:
+            result.values["_house"] = house
+    else:
+        result.values[target] = CLEANERS.get(target, _text)(value)
+
+
+def _clean_vocabulary(
+    value: Any,
+    target: str,
+    resolved: dict[str, Resolved],
+    vocabulary: Vocabulary,
+    result: RowResult,
+) -> None:
+    key = _key(value)
+    if not key:
+        return
+    if isinstance(value, FormulaWithoutValue):
+        raise CellError(_("formula without a saved result (open and save the file in Excel)"))
+    item = resolved[key]
+    if item.choice is None:
+        names = {"column": capfirst(str(vocabulary.label)), "value": item.text}
+        if item.match.candidates:
+            names["candidates"] = ", ".join(
+                vocabulary.label_of(c) for c in item.match.candidates[:4]
+            )
+            message = _("%(column)s “%(value)s” could be %(candidates)s: choose in the value step")
+        elif target in ("division", "state"):
+            message = _(
+                "%(column)s “%(value)s” is unknown or outside your area: choose in the value "
+                "step what it means"
+            )
+        else:
+            message = _("%(column)s “%(value)s” is unknown: choose in the value step what it means")
+        raise CellError(message % names)
+    if item.choice != EMPTY:
+        result.values[f"_{target}"] = item.choice
+
+
+def _combine(result: RowResult, vocab: dict[str, Vocabulary]) -> None:
+    """The vocabulary columns together: a division within the row's state; the fee from the
+    class column, its tier from the amount column; status and reason for leaving."""
+    values = result.values
+    house = values.pop("_house", None)
+    if house and not values.get("street"):
+        values["street"] = house
+    state = values.pop("_state", None)
+    division = values.pop("_division", None)
+    if division is not None:
+        found = vocab["division"].values(division)["division"]
+        if state is not None:
+            state_division = vocab["state"].values(state)["division"]
+            if not found.path.startswith(state_division.path):
+                result.errors.append(
+                    _("division %(division)s does not belong to %(state)s")
+                    % {"division": found.name, "state": state_division.name}
+                )
+        values["division"] = found
+    elif state is not None:
+        values["division"] = vocab["state"].values(state)["division"]
+    fee = values.pop("_fee_class", None)
+    amount = values.pop("_fee_amount", None)
+    if fee is None and amount is not None:
+        fee = amount
+    if fee is not None:
+        values |= vocab["fee_class"].values(fee)
+        if amount and values["fee_class"] == "regular" and ":" in amount:
+            values |= vocab["fee_class"].values(amount)
+    status = values.pop("_status", None)
+    reason = values.pop("_end_reason", None)
+    if status is not None:
+        values |= vocab["status"].values(status)
+    if reason is not None:
+        values["end_reason"] = reason
+        values.setdefault("status", "ended")
+    if values.get("left_on") and not values.get("status"):
+        values["status"] = "ended"
 
 
 def _check_duplicates_in_file(results: list[RowResult]) -> None:
+    """The same number, or the same name and date of birth, twice: both rows are errors.
+    The same e-mail address twice is a family sharing one: a warning (with the same name it
+    is a duplicate, found by the name)."""
+
     def key_name(r: RowResult) -> tuple | None:
         born = r.values.get("date_of_birth")
         if not (born and r.values.get("last_name")):
             return None
         return (r.values["last_name"].lower(), r.values.get("first_name", "").lower(), born)
 
-    for label, key in (
-        (_("the same membership number"), lambda r: r.values.get("membership_number")),
-        (_("the same name and date of birth"), key_name),
-        (_("the same e-mail address"), lambda r: r.values.get("email") or None),
-    ):
-        counts = Counter(k for r in results if (k := key(r)) is not None)
+    def key_email_name(r: RowResult) -> tuple | None:
+        email = r.values.get("email")
+        if not email:
+            return None
+        return (email, r.values.get("first_name", "").lower(), r.values["last_name"].lower())
+
+    checks = (
+        (_("the same membership number"), lambda r: r.values.get("membership_number"), True),
+        (_("the same name and date of birth"), key_name, True),
+        (_("the same name and e-mail address"), key_email_name, True),
+        (_("the same e-mail address"), lambda r: r.values.get("email") or None, False),
+    )
+    for label, key, is_error in checks:
+        rows_of: dict[Any, list[RowResult]] = defaultdict(list)
         for result in results:
-            k = key(result)
-            if k is not None and counts[k] > 1:
-                rows = [str(r.row) for r in results if key(r) == k and r is not result]
-                result.errors.append(
-                    _("%(what)s as row %(rows)s") % {"what": label, "rows": ", ".join(rows)}
-                )
+            if (k := key(result)) is not None:
+                rows_of[k].append(result)
+        for group in rows_of.values():
+            if len(group) < 2:
+                continue
+            for result in group:
+                others = ", ".join(str(r.row) for r in group if r is not result)
+                text = _("%(what)s as row %(rows)s") % {"what": label, "rows": others}
+                if is_error:
+                    result.errors.append(text)
+                elif not any(
+                    e.startswith(str(_("the same name and e-mail address"))) for e in result.errors
+                ):
+                    result.warnings.append(text)
 
 
 def _chunks(items: list[Any], size: int = 1000) -> Iterable[list[Any]]:
@@ -375,7 +895,11 @@ def _compare_with_register(
     known: dict[int, Member] = {}
     for chunk in _chunks(numbers):
         known.update({m.membership_number: m for m in visible.filter(membership_number__in=chunk)})
-    newcomers = [r for r in results if not r.values.get("membership_number")]
+    newcomers = [
+        r
+        for r in results
+        if not r.values.get("membership_number") or r.values["membership_number"] not in known
+    ]
     names = sorted(
         {r.values.get("last_name", "") for r in newcomers if r.values.get("date_of_birth")}
     )
@@ -391,7 +915,7 @@ def _compare_with_register(
     if user is not None:
         pending = pending.visible_to(user, Action.REQUEST_CHANGE)
     people: set[tuple] = set()
-    addresses: set[str] = set()
+    addresses: dict[str, set[str]] = defaultdict(set)
     for chunk in _chunks(names):
         people |= set(
             scope.current()
@@ -405,32 +929,50 @@ def _compare_with_register(
                 born = date.fromisoformat(proposed["date_of_birth"])
                 people.add((proposed.get("last_name"), proposed.get("first_name"), born))
     for chunk in _chunks(emails):
-        addresses |= set(scope.current().filter(email__in=chunk).values_list("email", flat=True))
-        addresses |= set(
-            pending.filter(proposed__email__in=chunk).values_list("proposed__email", flat=True)
-        )
+        for email, first in (
+            scope.current().filter(email__in=chunk).values_list("email", "first_name")
+        ):
+            addresses[email.lower()].add(first.casefold())
+        for proposed in pending.filter(proposed__email__in=chunk).values_list(
+            "proposed", flat=True
+        ):
+            addresses[proposed["email"].lower()].add(proposed.get("first_name", "").casefold())
     for result in results:
-        number = result.values.get("membership_number")
-        if number:
-            member = known.get(number)
-            if member is None:
-                result.errors.append(
-                    _("membership number %s is not in your area of the register") % number
-                )
-                continue
-            _diff(result, member)
-            continue
         values = result.values
-        if (
-            values.get("last_name"),
-            values.get("first_name"),
-            values.get("date_of_birth"),
-        ) in people:
-            result.errors.append(
+        number = values.get("membership_number")
+        if number and number in known:
+            _diff(result, known[number])
+            continue
+        duplicates = []
+        if (values.get("last_name"), values.get("first_name"), values.get("date_of_birth")) in (
+            people
+        ):
+            duplicates.append(
                 _("a member with the same name and date of birth is already in the register")
             )
-        if values.get("email") and values["email"] in addresses:
-            result.errors.append(_("a member with this e-mail address is already in the register"))
+        email = values.get("email")
+        if email and email in addresses:
+            if values.get("first_name", "").casefold() in addresses[email]:
+                duplicates.append(
+                    _("a member with this name and e-mail address is already in the register")
+                )
+            else:
+                result.warnings.append(
+                    _("a member with another name uses this e-mail address (a family?)")
+                )
+        if number:
+            # Not in (your area of) the register: listed apart, proposed as an entry if wanted.
+            result.status = "unknown"
+            result.warnings.append(_("membership number %s is not in the register") % number)
+            if duplicates:
+                result.proposable = False
+                result.warnings += duplicates
+            continue
+        if values.get("status") == "ended":
+            result.status = "skipped"
+            result.warnings.append(_("a former member (ended in the sheet): not entered"))
+            continue
+        result.errors += duplicates
 
 
 def _diff(result: RowResult, member: Member) -> None:
@@ -439,6 +981,10 @@ def _diff(result: RowResult, member: Member) -> None:
     if division is not None and division.pk != member.division_id:
         result.errors.append(
             _("the division differs from the register: request a transfer instead")
+        )
+    if result.values.get("status") == "ended" and member.status != "ended":
+        result.warnings.append(
+            _("the sheet says this membership ended: request the exit on the member page")
         )
     for name in COMPARED:
         if name not in result.values:
@@ -497,12 +1043,14 @@ def check_batch(*, batch_id: int, mapping: dict[str, str] | None = None) -> Impo
             "numbers": parsed.row_numbers,
         }
         batch.mapping = mapping or batch.mapping or guess_mapping(parsed.header)
-        results = validate(
+        validation = validate(
             rows=parsed.rows,
             row_numbers=parsed.row_numbers,
             mapping=batch.mapping,
             user=user,
             division=batch.division,
+            decisions=Decisions.of(batch),
+            header=parsed.header,
             progress=_progress(batch.pk, batch.total_rows),
         )
     except Exception as error:
@@ -519,9 +1067,16 @@ def check_batch(*, batch_id: int, mapping: dict[str, str] | None = None) -> Impo
         if batch.header:
             batch.status = ImportBatch.Status.CHECKED  # the mapping can still be corrected
         batch.new = batch.changed = batch.unchanged = batch.errors = 0
+        batch.findings = {}
         batch.save()
         return batch
+    results = validation.results
     counts = Counter(r.status for r in results)
+    batch.findings = validation.findings | {
+        "unknown": counts["unknown"],
+        "skipped": counts["skipped"],
+        "warnings": sum(1 for r in results if r.warnings and r.status != "skipped"),
+    }
     batch.report = [r.as_json() for r in results]
     batch.new, batch.changed, batch.unchanged, batch.errors = (
         counts["new"],
@@ -540,7 +1095,7 @@ def _member_values(values: dict[str, Any]) -> dict[str, Any]:
     cleaned = {}
     for name, value in values.items():
         if name in EDITABLE_FIELDS and value not in ("", None):
-            cleaned[name] = date.fromisoformat(value) if name == "date_of_birth" else value
+            cleaned[name] = date.fromisoformat(value) if name in DATE_FIELDS else value
     return cleaned
 
 
@@ -585,14 +1140,109 @@ def start_check(*, batch: ImportBatch, by: User, mapping: dict[str, str] | None 
     transaction.on_commit(lambda: tasks.check_import.delay(batch.pk, mapping))
 
 
-def start_apply(*, batch: ImportBatch, by: User, checked_at: str) -> bool:
+def decide_values(
+    *,
+    batch: ImportBatch,
+    by: User,
+    values: dict[str, dict[str, str]],
+    dates: dict[str, dict[str, str]],
+) -> None:
+    """The value step: what each listed value means (remembered for the division's next
+    upload) and how each date column is read; the sheet is checked again with them."""
+    _uploader_only(batch, by)
+    with transaction.atomic():
+        for name, chosen in values.items():
+            for key, choice in chosen.items():
+                ImportValueChoice.objects.update_or_create(
+                    division=batch.division,
+                    field=name,
+                    key=key[:200],
+                    defaults={"choice": choice, "decided_by": by},
+                )
+        choices = dict(batch.choices or {})
+        choices["values"] = {
+            name: {**choices.get("values", {}).get(name, {}), **chosen}
+            for name, chosen in (choices.get("values", {}) | values).items()
+        }
+        choices["dates"] = {**choices.get("dates", {}), **dates}
+        ImportBatch.objects.filter(pk=batch.pk).update(choices=choices)
+        services.record_audit(
+            actor=by,
+            action="import.values_decided",
+            obj=batch,
+            division=batch.division,
+            summary=f"{batch.filename}: values decided",
+            data={"values": values, "dates": dates},
+        )
+        start_check(batch=batch, by=by)
+
+
+def choices_from_file(path: Any, *, division: Division, user: User | None) -> dict[str, Any]:
+    """A value file for the command line (the value step's answers as JSON), checked: a
+    value that means nothing known is refused with its name."""
+    import json
+
+    try:
+        given = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise SpreadsheetError(_("The value file cannot be read: %s") % error) from error
+    if not isinstance(given, dict):
+        raise SpreadsheetError(_("The value file must hold a JSON object."))
+    global_user = None if user is None or access.has_global_access(user) else user
+    vocab = vocabularies(division, global_user)
+    values: dict[str, dict[str, str]] = {}
+    for name, chosen in given.items():
+        if name == "dates":
+            continue
+        if name not in vocab or not isinstance(chosen, dict):
+            raise SpreadsheetError(_("The value file names an unknown column: %s") % name)
+        for text, meaning in chosen.items():
+            meaning = str(meaning)
+            if meaning != EMPTY and name in ("division", "state"):
+                meaning = vocab[name].find(meaning) or ""
+            if not meaning or not (meaning == EMPTY or vocab[name].valid(meaning)):
+                raise SpreadsheetError(
+                    _("The value file says “%(text)s” means “%(meaning)s”, which is unknown.")
+                    % {"text": text, "meaning": chosen[text]}
+                )
+            values.setdefault(name, {})[_key(text)] = meaning
+    dates = given.get("dates") or {}
+    if not isinstance(dates, dict) or any(
+        name not in DATE_FIELDS
+        or not isinstance(d, dict)
+        or d.get("order", "dmy") not in ("dmy", "mdy")
+        or d.get("partial", "first") not in ("first", "refuse")
+        for name, d in dates.items()
+    ):
+        raise SpreadsheetError(_("The value file's dates are not understood."))
+    return {"values": values, "dates": dates}
+
+
+def forget_value(*, choice: ImportValueChoice, by: User) -> None:
+    """Drop a remembered value correction (the next upload matches that value anew)."""
+    services.record_audit(
+        actor=by,
+        action="import.value_forgotten",
+        obj=choice.division,
+        division=choice.division,
+        summary=f"{choice.field}: {choice.key} → {choice.choice} forgotten",
+    )
+    choice.delete()
+
+
+def start_apply(
+    *, batch: ImportBatch, by: User, checked_at: str, propose_unknown: bool = False
+) -> bool:
     """Claim the checked batch for applying; False if it is not (or no longer) applicable,
-    or if it was checked again since the preview `checked_at` (its finish time) was shown."""
+    or if it was checked again since the preview `checked_at` (its finish time) was shown.
+    With `propose_unknown` the rows whose number the register does not know are entered
+    (the federal office) or proposed as entries (a board) too."""
     from members import tasks
 
     _uploader_only(batch, by)
     if batch.finished_at is None or checked_at != batch.finished_at.isoformat():
         return False
+    choices = dict(batch.choices or {}) | {"propose_unknown": propose_unknown}
     claimed = (
         ImportBatch.objects.filter(
             pk=batch.pk,
@@ -601,7 +1251,7 @@ def start_apply(*, batch: ImportBatch, by: User, checked_at: str) -> bool:
             finished_at=batch.finished_at,
         )
         .exclude(report=[])
-        .update(status=ImportBatch.Status.APPLYING)
+        .update(status=ImportBatch.Status.APPLYING, choices=choices)
     )
     if claimed:
         cache.set(PROGRESS_KEY.format(batch.pk), (0, batch.total_rows), 3600)
@@ -639,9 +1289,13 @@ def apply_batch(*, batch_id: int) -> ImportBatch:
     codes |= {normalise_header(d.name): d for d in divisions.values()}
     today = timezone.localdate()
     report = _progress(batch.pk, batch.total_rows)
+    propose = bool((batch.choices or {}).get("propose_unknown"))
+    highest = 0
     for position, row in enumerate(batch.report):
         values = _member_values(row["values"])
-        if row["status"] == "new":
+        number = row["values"].get("membership_number")
+        unknown = row["status"] == "unknown" and propose and row.get("proposable", True)
+        if row["status"] == "new" or unknown:
             target = (
                 codes.get(normalise_header(row["values"].get("division") or "")) or batch.division
             )
@@ -658,7 +1312,9 @@ def apply_batch(*, batch_id: int) -> ImportBatch:
                     joined_on=joined,
                     reason=f"Import {batch.filename}",
                     welcome=False,  # the federal office's import brings in an existing register
+                    membership_number=number if unknown else None,
                 )
+                highest = max(highest, number or 0) if unknown else highest
             else:
                 request = services.submit_change_request(
                     by=by,
@@ -666,7 +1322,8 @@ def apply_batch(*, batch_id: int) -> ImportBatch:
                     division=target,
                     values=values,
                     effective_on=min(joined, today),
-                    note=f"Import {batch.filename}, Zeile {row['row']}",
+                    note=f"Import {batch.filename}, Zeile {row['row']}"
+                    + (f", Nummer laut Liste {number}" if unknown else ""),
                     granting=False,
                 )
                 request.batch = batch
@@ -706,6 +1363,10 @@ def apply_batch(*, batch_id: int) -> ImportBatch:
                 request.save(update_fields=["batch"])
         if position % 200 == 0:
             report(position)
+    # Numbers brought in from the sheet: the sequence continues after the highest.
+    NumberSequence.objects.filter(name="membership", last_value__lt=highest).update(
+        last_value=highest
+    )
     batch.status = ImportBatch.Status.APPLIED if direct else ImportBatch.Status.SUBMITTED
     batch.finished_at = timezone.now()
     batch.content = b""  # the sheet has served its purpose; keep only its hash and counts

@@ -18,6 +18,10 @@ class FeePolicy(Protocol):
         """The yearly amounts a regular member chooses from on a day (empty: any amount)."""
         ...
 
+    def amounts(self, on: date) -> dict[str, Decimal]:
+        """The yearly amount of each fee class on a day (the regular one without a tier)."""
+        ...
+
     def validate(
         self,
         values: Mapping[str, Any],
@@ -35,6 +39,9 @@ class FeePolicy(Protocol):
 class _AnythingGoes:
     def tiers(self, on: date) -> list[Decimal]:
         return []
+
+    def amounts(self, on: date) -> dict[str, Decimal]:
+        return {}
 
     def validate(
         self,

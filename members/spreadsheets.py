@@ -1,4 +1,4 @@
-"""Reading member spreadsheets: .xlsx and .csv, defensively.
+"""Reading member spreadsheets: .xlsx, .ods, .xls and .csv, defensively.
 
 A legacy sheet is messy: a title above the header, German headers in many spellings, dates
 as text or Excel serial numbers, postal codes that lost their leading zero, phone numbers as
@@ -71,13 +71,10 @@ def read(content: bytes, filename: str) -> list[list[Any]]:
     if not content.strip():
         raise SpreadsheetError(_("The file is empty."))
     if content[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise SpreadsheetError(
-            _(
-                "This is a password-protected workbook or an old .xls file. Please save it "
-                "without a password as .xlsx (Excel workbook) and upload it again."
-            )
-        )
+        return _read_with_calamine(content, _("an old Excel workbook (.xls)"))
     if content[:4] == b"PK\x03\x04":
+        if _is_ods(content):
+            return _read_ods(content)
         return _read_xlsx(content)
     if filename.lower().endswith((".xlsx", ".xlsm", ".xls")):
         raise SpreadsheetError(_("This file is not a valid Excel workbook (.xlsx)."))
@@ -132,6 +129,61 @@ def _read_xlsx(content: bytes) -> list[list[Any]]:
     except Exception as error:  # openpyxl raises many kinds on broken files
         raise SpreadsheetError(_("The workbook is damaged and cannot be read.")) from error
     return rows
+
+
+ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
+
+
+def _is_ods(content: bytes) -> bool:
+    """A LibreOffice sheet: a zip whose first part names the OpenDocument spreadsheet type."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+        names = archive.namelist()
+        return "mimetype" in names and archive.read("mimetype").strip() == ODS_MIMETYPE
+    except (zipfile.BadZipFile, KeyError, RuntimeError):
+        return False
+
+
+def _read_ods(content: bytes) -> list[list[Any]]:
+    """A LibreOffice sheet (.ods), refused before reading when its parts are implausibly
+    large (a zip bomb), then read by Calamine."""
+    archive = zipfile.ZipFile(io.BytesIO(content))
+    if sum(info.file_size for info in archive.infolist()) > MAX_UNZIPPED or any(
+        info.file_size > MAX_SHEET_PART for info in archive.infolist()
+    ):
+        raise _refused_as_too_large()
+    return _read_with_calamine(content, _("a LibreOffice sheet (.ods)"))
+
+
+def _read_with_calamine(content: bytes, kind: str) -> list[list[Any]]:
+    """The first sheet's rows, as Python values (text, numbers, dates); Calamine reads
+    .ods and the old .xls. Empty cells become None, as openpyxl gives them."""
+    from python_calamine import CalamineWorkbook, PasswordError
+
+    try:
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
+        values = workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)
+    except PasswordError as error:
+        raise SpreadsheetError(_password_message()) from error
+    except Exception as error:  # Calamine raises many kinds on broken files
+        if content[:4] != b"PK\x03\x04":
+            raise SpreadsheetError(_password_message()) from error
+        raise SpreadsheetError(
+            _("This file is %(kind)s, but it is damaged and cannot be read.") % {"kind": kind}
+        ) from error
+    if len(values) > MAX_ROWS + HEADER_SEARCH_ROWS:
+        raise SpreadsheetError(_too_many_rows())
+    rows = [[None if cell == "" else cell for cell in row[:MAX_COLUMNS]] for row in values]
+    if sum(len(row) for row in rows) > MAX_CELLS:
+        raise SpreadsheetError(_too_many_rows())
+    return rows
+
+
+def _password_message() -> str:
+    return _(
+        "This workbook is password-protected or cannot be read. Please save it without a "
+        "password as .xlsx (Excel workbook) and upload it again."
+    )
 
 
 def _refused_as_too_large() -> SpreadsheetError:

@@ -22,6 +22,7 @@ urlpatterns = [
     path("imports/<int:pk>/", views.import_detail, name="import_detail"),
     path("imports/<int:pk>/progress/", views.import_progress, name="import_progress"),
     path("imports/<int:pk>/errors.xlsx", views.import_errors, name="import_errors"),
+    path("imports/<int:pk>/values/", views.import_values, name="import_values"),
     path("imports/<int:pk>/apply/", views.import_apply, name="import_apply"),
     path("imports/<int:pk>/discard/", views.import_discard, name="import_discard"),
     path("requests/", views.request_list, name="request_list"),

@@ -25,7 +25,12 @@ from members.models.register import (
     PeriodStart,
 )
 from members.models.requests import ChangeRequest, ChangeRequestQuerySet, RequestKind, RequestStatus
-from members.models.transfers import ExportLog, ImportBatch, ImportBatchQuerySet
+from members.models.transfers import (
+    ExportLog,
+    ImportBatch,
+    ImportBatchQuerySet,
+    ImportValueChoice,
+)
 
 __all__ = [
     "PERIOD_END_CHOICES",
@@ -45,6 +50,7 @@ __all__ = [
     "FeeClass",
     "ImportBatch",
     "ImportBatchQuerySet",
+    "ImportValueChoice",
     "Member",
     "MemberQuerySet",
     "MemberStatus",

@@ -65,6 +65,12 @@ class ImportBatch(models.Model):
     unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
     errors = models.PositiveIntegerField(_("rows with errors"), default=0)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # The value step's answers: {"values": {field: {value: choice}}, "dates": {field:
+    # {"order": "dmy"|"mdy", "partial": "first"}}, "propose_unknown": bool}.
+    choices = models.JSONField(default=dict, blank=True)
+    # What the check found besides the rows: distinct values and their matches, date
+    # questions, columns not imported (members.imports.validate).
+    findings = models.JSONField(default=dict, blank=True, editable=False)
 
     objects = ImportBatchQuerySet.as_manager()
 
@@ -106,3 +112,36 @@ class ExportLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.exported_by} {self.exported_at:%Y-%m-%d %H:%M}: {self.purpose}"
+
+
+class ImportValueChoice(models.Model):
+    """A value of a sheet and what it means, decided once by a person importing for a
+    division and offered again at the division's next upload ("KV Dresden" is SN-DD)."""
+
+    division = models.ForeignKey(
+        Division, on_delete=models.CASCADE, related_name="+", verbose_name=_("division")
+    )
+    field = models.CharField(_("column"), max_length=20)
+    key = models.CharField(_("value"), max_length=200)  # as members.imports._key gives it
+    choice = models.CharField(_("means"), max_length=40)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("value correction of imports")
+        verbose_name_plural = _("value corrections of imports")
+        ordering = ["division", "field", "key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["division", "field", "key"], name="members_importvaluechoice_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.key} → {self.choice}"

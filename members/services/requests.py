@@ -275,8 +275,13 @@ def _refuse_duplicate_entry(request: ChangeRequest) -> None:
     """A person already in the register (anywhere) is not admitted a second time."""
     proposed = request.proposed
     current = Member.objects.current()
+    # A family may share one address: the same address is the same person only with the
+    # same first name.
     same_email = (
-        bool(proposed.get("email")) and current.filter(email__iexact=proposed["email"]).first()
+        bool(proposed.get("email"))
+        and current.filter(
+            email__iexact=proposed["email"], first_name__iexact=proposed.get("first_name", "")
+        ).first()
     )
     same_person = (
         bool(proposed.get("date_of_birth"))

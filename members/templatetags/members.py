@@ -88,13 +88,19 @@ def field_value(name: str, value: Any, division_names: dict[int, str] | None = N
 
 @register.filter
 def import_counts(batch: Any) -> list[tuple[str, int, str]]:
-    """The preview's four numbers with their labels."""
-    return [
+    """The preview's numbers with their labels: every row of the sheet is in one of them."""
+    findings = batch.findings or {}
+    counts = [
         (_("new"), batch.new, ""),
         (_("changed"), batch.changed, ""),
         (_("unchanged"), batch.unchanged, "text-body-secondary"),
         (_("rows with errors"), batch.errors, "text-danger" if batch.errors else ""),
     ]
+    if findings.get("unknown"):
+        counts.append((_("not in the register"), findings["unknown"], "text-warning-emphasis"))
+    if findings.get("skipped"):
+        counts.append((_("not imported"), findings["skipped"], "text-body-secondary"))
+    return counts
 
 
 def _url_maker(name: str) -> Callable[[int], str]:

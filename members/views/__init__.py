@@ -20,6 +20,7 @@ from members.views.transfers import (
     import_errors,
     import_new,
     import_progress,
+    import_values,
     member_export,
 )
 
@@ -35,6 +36,7 @@ __all__ = [
     "import_errors",
     "import_new",
     "import_progress",
+    "import_values",
     "member_detail",
     "member_export",
     "member_list",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -24,8 +26,11 @@ PREVIEW_ROWS = 200
 class UploadForm(forms.Form):
     file = forms.FileField(
         label=gettext_lazy("Spreadsheet"),
-        help_text=gettext_lazy("An Excel workbook (.xlsx) or a CSV file, at most 10 MB."),
-        widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.csv,text/csv"}),
+        help_text=gettext_lazy(
+            "An Excel workbook (.xlsx or .xls), a LibreOffice sheet (.ods) or a CSV file, at "
+            "most 10 MB."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.xls,.ods,.csv,text/csv"}),
     )
 
 
@@ -88,6 +93,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx and not request.htmx.history_restore_request and batch.is_busy:
         return _progress(request, batch)
     report = batch.report or []
+    findings = batch.findings or {}
     return render(
         request,
         "members/import_detail.html",
@@ -102,11 +108,116 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "labels": imports.field_labels(),
             "problems": [r for r in report if r["errors"]][:PREVIEW_ROWS],
             "changes": [r for r in report if r["status"] == "changed"][:PREVIEW_ROWS],
+            "unknown": [r for r in report if r["status"] == "unknown"][:PREVIEW_ROWS],
+            "skipped": [r for r in report if r["status"] == "skipped"][:PREVIEW_ROWS],
+            "warned": [
+                r
+                for r in report
+                if r.get("warnings") and r["status"] not in ("skipped", "unknown", "error")
+            ][:PREVIEW_ROWS],
+            "value_fields": _value_fields(batch, findings),
+            "date_questions": [
+                (name, imports.field_labels().get(name, name), question)
+                for name, question in findings.get("dates", {}).items()
+            ],
+            "open_values": any(
+                not item["choice"]
+                for items in findings.get("values", {}).values()
+                for item in items
+            )
+            or bool(findings.get("dates")),
+            "division_options": _division_options(batch, findings),
             "progress": imports.progress_of(batch),
             "direct": access.has_global_access(batch.uploaded_by),
             "is_uploader": batch.uploaded_by_id == request.user.pk,
         },
     )
+
+
+def _value_fields(batch: ImportBatch, findings: dict) -> list[dict]:
+    """The value step's tables: per column with a fixed vocabulary, its distinct values,
+    what each was matched to, and the choices (none for divisions: typed, with a list)."""
+    if not findings.get("values"):
+        return []
+    vocabularies = imports.vocabularies(batch.division, _importer(batch))
+    labels = imports.field_labels()
+    fields = []
+    for name, items in findings["values"].items():
+        vocabulary = vocabularies[name]
+        typed = name in ("division", "state")
+        fields.append(
+            {
+                "name": name,
+                "label": labels.get(name, name),
+                "items": items,
+                "typed": typed,
+                "choices": [] if typed else vocabulary.choices(),
+            }
+        )
+    return fields
+
+
+def _division_options(batch: ImportBatch, findings: dict) -> list[str]:
+    names = set(findings.get("values", {})) & {"division", "state"}
+    if not names:
+        return []
+    vocabulary = imports.vocabularies(batch.division, _importer(batch))["division"]
+    return [label for _pk, label in vocabulary.choices()]
+
+
+def _importer(batch: ImportBatch) -> Any:
+    """The user whose area bounds the import's values (None: the federal office's)."""
+    return None if access.has_global_access(batch.uploaded_by) else batch.uploaded_by
+
+
+@login_required
+def import_values(request: HttpRequest, pk: int) -> HttpResponse:
+    """The value step: what each listed value means, how date columns are read."""
+    batch = get_visible_or_404(request.user, ImportBatch, Action.REQUEST_CHANGE, pk=pk)
+    if request.method != "POST" or batch.status != ImportBatch.Status.CHECKED:
+        return redirect("members:import_detail", pk=batch.pk)
+    if batch.uploaded_by_id != request.user.pk:
+        messages.error(request, _("Only the person who uploaded the file can change it."))
+        return redirect("members:import_detail", pk=batch.pk)
+    findings = batch.findings or {}
+    vocabularies = imports.vocabularies(batch.division, _importer(batch))
+    values: dict[str, dict[str, str]] = {}
+    problems = []
+    for name, items in findings.get("values", {}).items():
+        vocabulary = vocabularies[name]
+        for position, item in enumerate(items):
+            given = request.POST.get(f"value-{name}-{position}", "").strip()
+            if request.POST.get(f"key-{name}-{position}") != item["key"]:
+                continue  # the form is older than the check: leave this value alone
+            if name in ("division", "state") and given and given != imports.EMPTY:
+                choice = vocabulary.find(given)
+                if choice is None:
+                    problems.append(item["text"])
+                    continue
+            else:
+                choice = given if given == imports.EMPTY or vocabulary.valid(given) else ""
+            if choice and choice != item["choice"]:  # what was in effect changes
+                values.setdefault(name, {})[item["key"]] = choice
+    dates = {}
+    for name in findings.get("dates", {}):
+        decided = {}
+        order = request.POST.get(f"date-order-{name}", "")
+        fill = request.POST.get(f"date-partial-{name}", "")
+        if order in ("dmy", "mdy"):
+            decided["order"] = order
+        if fill in ("first", "refuse"):
+            decided["partial"] = fill
+        if decided:
+            dates[name] = decided
+    if problems:
+        messages.error(
+            request,
+            _("No division of your area is called %s: type its code or pick it from the list.")
+            % ", ".join(f"“{p}”" for p in problems),
+        )
+    with transaction.atomic():
+        imports.decide_values(batch=batch, by=request.user, values=values, dates=dates)
+    return redirect("members:import_detail", pk=batch.pk)
 
 
 def _progress(request: HttpRequest, batch: ImportBatch) -> HttpResponse:
@@ -147,7 +258,10 @@ def import_apply(request: HttpRequest, pk: int) -> HttpResponse:
     if batch.uploaded_by_id != request.user.pk:
         messages.error(request, _("Only the person who uploaded the file can submit it."))
     elif not imports.start_apply(
-        batch=batch, by=request.user, checked_at=request.POST.get("checked_at", "")
+        batch=batch,
+        by=request.user,
+        checked_at=request.POST.get("checked_at", ""),
+        propose_unknown=request.POST.get("propose_unknown") == "1",
     ):
         messages.error(
             request,

@@ -34,6 +34,7 @@ FOREIGN_OBJECT_URLS = {
     "members:import_progress": lambda objs: [objs["import"].pk],
     "members:import_errors": lambda objs: [objs["import"].pk],
     "members:import_apply": lambda objs: [objs["import"].pk],
+    "members:import_values": lambda objs: [objs["import"].pk],
     "members:import_discard": lambda objs: [objs["import"].pk],
     "finance:member_account": lambda objs: [objs["member"].pk],
     "finance:division_overview": lambda objs: [objs["division"].pk],
@@ -62,6 +63,7 @@ FOREIGN_OBJECT_URLS = {
 # What the own state's board gets for a plain GET (200 unless the URL is an action).
 OWN_STATUS = {
     "members:import_apply": 302,
+    "members:import_values": 302,
     "members:import_discard": 302,
     "members:import_progress": 204,
     **{

@@ -129,10 +129,20 @@ def test_messy_sheet_gives_exact_values_and_errors(tree, board_sn, register):
         "Postleitzahl „123“ hat keine fünf Ziffern",
         "„kein-mail“ ist keine E-Mail-Adresse",
     ]
-    assert rows[4]["errors"] == ["dieselbe E-Mail-Adresse wie Zeile 10"]
-    assert rows[10]["errors"] == ["dieselbe E-Mail-Adresse wie Zeile 4"]
-    assert rows[11]["errors"] == ["Gliederung „SH-KI“ ist unbekannt oder außerhalb deines Bereichs"]
-    assert (batch.new, batch.changed, batch.unchanged, batch.errors) == (1, 1, 1, 4)
+    # Two people sharing one address (a family): a warning on both, no error.
+    assert (rows[4]["errors"], rows[4]["warnings"]) == (
+        [],
+        ["dieselbe E-Mail-Adresse wie Zeile 10"],
+    )
+    assert (rows[10]["errors"], rows[10]["warnings"]) == (
+        [],
+        ["dieselbe E-Mail-Adresse wie Zeile 4"],
+    )
+    assert rows[11]["errors"] == [
+        "Gliederung „SH-KI“ ist unbekannt oder außerhalb deines Bereichs: wähle im Werteschritt, "
+        "was sie bedeutet"
+    ]
+    assert (batch.new, batch.changed, batch.unchanged, batch.errors) == (3, 1, 1, 2)
 
 
 def test_nothing_is_written_while_a_row_has_an_error(client, upload, tree, board_sn, register):
@@ -171,8 +181,11 @@ def test_error_list_has_the_original_rows_and_an_error_column(
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][-1] == "Fehler"
     assert rows[1][1:3] == ("  Jörg ", "Müller")
-    assert rows[1][-1] == "dieselbe E-Mail-Adresse wie Zeile 10"
     assert rows[1][-2] == "'=SUMME(A1:A2)"  # kept as text, never run
+    assert rows[5][1:3] == ("Fehler", "Haft")
+    assert rows[5][-1] == (
+        "Postleitzahl „123“ hat keine fünf Ziffern; „kein-mail“ ist keine E-Mail-Adresse"
+    )
     assert rows[4][-1] in (None, "")  # the unchanged member has no error
 
 
@@ -322,7 +335,7 @@ def test_correcting_the_mapping_checks_again(
         (
             b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100,
             "geschuetzt.xlsx",
-            "passwortgeschützte",
+            "passwortgeschützt",
         ),
         (b"PK\x03\x04 broken zip", "kaputt.xlsx", "keine gültige Excel-Arbeitsmappe"),
         (b"", "leer.csv", "Die Datei ist leer."),
@@ -456,7 +469,7 @@ def test_a_board_learns_nothing_about_people_in_other_states(tree, board_sn, fed
     flagged = check(federal_admin, tree.sn, content, "a.csv").report[0]["errors"]
     assert flagged == [
         "ein Mitglied mit demselben Namen und Geburtsdatum ist schon im Register",
-        "ein Mitglied mit dieser E-Mail-Adresse ist schon im Register",
+        "ein Mitglied mit diesem Namen und dieser E-Mail-Adresse ist schon im Register",
     ]
 
 
@@ -505,7 +518,10 @@ def test_implausible_values_are_errors_not_guesses(tree, board_sn):
         [[None, "A", "B", "Weg 1", "0410", "Ort", "", None, 1969, None, None, None, None]]
     )
     errors = check(board_sn, tree.sn, content).report[0]["errors"]
-    assert errors == ["Postleitzahl „0410“ hat keine fünf Ziffern", "„1969“ ist kein Datum"]
+    assert errors == [
+        "Postleitzahl „0410“ hat keine fünf Ziffern",
+        "Geburtsdatum „1969“ ohne Tag: wähle im Werteschritt, wie solche Daten gelesen werden",
+    ]
 
 
 def test_the_error_list_neutralises_headers_and_the_file_goes_after_submission(
