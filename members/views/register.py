@@ -1,9 +1,11 @@
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, overload
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Count, QuerySet, Window
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.functional import cached_property
@@ -54,6 +56,56 @@ class CountedPaginator(Paginator):
         return min(found, COUNT_LIMIT)
 
 
+class SearchMatches(Sequence[Member]):
+    """A search's matching members in list order, read a page at a time: each page's query
+    also counts all the matches (a window count), so a common name's thousand matches are
+    sorted by the database and only the page's rows travel to Python. The page asked for is
+    read first; a page past the end costs one more query for the last one."""
+
+    def __init__(self, members: QuerySet[Member], page_size: int, page: str | None) -> None:
+        # The divisions are joined to the page's rows only (a join before the sort would
+        # look up the division of every match).
+        fields = [name for name in ROW_FIELDS if not name.startswith("division__")]
+        self.query = members.only(*fields, "division_id").annotate(matches=Window(Count("pk")))
+        self.pages: dict[int, tuple[int, list[Member]]] = {}  # start -> (stop, rows)
+        self.total: int | None = None
+        try:
+            number = max(int(page or 1), 1)
+        except ValueError:
+            number = 1
+        self._read((number - 1) * page_size, number * page_size)
+        if self.total is None:  # past the end (or nothing found): count from the start
+            self._read(0, page_size)
+        self.total = self.total or 0
+
+    def _read(self, start: int, stop: int) -> list[Member]:
+        rows = list(self.query[start:stop])
+        if rows:
+            self.total = rows[0].matches
+            divisions = Division.objects.only("name").in_bulk({m.division_id for m in rows})
+            for member in rows:
+                member.division = divisions[member.division_id]
+        self.pages[start] = (stop, rows)
+        return rows
+
+    def __len__(self) -> int:
+        return self.total or 0
+
+    @overload
+    def __getitem__(self, index: int) -> Member: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Member]: ...
+    def __getitem__(self, index: int | slice) -> Member | list[Member]:
+        if isinstance(index, int):
+            return self[index : index + 1][0]
+        start = index.start or 0
+        stop = len(self) if index.stop is None else index.stop
+        read_stop, rows = self.pages.get(start, (-1, []))
+        if stop <= read_stop:
+            return rows[: stop - start]
+        return self._read(start, stop)
+
+
 @login_required
 def member_list(request: HttpRequest, pk: int) -> HttpResponse:
     division = get_visible_or_404(request.user, Division, Action.VIEW_MEMBERS, pk=pk)
@@ -62,16 +114,22 @@ def member_list(request: HttpRequest, pk: int) -> HttpResponse:
     form = MemberFilterForm(request.GET, user=request.user, within=division, finance=finance)
     visible = Member.objects.visible_to(request.user)
     members = form.filter(visible.in_subtree(division))
-    # Page through ids (read from the indexes alone), then load the rows of this page only.
-    ids = members.values_list("pk", flat=True)
     if form.searching:
-        # A search finds its matches in one pass anyway: keep up to the limit, in order.
-        ids = list(ids[: COUNT_LIMIT + 1])
-    paginator = CountedPaginator(ids, PAGE_SIZE, count=form.count_from_figures())
-    page = paginator.get_page(request.GET.get("page"))
-    page_ids = list(page.object_list)
-    rows = visible.filter(pk__in=page_ids).select_related("division").only(*ROW_FIELDS).in_bulk()
-    page.object_list = [rows[pk] for pk in page_ids]
+        # A search finds and sorts all its matches in one pass anyway: the page's query
+        # counts them too and reads the page's rows.
+        matches = SearchMatches(members, PAGE_SIZE, request.GET.get("page"))
+        paginator = CountedPaginator(matches, PAGE_SIZE, count=len(matches))
+        page = paginator.get_page(request.GET.get("page"))
+    else:
+        # Page through ids (read from the indexes alone), then load this page's rows only.
+        ids = members.values_list("pk", flat=True)
+        paginator = CountedPaginator(ids, PAGE_SIZE, count=form.count_from_figures())
+        page = paginator.get_page(request.GET.get("page"))
+        page_ids = list(page.object_list)
+        rows = (
+            visible.filter(pk__in=page_ids).select_related("division").only(*ROW_FIELDS).in_bulk()
+        )
+        page.object_list = [rows[pk] for pk in page_ids]
     context = {
         "division": division,
         "ancestors": queries.visible_ancestors(request.user, division),

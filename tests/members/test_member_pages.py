@@ -277,12 +277,42 @@ def test_a_long_filtered_list_says_more_than_instead_of_counting_all(
 
     monkeypatch.setattr(register, "COUNT_LIMIT", 2)
     for first_name in ("Anna", "Berta", "Clara"):
-        make_member(tree.leipzig, first_name=first_name, last_name="Schmidt")
+        make_member(tree.leipzig, first_name=first_name, last_name="Schmidt", fee_class="reduced")
     client.force_login(board_sn)
-    response = client.get(reverse("members:member_list", args=[tree.sn.pk]), {"q": "schmidt"})
+    url = reverse("members:member_list", args=[tree.sn.pk])
+    response = client.get(url, {"fee_class": "reduced"})
     assert [m.first_name for m in response.context["page_obj"]] == ["Anna", "Berta"]
     assert "Mehr als 2 Mitglieder" in response.text
     assert "Seite 1 von" not in response.text
+
+
+def test_a_search_counts_all_its_matches_and_pages_through_them_in_order(
+    client, tree, board_sn, monkeypatch
+):
+    from members.views import register
+
+    monkeypatch.setattr(register, "PAGE_SIZE", 2)
+    for first_name in ("Clara", "Anna", "Emil", "Berta", "Dora"):
+        make_member(tree.leipzig, first_name=first_name, last_name="Schmidt")
+    make_member(tree.leipzig, first_name="Otto", last_name="Schmied")
+    client.force_login(board_sn)
+    url = reverse("members:member_list", args=[tree.sn.pk])
+    pages = {
+        page: client.get(url, {"q": "schmidt", "page": page}).context["page_obj"]
+        for page in ("1", "2", "3", "9", "x")
+    }
+    assert {page: [m.first_name for m in obj] for page, obj in pages.items()} == {
+        "1": ["Anna", "Berta"],
+        "2": ["Clara", "Dora"],
+        "3": ["Emil"],
+        "9": ["Emil"],  # past the end: the last page
+        "x": ["Anna", "Berta"],
+    }
+    assert pages["1"].paginator.count == 5
+    response = client.get(url, {"q": "schmidt"})
+    assert "5 Mitglieder" in response.text and "Seite 1 von 3" in response.text
+    nothing = client.get(url, {"q": "niemand"}).context["page_obj"]
+    assert (nothing.paginator.count, list(nothing)) == (0, [])
 
 
 def test_a_search_finds_members_by_the_state_they_now_belong_to(
