@@ -54,6 +54,11 @@ app.conf.beat_schedule = {
         "task": "finance.recompute_payment_states",
         "schedule": crontab(minute=45, hour=2, day_of_week=0),
     },
+    # Sunday nights, after the recompute: the member table in the order board pages read it.
+    "members-reorder-register": {
+        "task": "members.reorder_register",
+        "schedule": crontab(minute=30, hour=3, day_of_week=0),
+    },
     # Reminders to members in arrears, after the night's recompute (each sent once).
     "finance-send-reminders": {
         "task": "finance.send_reminders",

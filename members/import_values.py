@@ -39,6 +39,7 @@ MONTHS = {
     "februar": 2,
     "february": 2,
     "mar": 3,
+    "maer": 3,
     "maerz": 3,
     "mrz": 3,
     "march": 3,
@@ -118,9 +119,10 @@ def parse_date(value: Any, order: str = "dmy") -> ParsedDate:
             return ParsedDate(date(int(value), 1, 1), partial="month")
         raise DateError(str(value))
     text = " ".join(str(value).split()).lower().rstrip(".")
+    text = text.replace("ä", "ae").replace("ö", "oe").replace("ü", "ue")
     if not text:
         raise DateError(text)
-    if re.fullmatch(r"\d+([.,]\d+)?", text) and not re.fullmatch(r"(19|20)\d\d", text):
+    if re.fullmatch(r"\d+([.,]\d+)?", text) and float(text.replace(",", ".")) >= SERIALS[0]:
         return parse_date(float(text.replace(",", ".")), order)  # a serial saved as text
     text = re.sub(TIME_PART + "$", "", text)
     if match := re.fullmatch(r"(\d{1,2})\.\s?(\d{1,2})\.\s?(\d{4}|\d{2})", text):
@@ -139,7 +141,7 @@ def parse_date(value: Any, order: str = "dmy") -> ParsedDate:
             day, month = (a, b) if a > 12 else (b, a)
             return ParsedDate(_make(year, month, day))
         day, month = (a, b) if order == "dmy" else (b, a)
-        other = _make(year, b, a) if order == "dmy" else _make(year, a, b)
+        other = _make(year, a, b) if order == "dmy" else _make(year, b, a)
         return ParsedDate(_make(year, month, day), ambiguous=a != b, swapped=other)
     if match := re.fullmatch(r"(\d{1,2})\.?\s*" + MONTH_WORD + r"\s*(\d{4}|\d{2})", text):
         day, month, year = match.groups()
@@ -245,26 +247,20 @@ class Vocabulary:
         return choice in dict(self.choices())
 
 
-# Words offices put before a division's place name, and the level each suggests.
-DIVISION_PREFIXES = {
-    "landesverband": DivisionLevel.STATE,
-    "lv": DivisionLevel.STATE,
-    "kreisverband": DivisionLevel.DISTRICT,
-    "kv": DivisionLevel.DISTRICT,
-    "bezirksverband": DivisionLevel.DISTRICT,
-    "bv": DivisionLevel.DISTRICT,
-    "stadtverband": DivisionLevel.DISTRICT,
-    "sv": DivisionLevel.DISTRICT,
-    "regionalverband": DivisionLevel.DISTRICT,
-    "rv": DivisionLevel.DISTRICT,
-    "kreis": DivisionLevel.DISTRICT,
-    "ortsverband": DivisionLevel.LOCAL,
-    "ov": DivisionLevel.LOCAL,
-    "ortsgruppe": DivisionLevel.LOCAL,
-    "og": DivisionLevel.LOCAL,
-    "stadtteilgruppe": DivisionLevel.LOCAL,
-    "basisgruppe": DivisionLevel.LOCAL,
+# Words offices put before a division's place name, by kind (the full word and its
+# abbreviations), and the level each kind is at.
+DIVISION_KINDS = {
+    "landesverband": ({"landesverband", "lv"}, DivisionLevel.STATE),
+    "kreisverband": ({"kreisverband", "kv", "kreis"}, DivisionLevel.DISTRICT),
+    "bezirksverband": ({"bezirksverband", "bv"}, DivisionLevel.DISTRICT),
+    "stadtverband": ({"stadtverband", "sv"}, DivisionLevel.DISTRICT),
+    "regionalverband": ({"regionalverband", "rv"}, DivisionLevel.DISTRICT),
+    "ortsverband": ({"ortsverband", "ov"}, DivisionLevel.LOCAL),
+    "ortsgruppe": ({"ortsgruppe", "og"}, DivisionLevel.LOCAL),
+    "stadtteilgruppe": ({"stadtteilgruppe"}, DivisionLevel.LOCAL),
+    "basisgruppe": ({"basisgruppe"}, DivisionLevel.LOCAL),
 }
+KIND_OF_WORD = {word: kind for kind, (words, _level) in DIVISION_KINDS.items() for word in words}
 
 
 def _words(text: Any) -> list[str]:
@@ -275,16 +271,16 @@ def _words(text: Any) -> list[str]:
     return [w for w in re.split(r"[^a-z0-9]+", value) if w]
 
 
-def place_and_level(text: Any) -> tuple[str, str | None]:
-    """'KV Dresden' -> ('dresden', 'district'); 'Kreis verband Leipzig' -> ('leipzig',
-    'district'); 'Leipzig' -> ('leipzig', None)."""
+def place_and_kind(text: Any) -> tuple[str, str | None]:
+    """'KV Dresden' -> ('dresden', 'kreisverband'); 'Kreis verband Leipzig' -> ('leipzig',
+    'kreisverband'); 'Leipzig' -> ('leipzig', None)."""
     words = _words(text)
-    level = None
-    if len(words) > 1 and words[0] + words[1] in DIVISION_PREFIXES:
-        level, words = DIVISION_PREFIXES[words[0] + words[1]], words[2:]
-    elif len(words) > 1 and words[0] in DIVISION_PREFIXES:
-        level, words = DIVISION_PREFIXES[words[0]], words[1:]
-    return "".join(words), level
+    kind = None
+    if len(words) > 2 and words[0] + words[1] in KIND_OF_WORD:
+        kind, words = KIND_OF_WORD[words[0] + words[1]], words[2:]
+    elif len(words) > 1 and words[0] in KIND_OF_WORD:
+        kind, words = KIND_OF_WORD[words[0]], words[1:]
+    return "".join(words), kind
 
 
 class DivisionVocabulary(Vocabulary):
@@ -298,23 +294,34 @@ class DivisionVocabulary(Vocabulary):
         self.divisions = {str(d.pk): d for d in divisions}
         self.exact: dict[str, set[str]] = {}
         self.places: dict[str, set[str]] = {}
+        self.kinds: dict[str, str | None] = {}
         for pk, division in self.divisions.items():
             for key in (normalise_header(division.code), normalise_header(division.name)):
                 self.exact.setdefault(key, set()).add(pk)
-            place, _level = place_and_level(division.name)
+            place, kind = place_and_kind(division.name)
+            self.kinds[pk] = kind
             if place:
                 self.places.setdefault(place, set()).add(pk)
 
     def match(self, raw: Any) -> Match:
+        """By code or whole name; else by place name, narrowed by the kind of division the
+        value names (KV: a Kreisverband), then by its level; never a guess between two."""
         exact = self.exact.get(normalise_header(raw), set())
         if len(exact) == 1:
             return Match(next(iter(exact)))
-        place, level = place_and_level(raw)
+        place, kind = place_and_kind(raw)
         found = self.places.get(place, set()) | exact
-        if level is not None:
-            at_level = {pk for pk in found if self.divisions[pk].level == level}
-            if len(at_level) == 1:
-                return Match(next(iter(at_level)))
+        if kind is not None:
+            level = DIVISION_KINDS[kind][1]
+            for narrowed in (
+                {pk for pk in found if self.kinds[pk] == kind},
+                {pk for pk in found if self.divisions[pk].level == level},
+            ):
+                if len(narrowed) == 1:
+                    return Match(next(iter(narrowed)))
+                if narrowed:
+                    found = narrowed
+                    break
         if len(found) == 1:
             return Match(next(iter(found)))
         return Match(None, sorted(found, key=lambda pk: self.divisions[pk].path))

@@ -38,6 +38,7 @@ MAX_PART = {
 MAX_SHEET_PART = 150 * 1024 * 1024
 MAX_CELLS_IN_ROW = 1000  # cells written in one row (also empty, formatted ones)
 MAX_SCAN_SECONDS = 10
+MAX_MERGED = 10_000  # merged ranges filled in; more are left as the file has them
 
 
 # A cell beginning with one of these is run as a formula by some spreadsheet program (a tab
@@ -99,7 +100,7 @@ def _read_xlsx(content: bytes) -> list[list[Any]]:
                 "The workbook contains macros. Please save it as a plain .xlsx workbook without macros."
             )
         )
-    _check_parts(archive)
+    merged = _check_parts(archive)
     try:
         formulas = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
         values = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
@@ -128,7 +129,35 @@ def _read_xlsx(content: bytes) -> list[list[Any]]:
         raise
     except Exception as error:  # openpyxl raises many kinds on broken files
         raise SpreadsheetError(_("The workbook is damaged and cannot be read.")) from error
+    fill_merged(rows, merged)
     return rows
+
+
+def _cell_ref(ref: str) -> tuple[int, int] | None:
+    """'C12' -> (row 11, column 2), both from 0."""
+    match = re.fullmatch(r"([A-Z]{1,3})(\d{1,7})", ref.strip().upper())
+    if not match:
+        return None
+    column = 0
+    for letter in match.group(1):
+        column = column * 26 + ord(letter) - ord("A") + 1
+    return int(match.group(2)) - 1, column - 1
+
+
+def fill_merged(rows: list[list[Any]], ranges: list[tuple[int, int, int, int]]) -> None:
+    """A merged cell's value in every cell it spans: offices merge the division's cell over
+    all its members' rows (only the top left cell holds the value in the file)."""
+    for top, left, bottom, right in ranges:
+        if top >= len(rows) or left >= MAX_COLUMNS or left >= len(rows[top]):
+            continue
+        value = rows[top][left]
+        for number in range(top, min(bottom, len(rows) - 1) + 1):
+            row = rows[number]
+            for column in range(left, min(right, MAX_COLUMNS - 1) + 1):
+                if column >= len(row):
+                    row.extend([None] * (column + 1 - len(row)))
+                if row[column] is None:
+                    row[column] = value
 
 
 ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
@@ -195,7 +224,7 @@ def _refused_as_too_large() -> SpreadsheetError:
     )
 
 
-def _check_parts(archive: zipfile.ZipFile) -> None:
+def _check_parts(archive: zipfile.ZipFile) -> list[tuple[int, int, int, int]]:
     """Refuse a workbook before openpyxl reads it whole: parts it loads entirely (shared
     strings, styles) are bounded by size, and the first sheet is scanned as a stream, stopping
     at the first limit (rows, cells, cells in one row), so that a hostile file costs
@@ -208,8 +237,7 @@ def _check_parts(archive: zipfile.ZipFile) -> None:
         if limit is not None and info.file_size > limit:
             raise _refused_as_too_large()
     path = _first_sheet_path(archive)
-    if path is not None:
-        _scan_sheet(archive, path)
+    return _scan_sheet(archive, path) if path is not None else []
 
 
 def _first_sheet_path(archive: zipfile.ZipFile) -> str | None:
@@ -237,17 +265,25 @@ class _Refused(Exception):
     pass
 
 
-def _scan_sheet(archive: zipfile.ZipFile, path: str) -> None:
+def _scan_sheet(archive: zipfile.ZipFile, path: str) -> list[tuple[int, int, int, int]]:
+    """Scan the sheet (see _check_parts); returns its merged ranges (top, left, bottom,
+    right, from 0)."""
     import time
     from xml.parsers import expat
 
     rows = cells = in_row = 0
     deadline = time.monotonic() + MAX_SCAN_SECONDS
+    merged: list[tuple[int, int, int, int]] = []
 
     def start(name: str, attributes: dict[str, str]) -> None:
         nonlocal rows, cells, in_row
         local = name.rpartition(":")[2]
-        if local == "c":
+        if local == "mergeCell" and len(merged) < MAX_MERGED:
+            first, _colon, last = attributes.get("ref", "").partition(":")
+            corners = _cell_ref(first), _cell_ref(last or first)
+            if corners[0] is not None and corners[1] is not None:
+                merged.append((*corners[0], *corners[1]))
+        elif local == "c":
             cells += 1
             in_row += 1
             if in_row > MAX_CELLS_IN_ROW:
@@ -283,6 +319,7 @@ def _scan_sheet(archive: zipfile.ZipFile, path: str) -> None:
         raise SpreadsheetError(str(error)) from None
     except (expat.ExpatError, zipfile.BadZipFile, KeyError, EOFError) as error:
         raise SpreadsheetError(_("The workbook is damaged and cannot be read.")) from error
+    return merged
 
 
 class FormulaWithoutValue(str):

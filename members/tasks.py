@@ -32,6 +32,15 @@ def repair_figures() -> None:
     search_indexes.ensure()
 
 
+@shared_task(name="members.reorder_register")
+def reorder_register() -> None:
+    """Weekly, at night: the member table rewritten in the order the board pages read it
+    (members.physical_order); skipped for a week when the table is in use."""
+    from members import physical_order
+
+    physical_order.rewrite()
+
+
 @shared_task(name="members.after_division_move")
 def after_division_move() -> None:
     """A division moved: its members' state and every subtree's figures follow the tree."""
