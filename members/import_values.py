@@ -70,7 +70,7 @@ MONTHS = {
     "december": 12,
 }
 MONTH_WORD = "(" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
-TIME_PART = r"(?:[ T,]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*uhr)?)?"
+TIME_PART = r"(?:[ t,]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*uhr)?)?"
 # An Excel serial (1900 date system) between 1910 and 2118.
 SERIALS = (3653, 80000)
 

@@ -1178,14 +1178,20 @@ def decide_values(
 
 
 def choices_from_file(path: Any, *, division: Division, user: User | None) -> dict[str, Any]:
-    """A value file for the command line (the value step's answers as JSON), checked: a
-    value that means nothing known is refused with its name."""
+    """A value file for the command line (the value step's answers as JSON)."""
     import json
 
     try:
         given = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise SpreadsheetError(_("The value file cannot be read: %s") % error) from error
+    return choices_from_json(given, division=division, user=user)
+
+
+def choices_from_json(given: Any, *, division: Division, user: User | None) -> dict[str, Any]:
+    """The value step's answers given as JSON ({"division": {"KV Dresden": "SN-DD"},
+    "dates": {"joined_on": {"partial": "first"}}}), checked: a value that means nothing
+    known is refused with its name."""
     if not isinstance(given, dict):
         raise SpreadsheetError(_("The value file must hold a JSON object."))
     global_user = None if user is None or access.has_global_access(user) else user

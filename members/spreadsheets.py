@@ -181,7 +181,59 @@ def _read_ods(content: bytes) -> list[list[Any]]:
         info.file_size > MAX_SHEET_PART for info in archive.infolist()
     ):
         raise _refused_as_too_large()
-    return _read_with_calamine(content, _("a LibreOffice sheet (.ods)"))
+    rows = _read_with_calamine(content, _("a LibreOffice sheet (.ods)"))
+    fill_merged(rows, _ods_merged(archive))
+    return rows
+
+
+def _ods_merged(archive: zipfile.ZipFile) -> list[tuple[int, int, int, int]]:
+    """The merged ranges of an .ods file's first table (top, left, bottom, right, from 0),
+    read from its content (Calamine does not report them for .ods)."""
+    from xml.parsers import expat
+
+    merged: list[tuple[int, int, int, int]] = []
+    state = {"tables": 0, "row": -1, "column": 0, "row_repeat": 1}
+
+    def start(name: str, attributes: dict[str, str]) -> None:
+        local = name.rpartition(":")[2]
+        if local == "table":
+            state["tables"] += 1
+        if state["tables"] != 1:
+            return
+        if local == "table-row":
+            state["row"] += 1
+            state["column"] = 0
+            state["row_repeat"] = int(attributes.get("table:number-rows-repeated", "1") or 1)
+        elif local in ("table-cell", "covered-table-cell"):
+            rows_spanned = int(attributes.get("table:number-rows-spanned", "1") or 1)
+            columns_spanned = int(attributes.get("table:number-columns-spanned", "1") or 1)
+            if (rows_spanned > 1 or columns_spanned > 1) and len(merged) < MAX_MERGED:
+                row, column = state["row"], state["column"]
+                merged.append((row, column, row + rows_spanned - 1, column + columns_spanned - 1))
+            state["column"] += int(attributes.get("table:number-columns-repeated", "1") or 1)
+
+    def end(name: str) -> None:
+        if state["tables"] == 1 and name.rpartition(":")[2] == "table-row":
+            state["row"] += min(state["row_repeat"], MAX_ROWS + HEADER_SEARCH_ROWS) - 1
+        elif name.rpartition(":")[2] == "table" and state["tables"] == 1:
+            state["tables"] = 2  # the first table is done
+
+    def forbidden(*args: object) -> None:
+        raise _Refused(_("The sheet is damaged and cannot be read."))
+
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.StartDoctypeDeclHandler = forbidden
+    parser.EntityDeclHandler = forbidden
+    try:
+        with archive.open("content.xml") as stream:
+            while chunk := stream.read(256 * 1024):
+                parser.Parse(chunk, False)
+            parser.Parse(b"", True)
+    except (_Refused, expat.ExpatError, KeyError, ValueError, zipfile.BadZipFile):
+        return []  # the values were read; only their merges are unknown
+    return merged
 
 
 def _read_with_calamine(content: bytes, kind: str) -> list[list[Any]]:

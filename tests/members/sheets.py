@@ -179,3 +179,74 @@ def zip_bomb() -> bytes:
 
 
 TODAY = date(2026, 1, 1)
+
+
+def ods_bytes(
+    rows: list[list[object]], *, merged: dict[tuple[int, int], int] | None = None
+) -> bytes:
+    """A LibreOffice sheet (.ods) written by hand: strings, numbers and dates typed as
+    LibreOffice types them. `merged`: (row, column) -> number of rows the cell spans down
+    (the cells it covers must be None in `rows`)."""
+    from xml.sax.saxutils import escape, quoteattr
+
+    merged = merged or {}
+    covered = {
+        (row + offset, column)
+        for (row, column), span in merged.items()
+        for offset in range(1, span)
+    }
+    lines = []
+    for r, row in enumerate(rows):
+        cells = []
+        for c, value in enumerate(row):
+            span = f' table:number-rows-spanned="{merged[(r, c)]}"' if (r, c) in merged else ""
+            if (r, c) in covered:
+                cells.append("<table:covered-table-cell/>")
+            elif value is None:
+                cells.append("<table:table-cell/>")
+            elif isinstance(value, bool | int | float):
+                cells.append(
+                    f'<table:table-cell office:value-type="float" office:value="{value}"{span}>'
+                    f"<text:p>{value}</text:p></table:table-cell>"
+                )
+            elif isinstance(value, date):
+                cells.append(
+                    f'<table:table-cell office:value-type="date" '
+                    f'office:date-value="{value.isoformat()}"{span}>'
+                    f"<text:p>{value:%d.%m.%Y}</text:p></table:table-cell>"
+                )
+            else:
+                cells.append(
+                    f'<table:table-cell office:value-type="string"{span}>'
+                    f"<text:p>{escape(str(value))}</text:p></table:table-cell>"
+                )
+        lines.append("<table:table-row>" + "".join(cells) + "</table:table-row>")
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        "<office:document-content "
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        f"<office:body><office:spreadsheet><table:table table:name={quoteattr('Mitglieder')}>"
+        + "".join(lines)
+        + "</table:table></office:spreadsheet></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
+        'manifest:version="1.2">'
+        '<manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            zipfile.ZipInfo("mimetype"),
+            "application/vnd.oasis.opendocument.spreadsheet",
+            compress_type=zipfile.ZIP_STORED,
+        )
+        archive.writestr("content.xml", content)
+        archive.writestr("META-INF/manifest.xml", manifest)
+    return buffer.getvalue()
