@@ -370,9 +370,12 @@ class FeeVocabulary(Vocabulary):
         self.amounts = policy.amounts(on)
 
     def _by_amount(self, amount: Decimal) -> list[str]:
-        found = [f"{FeeClass.REGULAR}:{tier:.2f}" for tier in self.tiers if tier == amount]
-        if not found and self.amounts.get(FeeClass.REGULAR) == amount:
-            found.append(str(FeeClass.REGULAR))
+        # The regular amount is the regular class as it is (no tier chosen), even where the
+        # tiers list it too: the dues are the same, and a member's record does not change.
+        if self.amounts.get(FeeClass.REGULAR) == amount:
+            found = [str(FeeClass.REGULAR)]
+        else:
+            found = [f"{FeeClass.REGULAR}:{tier:.2f}" for tier in self.tiers if tier == amount]
         found += [
             str(fee_class)
             for fee_class, yearly in self.amounts.items()

@@ -125,7 +125,11 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 for items in findings.get("values", {}).values()
                 for item in items
             )
-            or bool(findings.get("dates")),
+            or any(
+                (question["partial"] and not question["fill"])
+                or (question["ambiguous"] and not question["order"])
+                for question in findings.get("dates", {}).values()
+            ),
             "division_options": _division_options(batch, findings),
             "progress": imports.progress_of(batch),
             "direct": access.has_global_access(batch.uploaded_by),

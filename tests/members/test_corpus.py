@@ -127,7 +127,7 @@ def test_numbers_brought_in_by_the_federal_office_are_kept_and_the_sequence_foll
     brought = Member.objects.filter(membership_number__in=[500001, 500002, 500003])
     assert {(m.membership_number, m.division.code, m.dues_tier) for m in brought} == {
         (500001, "SN-L", 72),
-        (500002, "SN-DD", 120),
+        (500002, "SN-DD", None),
         (500003, "SH-KI", None),
     }
     assert NumberSequence.objects.get(name="membership").last_value == 500003

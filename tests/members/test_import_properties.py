@@ -43,7 +43,7 @@ DIVISIONS = {
     "SN-L-1": ["SN-L-1", "Ortsverband Leipzig-Süd", "OV Leipzig-Süd", "ov leipzig süd"],
 }
 FEES = {
-    ("regular", None): ["regulär", "Regulär", "normal"],
+    ("regular", None): ["regulär", "Regulär", "normal", "120 €", "10 € mtl."],
     ("regular", "72.00"): ["72 €", "72,00", "72,- EUR", "EUR 72", "6 € mtl."],
     ("regular", "240.00"): ["240 €", "240,00 EUR", "20 €/Monat"],
     ("reduced", None): ["ermäßigt", "ERMÄSSIGT", "36,00 €"],
