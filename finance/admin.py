@@ -6,6 +6,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -27,6 +28,7 @@ from finance.models import (
     Payment,
     Reminder,
     StrikeOff,
+    Switchover,
 )
 from members import access
 from members.admin_register import ReadOnlyRecordAdmin, RecordAdmin
@@ -557,3 +559,119 @@ class StrikeOffAdmin(ReadOnlyRecordAdmin):
             as_attachment=True, filename=f"streichungen-{timezone.localdate().isoformat()}.pdf"
         )
         return response
+
+
+class SwitchoverForm(forms.ModelForm):
+    file = forms.FileField(
+        label=_("Export of the previous system"),
+        help_text=_(
+            "One row per member (.csv, .xlsx or .ods): number, names, address, contact, date of "
+            "birth, division, entry, status, end and reason, fee, balance at the cut-over."
+        ),
+    )
+
+    class Meta:
+        model = Switchover
+        fields = ["cutover_on", "values"]
+        widgets = {"values": forms.Textarea(attrs={"rows": 4, "cols": 80})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["cutover_on"].initial = timezone.localdate()
+        self.fields["values"].required = False
+
+
+@admin.register(Switchover)
+class SwitchoverAdmin(FederalWrites, admin.ModelAdmin):
+    """The federal switch-over: upload the export, read the dry run's report, apply once."""
+
+    list_display = ["filename", "status", "cutover_on", "created_by", "created_at", "applied_at"]
+    readonly_fields = [
+        "filename",
+        "sha256",
+        "cutover_on",
+        "status",
+        "created_by",
+        "created_at",
+        "applied_at",
+        "values",
+        "report_view",
+    ]
+    fields = readonly_fields
+    change_form_template = "admin/finance/switchover/change_form.html"
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = SwitchoverForm
+            kwargs["fields"] = ["file", "cutover_on", "values"]
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["file", "cutover_on", "values"] if obj is None else self.readonly_fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [] if obj is None else self.readonly_fields
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return access.has_global_access(request.user) and super().has_view_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Switchover, form: Any, change: bool) -> None:
+        import hashlib
+
+        upload = form.cleaned_data["file"]
+        content = upload.read()
+        obj.filename, obj.content = upload.name[:255], content
+        obj.sha256 = hashlib.sha256(content).hexdigest()
+        obj.created_by = request.user
+        obj.values = form.cleaned_data.get("values") or {}
+        super().save_model(request, obj, form, change)
+        from finance import tasks
+        from members.services import record_audit
+
+        record_audit(
+            actor=request.user,
+            action="switchover.uploaded",
+            obj=obj,
+            summary=f"{obj.filename} uploaded for the switch-over",
+            data={"sha256": obj.sha256},
+        )
+        transaction.on_commit(lambda: tasks.check_switchover.delay(obj.pk))
+
+    def response_add(self, request: HttpRequest, obj: Switchover, *args: Any) -> HttpResponse:
+        return HttpResponseRedirect(reverse("admin:finance_switchover_change", args=[obj.pk]))
+
+    @admin.display(description=_("reconciliation report"))
+    def report_view(self, obj: Switchover) -> str:
+        from django.template.loader import render_to_string
+
+        return render_to_string("admin/finance/switchover/_report.html", {"report": obj.report})
+
+    def get_urls(self) -> list:
+        apply = self.admin_site.admin_view(self.apply_view)
+        return [
+            path("<int:pk>/apply/", apply, name="finance_switchover_apply"),
+            *super().get_urls(),
+        ]
+
+    def apply_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        record = get_object_or_404(Switchover, pk=pk)
+        back = HttpResponseRedirect(reverse("admin:finance_switchover_change", args=[pk]))
+        if request.method != "POST" or not self.has_add_permission(request):
+            return back
+        claimed = Switchover.objects.filter(pk=pk, status=Switchover.Status.CHECKED).update(
+            status=Switchover.Status.APPLYING
+        )
+        if not claimed:
+            messages.error(request, _("Only a checked switch-over can be applied."))
+            return back
+        from finance import tasks
+
+        transaction.on_commit(lambda: tasks.apply_switchover.delay(record.pk, request.user.pk))
+        messages.info(request, _("The register is being brought in; this page shows the result."))
+        return back

@@ -61,6 +61,8 @@ class Charge(models.Model):
     class Kind(models.TextChoices):
         DUES = "dues", _("dues")
         REVERSAL = "reversal", _("reversal")
+        # What the member owed in the previous system at the switch-over (finance.switchover).
+        OPENING = "opening", _("opening balance")
 
     member = models.ForeignKey(
         Member, on_delete=models.PROTECT, related_name="charges", verbose_name=_("member")
@@ -113,9 +115,12 @@ class Charge(models.Model):
                 name="finance_charge_one_per_revision",
             ),
             models.CheckConstraint(
-                condition=(Q(kind="dues") & Q(reverses__isnull=True))
+                condition=(Q(kind__in=["dues", "opening"]) & Q(reverses__isnull=True))
                 | (Q(kind="reversal") & Q(reverses__isnull=False)),
                 name="finance_charge_reversal_has_original",
+            ),
+            models.UniqueConstraint(
+                fields=["member"], condition=Q(kind="opening"), name="finance_charge_one_opening"
             ),
         ]
 
@@ -203,6 +208,8 @@ class Payment(models.Model):
         DIRECT_DEBIT = "direct_debit", _("direct debit")
         CASH = "cash", _("cash")
         RETURN = "return", _("returned direct debit")
+        # A credit the member had in the previous system at the switch-over.
+        OPENING = "opening", _("carried over from the previous system")
 
     class Match(models.TextChoices):
         NUMBER = "number", _("membership number in the reference")
@@ -478,3 +485,72 @@ class ReductionNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.reduced_until}"
+
+
+class Switchover(models.Model):
+    """The federal office's one-time import of the existing register (finance.switchover):
+    the file, its reconciliation report, and whether it was applied."""
+
+    class Status(models.TextChoices):
+        CHECKING = "checking", _("being checked")
+        CHECKED = "checked", _("checked (dry run)")
+        APPLYING = "applying", _("being applied")
+        APPLIED = "applied", _("applied")
+        FAILED = "failed", _("could not be read")
+
+    filename = models.CharField(_("file name"), max_length=255)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, db_index=True)
+    content = models.BinaryField(editable=False)
+    values = models.JSONField(
+        _("value decisions"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            'What values of the file mean, as JSON: {"division": {"KV Dresden": "SN-DD"}, '
+            '"status": {"ruhend": "active"}, "dates": {"joined_on": {"partial": "first"}}}'
+        ),
+    )
+    cutover_on = models.DateField(_("cut-over date"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.CHECKING
+    )
+    report = models.JSONField(_("reconciliation report"), default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        verbose_name=_("uploaded by"),
+    )
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("switch-over")
+        verbose_name_plural = _("switch-overs")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.get_status_display()})"
+
+
+class OpeningBalance(models.Model):
+    """A member's balance in the previous system at the switch-over (negative: owed). The
+    ledger carries it as one opening charge or credit; dues of the years before the
+    switch-over's year are in it, and never charged again."""
+
+    member = models.OneToOneField(
+        Member, on_delete=models.PROTECT, related_name="opening_balance", verbose_name=_("member")
+    )
+    switchover = models.ForeignKey(
+        Switchover, on_delete=models.PROTECT, related_name="balances", verbose_name=_("switch-over")
+    )
+    on = models.DateField(_("cut-over date"))
+    balance = models.DecimalField(_("balance (€)"), max_digits=9, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("opening balance")
+        verbose_name_plural = _("opening balances")
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.balance} € on {self.on}"

@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Q, Sum
 from django.utils import timezone
 
-from finance.models import Charge, FeeRule
+from finance.models import Charge, FeeRule, OpeningBalance
 from members.models import Division, FeeClass, Member, MemberVersion, User
 
 CENT = Decimal("0.01")
@@ -206,6 +206,7 @@ def follow_events(
     else:
         years = {today.year} | set(
             Charge.objects.filter(member_id__in=ids, year__gte=since.year, year__lt=today.year)
+            .exclude(kind=Charge.Kind.OPENING)
             .values_list("year", flat=True)
             .distinct()
         )
@@ -281,8 +282,16 @@ def _run_batch(
         "pk", "joined_on", "left_on", "fee_class", "reduced_until", "dues_tier", "date_of_birth"
     )
     histories = _histories(ids)
+    # Members switched over from a previous system: dues that fell due on or before the
+    # switch-over are in their opening balance, never charged here.
+    switched = dict(
+        OpeningBalance.objects.filter(member_id__in=ids, on__year__gte=year).values_list(
+            "member_id", "on"
+        )
+    )
     charged = dict(
         Charge.objects.filter(member_id__in=ids, year=year)
+        .exclude(kind=Charge.Kind.OPENING)
         .values("member_id")
         .annotate(net=Sum("amount"))
         .values_list("member_id", "net")
@@ -312,6 +321,9 @@ def _run_batch(
             tier=tier,
             date_of_birth=born,
         )
+        opening = switched.get(pk)
+        if opening is not None and (year < opening.year or (due_on and due_on <= opening)):
+            expected = Decimal(0)
         current = charged.get(pk) or Decimal(0)
         if expected == current:
             result.unchanged += 1

@@ -76,3 +76,30 @@ def fee_transitions() -> None:
     from finance import services
 
     services.apply_fee_transitions(on=timezone.localdate())
+
+
+@shared_task(name="finance.check_switchover")
+def check_switchover(switchover_id: int) -> None:
+    """The switch-over's dry run: read the file, write the reconciliation report."""
+    from finance import switchover
+    from finance.models import Switchover
+
+    switchover.check(Switchover.objects.get(pk=switchover_id))
+
+
+@shared_task(name="finance.apply_switchover")
+def apply_switchover(switchover_id: int, user_id: int | None) -> None:
+    """Bring the register in; a refusal is written into the report (nothing applied)."""
+    from finance import switchover
+    from finance.models import Switchover
+    from members.models import User
+
+    record = Switchover.objects.get(pk=switchover_id)
+    user = User.objects.filter(pk=user_id).first() if user_id else None
+    try:
+        switchover.apply(record, by=user)
+    except switchover.SwitchoverRefused as error:
+        Switchover.objects.filter(pk=record.pk, status=Switchover.Status.APPLYING).update(
+            status=Switchover.Status.CHECKED,
+            report={**record.report, "refusal": " ".join(error.messages)},
+        )

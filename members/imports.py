@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, time
+from decimal import Decimal
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -40,6 +41,7 @@ from members.import_values import (
     Match,
     StatusVocabulary,
     Vocabulary,
+    parse_amount,
     parse_date,
     slash_order,
 )
@@ -222,9 +224,21 @@ ALIASES: dict[str, list[str]] = {
         "beitrageur",
     ],
     "reduced_until": ["ermaessigtbis", "ermaessigungbis", "reduziertbis", "befristetbis"],
+    # The switch-over only: what the member owed (negative) or had in credit.
+    "balance": [
+        "saldo",
+        "saldoeur",
+        "kontostand",
+        "offenerbetrag",
+        "offenerposten",
+        "offen",
+        "rueckstand",
+        "stand",
+    ],
 }
+SWITCHOVER_ONLY = frozenset({"balance"})
 HEADER_TO_FIELD = {alias: name for name, aliases in ALIASES.items() for alias in aliases}
-FIELDS = list(ALIASES)
+FIELDS = [name for name in ALIASES if name not in SWITCHOVER_ONLY]
 REQUIRED = ("first_name", "last_name")
 DATE_FIELDS = ("date_of_birth", "joined_on", "left_on", "reduced_until")
 # Targets that hold one of a fixed set of values: each distinct value is matched once.
@@ -260,24 +274,29 @@ EXTRA_LABELS = {
     "status": gettext_lazy("status"),
     "end_reason": gettext_lazy("reason for leaving"),
     "fee_amount": gettext_lazy("fee amount"),
+    "balance": gettext_lazy("balance at the switch-over"),
 }
 
 
-def field_labels() -> dict[str, str]:
+def field_labels(*, switchover: bool = False) -> dict[str, str]:
     labels = {
         f.name: str(f.verbose_name) for f in Member._meta.get_fields() if hasattr(f, "verbose_name")
     }
     labels |= {name: str(label) for name, label in EXTRA_LABELS.items()}
-    return {name: capfirst(labels.get(name, name)) for name in FIELDS}
+    names = list(ALIASES) if switchover else FIELDS
+    return {name: capfirst(labels.get(name, name)) for name in names}
 
 
-def guess_mapping(header: list[str]) -> dict[str, str]:
+def guess_mapping(header: list[str], *, switchover: bool = False) -> dict[str, str]:
     """Each column's target from its title; the first column wins a target. A "Nr." right
-    of the street is its house number; a lone "Name" beside no first name is the whole name."""
+    of the street is its house number; a lone "Name" beside no first name is the whole name.
+    A balance is read by the switch-over only (an upload's balance column is not imported)."""
     keys = [normalise_header(title) for title in header]
     mapping, used = {}, set()
     for index, key in enumerate(keys):
         target = HEADER_TO_FIELD.get(key, "")
+        if target in SWITCHOVER_ONLY and not switchover:
+            target = ""
         previous = mapping.get(str(index - 1), "")
         if key in ("nr", "hausnr", "hnr", "nummer") and previous == "street":
             target = "house_number"
@@ -371,7 +390,23 @@ def _number(value: Any) -> int | None:
     return int(text)
 
 
+def _balance(value: Any) -> Decimal | None:
+    """'-72,00', '72,00-', '-1.234,50 €' (also with a typographic minus), -72 -> a balance
+    (negative: owed)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    text = _text(value).replace("\u2212", "-").replace("€", "").replace("EUR", "").strip()
+    negative = text.startswith("-") or text.endswith("-")
+    amount = parse_amount(text.strip("-+ "))
+    if amount is None:
+        raise CellError(_("“%s” is not an amount of money") % _text(value))
+    return -amount.value if negative else amount.value
+
+
 CLEANERS = {
+    "balance": _balance,
     "membership_number": _number,
     "postal_code": _postal_code,
     "phone": _phone,
@@ -680,7 +715,7 @@ def validate(
     targets = set(columns.values())
     if not ({"first_name", "last_name"} <= targets or "full_name" in targets):
         raise SpreadsheetError(_("Assign the columns for first name and last name."))
-    labels = field_labels()
+    labels = field_labels(switchover=True)
     skipped = {pos: why for pos, row in enumerate(rows) if (why := _is_skippable(row, columns))}
     member_rows = [row for pos, row in enumerate(rows) if pos not in skipped]
     vocab = vocabularies(division, user)

@@ -16,6 +16,9 @@ import io
 import re
 import unicodedata
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +42,32 @@ MAX_SHEET_PART = 150 * 1024 * 1024
 MAX_CELLS_IN_ROW = 1000  # cells written in one row (also empty, formatted ones)
 MAX_SCAN_SECONDS = 10
 MAX_MERGED = 10_000  # merged ranges filled in; more are left as the file has them
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a sheet may hold. An upload gets the defaults; the federal switch-over reads the
+    whole register from a file the office itself exported (finance.switchover)."""
+
+    bytes: int = MAX_BYTES
+    rows: int = MAX_ROWS
+    cells: int = MAX_CELLS
+    unzipped: int = MAX_UNZIPPED
+    sheet_part: int = MAX_SHEET_PART
+
+
+UPLOAD_LIMITS = Limits()
+_limits: ContextVar[Limits] = ContextVar("spreadsheet_limits", default=UPLOAD_LIMITS)
+
+
+@contextmanager
+def limits(value: Limits) -> Iterator[None]:
+    """Read sheets within these limits instead of the upload's."""
+    token = _limits.set(value)
+    try:
+        yield
+    finally:
+        _limits.reset(token)
 
 
 # A cell beginning with one of these is run as a formula by some spreadsheet program (a tab
@@ -67,8 +96,11 @@ class Sheet:
 
 def read(content: bytes, filename: str) -> list[list[Any]]:
     """All rows of the first sheet (or the CSV) as lists of raw values."""
-    if len(content) > MAX_BYTES:
-        raise SpreadsheetError(_("The file is larger than 10 MB."))
+    if len(content) > _limits.get().bytes:
+        raise SpreadsheetError(
+            _("The file is larger than %(size)s MB.")
+            % {"size": number_format(_limits.get().bytes // (1024 * 1024), force_grouping=True)}
+        )
     if not content.strip():
         raise SpreadsheetError(_("The file is empty."))
     if content[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
@@ -88,7 +120,7 @@ def _read_xlsx(content: bytes) -> list[list[Any]]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
         names = archive.namelist()
-        if sum(info.file_size for info in archive.infolist()) > MAX_UNZIPPED:
+        if sum(info.file_size for info in archive.infolist()) > _limits.get().unzipped:
             raise SpreadsheetError(_("The workbook unpacks to an implausible size; it is refused."))
     except zipfile.BadZipFile as error:
         raise SpreadsheetError(_("This file is not a valid Excel workbook (.xlsx).")) from error
@@ -117,7 +149,7 @@ def _read_xlsx(content: bytes) -> list[list[Any]]:
         )
         for number, (raw, cached) in enumerate(pairs, start=1):
             cells += len(cached)
-            if number > MAX_ROWS + HEADER_SEARCH_ROWS or cells > MAX_CELLS:
+            if number > _limits.get().rows + HEADER_SEARCH_ROWS or cells > _limits.get().cells:
                 raise SpreadsheetError(_too_many_rows())
             row = []
             for formula, value in zip(raw, cached, strict=False):
@@ -177,8 +209,8 @@ def _read_ods(content: bytes) -> list[list[Any]]:
     """A LibreOffice sheet (.ods), refused before reading when its parts are implausibly
     large (a zip bomb), then read by Calamine."""
     archive = zipfile.ZipFile(io.BytesIO(content))
-    if sum(info.file_size for info in archive.infolist()) > MAX_UNZIPPED or any(
-        info.file_size > MAX_SHEET_PART for info in archive.infolist()
+    if sum(info.file_size for info in archive.infolist()) > _limits.get().unzipped or any(
+        info.file_size > _limits.get().sheet_part for info in archive.infolist()
     ):
         raise _refused_as_too_large()
     rows = _read_with_calamine(content, _("a LibreOffice sheet (.ods)"))
@@ -214,7 +246,7 @@ def _ods_merged(archive: zipfile.ZipFile) -> list[tuple[int, int, int, int]]:
 
     def end(name: str) -> None:
         if state["tables"] == 1 and name.rpartition(":")[2] == "table-row":
-            state["row"] += min(state["row_repeat"], MAX_ROWS + HEADER_SEARCH_ROWS) - 1
+            state["row"] += min(state["row_repeat"], _limits.get().rows + HEADER_SEARCH_ROWS) - 1
         elif name.rpartition(":")[2] == "table" and state["tables"] == 1:
             state["tables"] = 2  # the first table is done
 
@@ -252,10 +284,10 @@ def _read_with_calamine(content: bytes, kind: str) -> list[list[Any]]:
         raise SpreadsheetError(
             _("This file is %(kind)s, but it is damaged and cannot be read.") % {"kind": kind}
         ) from error
-    if len(values) > MAX_ROWS + HEADER_SEARCH_ROWS:
+    if len(values) > _limits.get().rows + HEADER_SEARCH_ROWS:
         raise SpreadsheetError(_too_many_rows())
     rows = [[None if cell == "" else cell for cell in row[:MAX_COLUMNS]] for row in values]
-    if sum(len(row) for row in rows) > MAX_CELLS:
+    if sum(len(row) for row in rows) > _limits.get().cells:
         raise SpreadsheetError(_too_many_rows())
     return rows
 
@@ -285,7 +317,7 @@ def _check_parts(archive: zipfile.ZipFile) -> list[tuple[int, int, int, int]]:
     for info in archive.infolist():
         limit = MAX_PART.get(info.filename)
         if limit is None and info.filename.startswith("xl/worksheets/"):
-            limit = MAX_SHEET_PART
+            limit = _limits.get().sheet_part
         if limit is not None and info.file_size > limit:
             raise _refused_as_too_large()
     path = _first_sheet_path(archive)
@@ -345,12 +377,12 @@ def _scan_sheet(archive: zipfile.ZipFile, path: str) -> list[tuple[int, int, int
                     )
                     % {"max": number_format(MAX_CELLS_IN_ROW, force_grouping=True)}
                 )
-            if cells > 2 * MAX_CELLS:
+            if cells > 2 * _limits.get().cells:
                 raise _Refused(_too_many_rows())
         elif local == "row":
             rows += 1
             in_row = 0
-            if rows > MAX_ROWS + HEADER_SEARCH_ROWS:
+            if rows > _limits.get().rows + HEADER_SEARCH_ROWS:
                 raise _Refused(_too_many_rows())
 
     def forbidden(*args: object) -> None:
@@ -380,7 +412,7 @@ class FormulaWithoutValue(str):
 
 def _too_many_rows() -> str:
     return _("The sheet has more than %(max)s rows. Please split it.") % {
-        "max": number_format(MAX_ROWS, force_grouping=True)
+        "max": number_format(_limits.get().rows, force_grouping=True)
     }
 
 
@@ -404,7 +436,7 @@ def _read_csv(content: bytes) -> list[list[Any]]:
     rows = []
     try:
         for number, row in enumerate(reader, start=1):
-            if number > MAX_ROWS + HEADER_SEARCH_ROWS:
+            if number > _limits.get().rows + HEADER_SEARCH_ROWS:
                 raise SpreadsheetError(_too_many_rows())
             rows.append(row[:MAX_COLUMNS])
     except csv.Error as error:
@@ -449,6 +481,6 @@ def sheet(rows: list[list[Any]], known: set[str]) -> Sheet:
             numbers.append(number)
     if not body:
         raise SpreadsheetError(_("The sheet has a header but no rows below it."))
-    if len(body) > MAX_ROWS:
+    if len(body) > _limits.get().rows:
         raise SpreadsheetError(_too_many_rows())
     return Sheet(header=header, rows=body, header_row=index + 1, row_numbers=numbers)

@@ -24,10 +24,11 @@ TOO_LARGE = "inneren Teile sind zu groß"
 
 
 @pytest.fixture
-def small_limits(monkeypatch):
+def small_limits():
     """The limits as they are, but the sheet part's lowered: an honest sheet over it stays
     cheap to build in a test (the real one is 150 MB)."""
-    monkeypatch.setattr(spreadsheets, "MAX_SHEET_PART", 2 * 1024 * 1024)
+    with spreadsheets.limits(spreadsheets.Limits(sheet_part=2 * 1024 * 1024)):
+        yield
 
 
 HOSTILE = {

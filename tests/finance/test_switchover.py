@@ -1,0 +1,215 @@
+"""The federal switch-over: the old system's export comes in once, dry run first, all or
+nothing, numbers kept, history kept, opening balances in the ledger, nothing sent, applying
+twice changes nothing."""
+
+import json
+from datetime import date
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.core.management import CommandError, call_command
+
+from finance import services as dues
+from finance.models import Charge, FeeRule, OpeningBalance, Payment, Switchover
+from finance.simulation_checks import Checker
+from members.models import DivisionLevel, Member, NumberSequence
+from outbox.models import OutboundEmail
+from tests.factories import add
+
+pytestmark = pytest.mark.django_db
+
+CUTOVER = date(2026, 6, 30)
+HEADER = (
+    "MitglNr;Nachname;Vorname;Straße;PLZ;Ort;E-Mail;GebDatum;LV;KV;Eintritt;Status;Austritt;"
+    "Jahresbeitrag;IBAN;Saldo"
+)
+ROWS = [
+    "200001;Alt;Anna;Ring 1;04109;Leipzig;anna@example.org;01.02.1960;SN;KV Leipzig;01.03.2015;"
+    "aktiv;;120,00;DE02120300000000202051;0,00",
+    "200002;Bau;Bert;Weg 2;01067;Dresden;;02.03.1970;SN;KV Dresden;15.05.2019;aktiv;;72,00;;-144,00",
+    "200003;Cor;Carl;Gasse 3;04109;Leipzig;;03.04.1950;SN;KV Leipzig;01.01.2010;ausgetreten;"
+    "31.12.2020;120,00;;0",
+    "200004;Dorn;Dora;Förde 4;24103;Kiel;;04.05.1940;SH;Kiel;01.01.2000;verstorben;05.05.2022;"
+    "120,00;;-36,00",
+    "200005;Eck;Emil;Förde 5;24103;Kiel;emil@example.org;05.06.1990;SH;KV Kiel;01.02.2021;aktiv;;"
+    "36,00;;12,50",
+    "200010;Falk;Frida;Ring 6;04109;Leipzig;frida@example.org;06.07.1995;SN;KV Leipzig;02.01.2026;"
+    "neu;;120,00;;-120,00",
+    "Summe;;;;;;;;;;;;;;;-287,50",
+]
+
+
+def export(rows=ROWS) -> bytes:
+    return ("\r\n".join([HEADER, *rows]) + "\r\n").encode("cp1252")
+
+
+@pytest.fixture
+def rules(db):
+    for fee_class, amount, tiers in (
+        ("regular", "120.00", "72,120,180,240"),
+        ("reduced", "36.00", ""),
+        ("exempt", "0.00", ""),
+    ):
+        FeeRule.objects.create(
+            fee_class=fee_class,
+            yearly_amount=Decimal(amount),
+            valid_from=date(2000, 1, 1),
+            tiers=tiers,
+            due_month=3,
+            due_day=1,
+        )
+
+
+@pytest.fixture
+def file(tmp_path):
+    def write(content=None, name="altsystem.csv"):
+        path = tmp_path / name
+        path.write_bytes(content if content is not None else export())
+        return path
+
+    return write
+
+
+@pytest.fixture
+def today():
+    with time_machine.travel(date(2026, 7, 1), tick=False):
+        yield date(2026, 7, 1)
+
+
+def run(*args, capsys):
+    """The command's exit status and what it printed (its error message last)."""
+    message = ""
+    try:
+        call_command("switchover", *args)
+        code = 0
+    except CommandError as error:
+        code, message = error.returncode, str(error)
+    return code, capsys.readouterr().out + message
+
+
+def test_a_dry_run_reports_and_changes_nothing(tree, rules, file, today, capsys):
+    code, out = run(str(file()), "--on", CUTOVER.isoformat(), capsys=capsys)
+    assert code == 2  # nothing applied (a dry run), ready to apply
+    assert "to bring in: 6  already in the register: 0  refused: 0  ignored: 1" in out
+    assert "SN       active: 2  ended: 1  pending: 1" in out
+    assert "SH       active: 1  ended: 1" in out
+    assert "Opening balances: owed 300.00 € by 3 members, credit 12.50 € of 1" in out
+    assert "column not imported: IBAN (1 values" in out
+    assert Member.objects.count() == 0 and Charge.objects.count() == 0
+
+
+def test_applying_brings_the_register_in_with_numbers_history_and_balances(
+    tree, rules, file, today, capsys
+):
+    code, out = run(str(file()), "--on", CUTOVER.isoformat(), "--apply", capsys=capsys)
+    assert code == 0, out
+    assert "Applied: 6 members brought in." in out
+    members = {m.membership_number: m for m in Member.objects.select_related("division")}
+    assert set(members) == {200001, 200002, 200003, 200004, 200005, 200010}
+    assert (members[200001].status, members[200001].division.code) == ("active", "SN-L")
+    assert (members[200003].status, members[200003].end_reason, members[200003].left_on) == (
+        "ended",
+        "exit",
+        date(2020, 12, 31),
+    )
+    assert (members[200004].end_reason, members[200004].division.code) == ("death", "SH-KI")
+    assert (members[200005].fee_class, members[200010].status) == ("reduced", "pending")
+    assert NumberSequence.objects.get(name="membership").last_value == 200010
+    # The balances as the previous system had them; this year's dues (due 1 March) with them.
+    assert {m.membership_number: m.balance for m in Member.objects.all()} == {
+        200001: Decimal("0.00"),
+        200002: Decimal("-144.00"),
+        200003: Decimal("0.00"),
+        200004: Decimal("-36.00"),
+        200005: Decimal("12.50"),
+        200010: Decimal("-120.00"),
+    }
+    assert members[200002].payment_status == "in_arrears"
+    assert members[200002].arrears_since == CUTOVER
+    assert not Charge.objects.exclude(kind=Charge.Kind.OPENING).exists()
+    assert Payment.objects.get().method == Payment.Method.OPENING
+    assert OpeningBalance.objects.count() == 6
+    assert not OutboundEmail.objects.exists()  # nothing is sent to anyone
+    # The catch-up run of this year finds nothing to do; next year's dues are charged.
+    assert dues.run_dues(year=2026).charged == 0
+    assert dues.run_dues(year=2027).charged == 4  # the members who remain
+    # The invariants of the year simulation hold on the imported register.
+    checker = Checker()
+    checker.start()
+    checker.check_states(today, set())
+    checker.check_register(today, set())
+
+
+def test_applying_the_same_file_twice_changes_nothing(tree, rules, file, today, capsys):
+    path = str(file())
+    assert run(path, "--on", CUTOVER.isoformat(), "--apply", capsys=capsys)[0] == 0
+    before = (Member.objects.count(), Charge.objects.count(), Payment.objects.count())
+    code, out = run(path, "--on", CUTOVER.isoformat(), "--apply", capsys=capsys)
+    assert code == 1
+    assert "already in the register: 6" in out
+    assert "jedes Mitglied der Datei ist schon im Register" in out
+    assert (Member.objects.count(), Charge.objects.count(), Payment.objects.count()) == before
+
+
+def test_a_refused_row_stops_the_whole_file(tree, rules, file, today, capsys):
+    rows = [*ROWS, "200011;Gut;Gero;Weg 7;0410;Leipzig;;01.01.1980;SN;KV Leipzig;;aktiv;;120,00;;0"]
+    path = str(file(export(rows)))
+    code, out = run(path, "--on", CUTOVER.isoformat(), "--apply", capsys=capsys)
+    assert code == 1
+    assert "refused: 1" in out
+    assert "row 9 (200011 Gero Gut): Postleitzahl „0410“ hat keine fünf Ziffern" in out
+    assert "das Eintrittsdatum fehlt" in out
+    assert Member.objects.count() == 0
+
+
+def test_values_the_file_leaves_open_are_decided_with_a_value_file(
+    tree, rules, file, today, capsys, tmp_path
+):
+    add("Stadtverband Leipzig", "SN-L-SV", DivisionLevel.DISTRICT, tree.sn)
+    rows = [row.replace("KV Leipzig", "Leipzig").replace("ausgetreten", "ruhend") for row in ROWS]
+    path = str(file(export(rows)))
+    code, out = run(path, "--on", CUTOVER.isoformat(), "--apply", capsys=capsys)
+    assert code == 1
+    assert "value to decide: division “Leipzig” (3 rows), could be: Kreisverband Leipzig" in out
+    assert "value to decide: status “ruhend” (1 rows)" in out
+    values = tmp_path / "werte.json"
+    values.write_text(
+        json.dumps({"division": {"Leipzig": "SN-L"}, "status": {"ruhend": "ended:exit"}}),
+        encoding="utf-8",
+    )
+    code, out = run(
+        path, "--on", CUTOVER.isoformat(), "--values", str(values), "--apply", capsys=capsys
+    )
+    assert code == 0, out
+    assert Member.objects.filter(division__code="SN-L").count() == 3
+
+
+def test_the_admin_page_dry_runs_and_applies(
+    client, tree, rules, federal_admin, today, django_capture_on_commit_callbacks
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    client.force_login(federal_admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:finance_switchover_add"),
+            {
+                "file": SimpleUploadedFile("altsystem.csv", export()),
+                "cutover_on": CUTOVER.isoformat(),
+                "values": "{}",
+            },
+            follow=True,
+        )
+    assert response.status_code == 200
+    record = Switchover.objects.get()
+    assert record.status == Switchover.Status.CHECKED and record.report["ready"]
+    page = client.get(reverse("admin:finance_switchover_change", args=[record.pk]))
+    assert "Übernehmen: 6 Mitglieder eintragen" in page.text
+    assert "300.00 € (3)" in page.text
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("admin:finance_switchover_apply", args=[record.pk]))
+    record.refresh_from_db()
+    assert record.status == Switchover.Status.APPLIED
+    assert Member.objects.count() == 6
