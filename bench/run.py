@@ -253,6 +253,7 @@ def main() -> None:
     bench_export(state)
     bench_camt(state)
     bench_statements(total)
+    bench_switchover()
     bench_simulate_year()
 
 
@@ -571,6 +572,39 @@ def bench_statements(total: int) -> None:
         f"BENCH statements_all_states members={total} seconds={seconds:.1f} peak_mb={peak:.0f}",
         flush=True,
     )
+
+
+def bench_switchover() -> None:
+    """The federal switch-over of a whole register into an empty database of its own on the
+    same server (bench/switchover.py), dropped afterwards."""
+    import subprocess
+
+    import psycopg
+
+    rows = int(os.environ.get("BENCH_SWITCHOVER_ROWS", "500000"))
+    params = connection.get_connection_params()
+    name = "musterrolle_switchover_bench"
+    admin = {**params, "dbname": "postgres", "autocommit": True}
+    with psycopg.connect(**admin) as server:
+        server.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        server.execute(f'CREATE DATABASE "{name}"')
+    settings = connection.settings_dict
+    url = (
+        f"postgres://{settings['USER']}:{settings['PASSWORD']}@{settings['HOST'] or '127.0.0.1'}"
+        f":{settings['PORT'] or 5432}/{name}"
+    )
+    try:
+        result = subprocess.run(  # noqa: S603 - our own script, fixed arguments
+            [sys.executable, "bench/switchover.py", "--rows", str(rows)],
+            cwd=ROOT,
+            env={**os.environ, "DATABASE_URL": url},
+            check=False,
+        )
+    finally:
+        with psycopg.connect(**admin) as server:
+            server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    if result.returncode != 0:
+        raise SystemExit("switchover bench failed")
 
 
 def bench_simulate_year() -> None:

@@ -580,6 +580,12 @@ class SwitchoverForm(forms.ModelForm):
         self.fields["cutover_on"].initial = timezone.localdate()
         self.fields["values"].required = False
 
+    def clean_cutover_on(self) -> Any:
+        cutover_on = self.cleaned_data["cutover_on"]
+        if cutover_on > timezone.localdate():
+            raise ValidationError(_("The cut-over date may not lie in the future."))
+        return cutover_on
+
 
 @admin.register(Switchover)
 class SwitchoverAdmin(FederalWrites, admin.ModelAdmin):

@@ -23,13 +23,13 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -38,7 +38,7 @@ from finance import payments
 from finance.models import Charge, FeeRule, OpeningBalance, Payment, Switchover
 from finance.services import BATCH, DuesRun, _run_batch
 from members import imports
-from members.models import Division, MemberStatus, User
+from members.models import Division, FeeClass, MemberStatus, PaymentStatus, User
 from members.services import record_audit
 from members.services.register import EDITABLE_FIELDS
 from members.services.switchover import Entry, bring_in
@@ -199,6 +199,8 @@ def _entry(values: dict[str, Any], problems: list[str]) -> Entry | None:
         problems.append(_("the date of entry is missing"))
     if not status:
         status = MemberStatus.ENDED if left else MemberStatus.ACTIVE
+    if status == MemberStatus.PENDING and values.get("fee_class") == FeeClass.EXEMPT:
+        status = MemberStatus.ACTIVE  # the exempt class owes nothing: active at once
     if status == MemberStatus.ENDED:
         if left is None:
             problems.append(_("an ended membership needs its end date"))
@@ -223,6 +225,14 @@ def _entry(values: dict[str, Any], problems: list[str]) -> Entry | None:
 
 def check(switchover: Switchover) -> Switchover:
     """The dry run: the reconciliation report, stored with the switch-over."""
+    dry_run(switchover)
+    return switchover
+
+
+def dry_run(switchover: Switchover) -> Plan | None:
+    """The dry run; returns what applying would do (None: the file cannot be read), which
+    the command line hands on to `apply` right away instead of reading the file twice."""
+    found = None
     try:
         found = plan(
             bytes(switchover.content),
@@ -235,7 +245,7 @@ def check(switchover: Switchover) -> Switchover:
     else:
         switchover.status, switchover.report = Switchover.Status.CHECKED, found.report
     switchover.save(update_fields=["status", "report"])
-    return switchover
+    return found
 
 
 def create(
@@ -246,6 +256,8 @@ def create(
     values: dict[str, Any] | None = None,
     cutover_on: date | None = None,
 ) -> Switchover:
+    if cutover_on is not None and cutover_on > timezone.localdate():
+        raise SwitchoverRefused(_("The cut-over date may not lie in the future."))
     switchover = Switchover.objects.create(
         filename=filename[:255],
         sha256=hashlib.sha256(content).hexdigest(),
@@ -264,15 +276,18 @@ def create(
     return switchover
 
 
-def apply(switchover: Switchover, *, by: User | None) -> int:
+def apply(switchover: Switchover, *, by: User | None, found: Plan | None = None) -> int:
     """Bring the register in (all or nothing); returns how many members came in. Refused
-    when the file has refused rows or open values, or brings in nobody (applied already)."""
-    found = plan(
-        bytes(switchover.content),
-        switchover.filename,
-        values=switchover.values,
-        cutover_on=switchover.cutover_on,
-    )
+    when the file has refused rows or open values, or brings in nobody (applied already).
+    `found`: the dry run's plan of a moment ago (else the file is read and checked again;
+    a number taken meanwhile fails the whole transaction on its unique constraint)."""
+    if found is None:
+        found = plan(
+            bytes(switchover.content),
+            switchover.filename,
+            values=switchover.values,
+            cutover_on=switchover.cutover_on,
+        )
     if not found.report["ready"]:
         raise SwitchoverRefused(
             _("Nothing was applied: %(refused)s rows are refused and %(open)s values are open.")
@@ -289,8 +304,13 @@ def apply(switchover: Switchover, *, by: User | None) -> int:
         locked = Switchover.objects.select_for_update().get(pk=switchover.pk)
         if locked.status == Switchover.Status.APPLIED:
             raise SwitchoverRefused(_("This switch-over has been applied already."))
-        ids = bring_in(entries=found.entries, by=by, reason=f"Umstellung {switchover.filename}")
-        _ledger(switchover, ids, found.balances, by=by)
+        on = switchover.cutover_on
+        entries = [
+            replace(entry, payment_state=_opening_state(entry, balance, on))
+            for entry, balance in zip(found.entries, found.balances, strict=True)
+        ]
+        ids = bring_in(entries=entries, by=by, reason=f"Umstellung {switchover.filename}")
+        _ledger(switchover, ids, found, by=by)
         found.report["applied"] = len(ids)
         locked.status, locked.report = Switchover.Status.APPLIED, found.report
         locked.applied_at = timezone.now()
@@ -311,12 +331,21 @@ def apply(switchover: Switchover, *, by: User | None) -> int:
     return len(ids)
 
 
-def _ledger(
-    switchover: Switchover, ids: list[int], balances: list[Decimal], *, by: User | None
-) -> None:
+def _opening_state(entry: Entry, balance: Decimal, on: date) -> tuple[Decimal, str, date | None]:
+    """What the ledger says of a member whose only entry is the opening one (the cut-over lies
+    on or before today): owed since the cut-over, overdue at once; else paid up (exempt).
+    Members charged dues besides are computed again from the ledger (`_ledger`)."""
+    if balance < 0:
+        return balance, PaymentStatus.IN_ARREARS, on
+    exempt = entry.values.get("fee_class") == FeeClass.EXEMPT
+    return balance, PaymentStatus.EXEMPT if exempt else PaymentStatus.PAID_UP, None
+
+
+def _ledger(switchover: Switchover, ids: list[int], found: Plan, *, by: User | None) -> None:
     """Opening balances as one entry each, then the dues the previous system had not charged
     yet (those falling due after the cut-over), then every member's stored state."""
     on = switchover.cutover_on
+    balances = found.balances
     OpeningBalance.objects.bulk_create(
         (
             OpeningBalance(member_id=pk, switchover=switchover, on=on, balance=balance)
@@ -357,20 +386,40 @@ def _ledger(
         ),
         batch_size=BATCH,
     )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # as in members.services.switchover
+            cursor.execute("ANALYZE finance_charge, finance_payment, finance_openingbalance")
     rules = list(FeeRule.objects.order_by("-valid_from"))
     today = timezone.localdate()
+    # Members with more than their opening entry: their state comes from the ledger.
+    recompute: list[int] = []
     for year in range(on.year, today.year + 1):
-        for start in range(0, len(ids), BATCH):
+        due = [
+            date(year, rule.due_month, rule.due_day)
+            for rule in rules
+            if rule.valid_from.year <= year
+            and (rule.valid_until is None or rule.valid_until.year >= year)
+        ]
+        charged = ids
+        if year == on.year and due and max(due) <= on:
+            # The cut-over year's dues fell due before the cut-over: in the balances, but for
+            # someone who joins after it.
+            charged = [
+                pk for pk, entry in zip(ids, found.entries, strict=True) if entry.joined_on > on
+            ]
+        recompute += charged
+        for start in range(0, len(charged), BATCH):
             _run_batch(
-                ids[start : start + BATCH],
+                charged[start : start + BATCH],
                 year=year,
                 rules=rules,
                 by=by,
                 result=DuesRun(year=year),
                 refresh=False,
             )
-    for start in range(0, len(ids), BATCH):
-        payments.refresh(ids[start : start + BATCH])
+    recompute = sorted(set(recompute))
+    for start in range(0, len(recompute), BATCH):
+        payments.refresh(recompute[start : start + BATCH])
 
 
 def opening_total(switchover: Switchover) -> Decimal:

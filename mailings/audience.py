@@ -125,7 +125,7 @@ def repair(*, fix: bool = True) -> int:
         return 0
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"LOCK TABLE {TABLE} IN SHARE ROW EXCLUSIVE MODE")
-        drift = rebuild(cursor, TABLE, f"{GROUP}, count", EXPECTED, "count <> 0", fix)
+        drift = rebuild(cursor, TABLE, f"{GROUP}, count", EXPECTED, "count <> 0", fix, False)
     if drift:
         logger.warning(
             "Audience figures drifted%s: %d rows", " and were recomputed" if fix else "", drift

@@ -106,13 +106,19 @@ def _expected_tally() -> str:
     """  # noqa: S608 - no user input
 
 
-def rebuild(cursor, table: str, columns: str, expected: str, stored_filter: str, fix: bool) -> int:
+def rebuild(
+    cursor, table: str, columns: str, expected: str, stored_filter: str, fix: bool, known: bool
+) -> int:
     """Compare a figures table with its recomputation; replace it if `fix`. Returns the
-    number of rows that differ (each wrong row counts twice: one missing, one too many)."""
+    number of rows that differ (each wrong row counts twice: one missing, one too many);
+    `known`: the table is known to be wrong (a bulk write): replaced without comparing."""
     stored = f"SELECT {columns} FROM {table} WHERE {stored_filter}"  # noqa: S608
     recomputed = f"SELECT * FROM ({expected}) AS expected"  # noqa: S608
     drift = 0
     for difference in (f"{recomputed} EXCEPT {stored}", f"{stored} EXCEPT {recomputed}"):
+        if known:
+            drift = 1
+            break
         cursor.execute(f"SELECT COUNT(*) FROM ({difference}) AS difference")  # noqa: S608
         drift += cursor.fetchone()[0]
     if drift and fix:
@@ -124,7 +130,8 @@ def rebuild(cursor, table: str, columns: str, expected: str, stored_filter: str,
 def repair(*, fix: bool = True, expected: bool = False) -> dict[str, int]:
     """Recompute the figures from the register; returns the number of rows that differed
     per table (0 everywhere when every change was counted), and replaces them if `fix`.
-    `expected`: the register was written in bulk past the counting (no warning then)."""
+    `expected`: the register was written in bulk past the counting: the figures are
+    replaced without comparing (nor warning)."""
     events = ", ".join(EVENT_COLUMNS)
     nonzero = " OR ".join(f"{c} <> 0" for c in EVENT_COLUMNS)
     with transaction.atomic(), connection.cursor() as cursor:
@@ -133,10 +140,22 @@ def repair(*, fix: bool = True, expected: bool = False) -> dict[str, int]:
             cursor.execute(f"LOCK TABLE {TALLY}, {DAY}, {MONTH} IN SHARE ROW EXCLUSIVE MODE")
         drift = {
             "tally": rebuild(
-                cursor, TALLY, "division_id, status, count", _expected_tally(), "count <> 0", fix
+                cursor,
+                TALLY,
+                "division_id, status, count",
+                _expected_tally(),
+                "count <> 0",
+                fix,
+                expected,
             ),
             "days": rebuild(
-                cursor, DAY, f"division_id, day, {events}", _expected_events("day"), nonzero, fix
+                cursor,
+                DAY,
+                f"division_id, day, {events}",
+                _expected_events("day"),
+                nonzero,
+                fix,
+                expected,
             ),
             "months": rebuild(
                 cursor,
@@ -145,6 +164,7 @@ def repair(*, fix: bool = True, expected: bool = False) -> dict[str, int]:
                 _expected_events("month"),
                 nonzero,
                 fix,
+                expected,
             ),
         }
     if any(drift.values()) and not expected:

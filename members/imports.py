@@ -578,14 +578,17 @@ class Validation:
 
 def _is_skippable(row: list[Any], columns: dict[int, str]) -> str | None:
     """Why a row is not a member at all (a total, a heading), or None."""
-    filled = [_shown(cell) for cell in row if _shown(cell)]
-    if not filled:
-        return None
     names = [
         _shown(row[index])
         for index, target in columns.items()
         if target in ("first_name", "last_name", "full_name") and index < len(row)
     ]
+    first = next((cell for cell in row if cell is not None and cell != ""), None)
+    if any(names) and not (isinstance(first, str) and FOOTER_WORDS.match(first.strip())):
+        return None  # a row with a name that does not begin like a total: a member's
+    filled = [_shown(cell) for cell in row if _shown(cell)]
+    if not filled:
+        return None
     if FOOTER_WORDS.match(filled[0]) and not any(
         name and not FOOTER_WORDS.match(name) for name in names[1:]
     ):

@@ -71,7 +71,7 @@ class Command(BaseCommand):
                 cutover_on=options["on"],
             )
         try:
-            record = switchover.check(record)
+            found = switchover.dry_run(record)
         except SpreadsheetError as error:  # a value file naming unknown values
             raise CommandError(str(error)) from error
         self._report(record)
@@ -87,7 +87,7 @@ class Command(BaseCommand):
                 "Dry run only." if ready else "Not ready to apply.", returncode=2 if ready else 1
             )
         try:
-            brought = switchover.apply(record, by=user)
+            brought = switchover.apply(record, by=user, found=found)
         except switchover.SwitchoverRefused as error:
             raise CommandError(" ".join(error.messages), returncode=1) from error
         self.stdout.write(self.style.SUCCESS(f"Applied: {brought} members brought in."))
