@@ -17,13 +17,14 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from members import access, services
+from members import access, imports, services
 from members.models import (
     ChangeRequest,
     Division,
     DivisionLevel,
     ExportLog,
     ImportBatch,
+    ImportValueChoice,
     Member,
     MembershipPeriod,
     MemberVersion,
@@ -479,6 +480,34 @@ class ImportBatchAdmin(RecordAdmin):
     def requests(self, obj: ImportBatch) -> str:
         url = reverse("admin:members_changerequest_changelist") + f"?batch__id__exact={obj.pk}"
         return format_html('<a href="{}">{}</a>', url, _("show"))
+
+
+@admin.register(ImportValueChoice)
+class ImportValueChoiceAdmin(ReadOnlyRecordAdmin):
+    """The value corrections remembered for a division's uploads. They are made and changed in
+    the import's value step; here they are looked up and forgotten (audited)."""
+
+    list_display = ["division", "field", "key", "choice", "decided_by", "decided_at"]
+    list_filter = ["field", StateFilter]
+    list_select_related = ["division", "decided_by"]
+    search_fields = ["key"]
+    fields = list_display
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ImportValueChoice]:
+        return access.scope_by_division(
+            super().get_queryset(request), request.user, access.Action.REQUEST_CHANGE
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("members.delete_importvaluechoice")
+
+    def delete_model(self, request: HttpRequest, obj: ImportValueChoice) -> None:
+        imports.forget_value(choice=obj, by=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ImportValueChoice]) -> None:
+        for choice in queryset:
+            imports.forget_value(choice=choice, by=request.user)
 
 
 @admin.register(ExportLog)

@@ -31,6 +31,7 @@ from members.models import (
     Division,
     ExportLog,
     ImportBatch,
+    ImportValueChoice,
     Member,
     RequestKind,
     RoleAssignment,
@@ -70,6 +71,9 @@ def sachsen(tree, board_sn):
     batch = imports.create_batch(
         by=board_sn, division=tree.sn, content=b"Vorname;Nachname\nAnna;Alt\n", filename="sn.csv"
     )
+    value = ImportValueChoice.objects.create(
+        division=tree.sn, field="division", key="kv leipzig", choice=str(tree.leipzig.pk)
+    )
     log = exports.log_export(
         by=board_sn, division=tree.sn, purpose="Versand", filters={}, file_format="csv", rows=1
     )
@@ -107,6 +111,7 @@ def sachsen(tree, board_sn):
         Payment: payment,
         ChangeRequest: request,
         ImportBatch: batch,
+        ImportValueChoice: value,
         ExportLog: log,
         AuditEntry: AuditEntry.objects.filter(division__path__startswith=tree.sn.path).first(),
         MonthlyStatement: statements.prepare(tree.sn, date(2026, 1, 1)),
@@ -124,6 +129,7 @@ SCOPED = [
     Payment,
     ChangeRequest,
     ImportBatch,
+    ImportValueChoice,
     ExportLog,
     AuditEntry,
     MonthlyStatement,

@@ -143,3 +143,34 @@ def test_rows_not_in_the_register_are_left_out_unless_proposed(
         imports.start_apply(batch=batch, by=board_sn, checked_at=batch.finished_at.isoformat())
     entries = ChangeRequest.objects.filter(batch=batch, kind="entry")
     assert sorted(r.proposed["first_name"] for r in entries) == ["Fritz", "Gerda", "Ömer"]
+
+
+def test_decided_values_are_remembered_for_the_next_upload_and_can_be_forgotten(
+    corpus, tree, board_sn, federal_admin, client, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    from members.models import AuditEntry, ImportValueChoice
+
+    content = b"Vorname;Nachname;KV\nNora;Neu;Leipzig\n"
+    first = check(board_sn, tree.sn, content, "a.csv")
+    assert first.errors == 1  # Kreisverband or Stadtverband Leipzig?
+    with django_capture_on_commit_callbacks(execute=True):
+        imports.decide_values(
+            batch=first,
+            by=board_sn,
+            values={"division": {"leipzig": str(tree.leipzig.pk)}},
+            dates={},
+        )
+    first.refresh_from_db()
+    assert (first.errors, first.report[0]["values"]["division"]) == (0, "SN-L")
+    second = check(board_sn, tree.sn, content, "b.csv")
+    item = second.findings["values"]["division"][0]
+    assert (second.errors, item["source"]) == (0, "remembered")
+    remembered = ImportValueChoice.objects.get()
+    client.force_login(federal_admin)
+    url = reverse("admin:members_importvaluechoice_delete", args=[remembered.pk])
+    client.post(url, {"post": "yes"})
+    assert not ImportValueChoice.objects.exists()
+    assert AuditEntry.objects.filter(action="import.value_forgotten").count() == 1
+    assert check(board_sn, tree.sn, content, "c.csv").errors == 1
