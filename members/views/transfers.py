@@ -109,6 +109,13 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "problems": [r for r in report if r["errors"]][:PREVIEW_ROWS],
             "changes": [r for r in report if r["status"] == "changed"][:PREVIEW_ROWS],
             "unknown": [r for r in report if r["status"] == "unknown"][:PREVIEW_ROWS],
+            "taken": batch.new
+            + batch.changed
+            + (
+                sum(1 for r in report if r["status"] == "unknown" and r.get("proposable", True))
+                if (batch.choices or {}).get("propose_unknown")
+                else 0
+            ),
             "skipped": [r for r in report if r["status"] == "skipped"][:PREVIEW_ROWS],
             "warned": [
                 r

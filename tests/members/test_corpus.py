@@ -145,6 +145,26 @@ def test_rows_not_in_the_register_are_left_out_unless_proposed(
     assert sorted(r.proposed["first_name"] for r in entries) == ["Fritz", "Gerda", "Ömer"]
 
 
+def test_rows_not_in_the_register_proposed_as_entries_are_counted_on_the_page(
+    client, corpus, tree, board_sn, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    case = next(c for c in CASES if c.filename == "kv-chemnitz.csv")
+    choices = imports.choices_from_json(case.decisions, division=tree.sn, user=board_sn)
+    batch = check(board_sn, tree.sn, case.build(corpus), case.filename, choices)
+    client.force_login(board_sn)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("members:import_apply", args=[batch.pk]),
+            {"checked_at": batch.finished_at.isoformat(), "propose_unknown": "1"},
+        )
+    entries = ChangeRequest.objects.filter(batch=batch, kind="entry")
+    assert "Nummer laut Liste 999999" in entries.get(proposed__first_name="Ute").note
+    page = client.get(reverse("members:import_detail", args=[batch.pk]))
+    assert "5 Änderungsanträge sind an die Bundesgeschäftsstelle gegangen" in page.text
+
+
 def test_decided_values_are_remembered_for_the_next_upload_and_can_be_forgotten(
     corpus, tree, board_sn, federal_admin, client, django_capture_on_commit_callbacks
 ):
