@@ -114,12 +114,10 @@ def plan(content: bytes, filename: str, *, values: dict[str, Any] | None, cutove
                 _("the register has this member with other values: %s")
                 % ", ".join(labels.get(name, name) for name in row.diff)
             )
-        if row.status == "new":
-            problems.append(_("the membership number is missing"))
         if not row.proposable:  # someone in the register already has this name and birthday
             problems += row.warnings[1:]
         # Every reason at once (the person fixes the file in one go).
-        entry = _entry(values, problems) if row.status in ("unknown", "error") else None
+        entry = _entry(values, problems) if row.status in ("unknown", "error", "new") else None
         if entry is None:
             for problem in problems:
                 reasons[problem if len(problem) < 90 else problem[:87] + "…"] += 1
@@ -193,6 +191,8 @@ def _entry(values: dict[str, Any], problems: list[str]) -> Entry | None:
     joined = values.get("joined_on")
     status = values.get("status") or ""
     left, reason = values.get("left_on"), values.get("end_reason") or ""
+    if not values.get("membership_number"):
+        problems.append(_("the membership number is missing"))
     if division is None:
         problems.append(_("the division is missing (a column KV, LV or Gliederung)"))
     if joined is None:
@@ -210,7 +210,7 @@ def _entry(values: dict[str, Any], problems: list[str]) -> Entry | None:
         problems.append(_("an end date, but the status says the membership runs"))
     if joined and left and left < joined:
         problems.append(_("the membership ends before it began"))
-    if problems or not values.get("membership_number"):
+    if problems:
         return None
     return Entry(
         number=values["membership_number"],
