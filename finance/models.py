@@ -547,6 +547,9 @@ class OpeningBalance(models.Model):
     )
     on = models.DateField(_("cut-over date"))
     balance = models.DecimalField(_("balance (€)"), max_digits=9, decimal_places=2)
+    # The account the member paid from in the previous system: a bank file's payment from it
+    # is the member's (finance.payments), before any payment here has shown it.
+    iban = models.CharField(_("IBAN"), max_length=34, blank=True, db_index=True)
 
     class Meta:
         verbose_name = _("opening balance")

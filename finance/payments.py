@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from finance.camt import Booking, StatementError, parse
-from finance.models import BankStatement, BankUpload, Charge, Payment
+from finance.models import BankStatement, BankUpload, Charge, OpeningBalance, Payment
 from finance.references import numbers_in
 from members import access
 from members import services as members
@@ -702,11 +702,16 @@ def _return_parts(returns: list[Payment]) -> set[int]:
 
 
 def _members_by_iban(ibans: set[str]) -> dict[str, set[int]]:
-    """The members who paid from each account before (their own money, not split parts)."""
+    """The members who paid from each account before (their own money, not split parts),
+    here or, as the switch-over brought in, in the previous system."""
     found: dict[str, set[int]] = {}
     for iban, member_id in Payment.objects.filter(
         counterparty_iban__in=ibans, member__isnull=False, amount__gt=0, split_from__isnull=True
     ).values_list("counterparty_iban", "member_id"):
+        found.setdefault(iban, set()).add(member_id)
+    for iban, member_id in OpeningBalance.objects.filter(iban__in=ibans).values_list(
+        "iban", "member_id"
+    ):
         found.setdefault(iban, set()).add(member_id)
     return found
 

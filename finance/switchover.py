@@ -67,6 +67,7 @@ class Plan:
 
     entries: list[Entry] = field(default_factory=list)
     balances: list[Decimal] = field(default_factory=list)  # per entry
+    ibans: list[str] = field(default_factory=list)  # per entry
     report: dict[str, Any] = field(default_factory=dict)
 
 
@@ -132,6 +133,7 @@ def plan(content: bytes, filename: str, *, values: dict[str, Any] | None, cutove
             continue
         result.entries.append(entry)
         result.balances.append(values.get("balance") or Decimal(0))
+        result.ibans.append(values.get("iban") or "")
         state = states.get(entry.division.path[: 2 * Division.steplen], _("federal"))
         per_state[state][entry.status] += 1
     owed = sum((b for b in result.balances if b < 0), Decimal(0))
@@ -348,8 +350,8 @@ def _ledger(switchover: Switchover, ids: list[int], found: Plan, *, by: User | N
     balances = found.balances
     OpeningBalance.objects.bulk_create(
         (
-            OpeningBalance(member_id=pk, switchover=switchover, on=on, balance=balance)
-            for pk, balance in zip(ids, balances, strict=True)
+            OpeningBalance(member_id=pk, switchover=switchover, on=on, balance=balance, iban=iban)
+            for pk, balance, iban in zip(ids, balances, found.ibans, strict=True)
         ),
         batch_size=BATCH,
     )

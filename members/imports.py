@@ -224,6 +224,8 @@ ALIASES: dict[str, list[str]] = {
         "beitrageur",
     ],
     "reduced_until": ["ermaessigtbis", "ermaessigungbis", "reduziertbis", "befristetbis"],
+    # The switch-over only: the account the member pays from (matched in bank files).
+    "iban": ["iban", "kontoiban", "ibannummer", "bankverbindungiban"],
     # The switch-over only: what the member owed (negative) or had in credit.
     "balance": [
         "saldo",
@@ -236,7 +238,7 @@ ALIASES: dict[str, list[str]] = {
         "stand",
     ],
 }
-SWITCHOVER_ONLY = frozenset({"balance"})
+SWITCHOVER_ONLY = frozenset({"balance", "iban"})
 HEADER_TO_FIELD = {alias: name for name, aliases in ALIASES.items() for alias in aliases}
 FIELDS = [name for name in ALIASES if name not in SWITCHOVER_ONLY]
 REQUIRED = ("first_name", "last_name")
@@ -275,6 +277,7 @@ EXTRA_LABELS = {
     "end_reason": gettext_lazy("reason for leaving"),
     "fee_amount": gettext_lazy("fee amount"),
     "balance": gettext_lazy("balance at the switch-over"),
+    "iban": gettext_lazy("IBAN"),
 }
 
 
@@ -405,7 +408,20 @@ def _balance(value: Any) -> Decimal | None:
     return -amount.value if negative else amount.value
 
 
+def _iban(value: Any) -> str:
+    """'de02 1203 0000 0000 2020 51' -> 'DE02120300000000202051', checked by its check
+    digits (ISO 13616: the number read with the country moved to the end, mod 97, is 1)."""
+    text = re.sub(r"[\s-]", "", _text(value)).upper()
+    if not text:
+        return ""
+    digits = "".join(str(int(c, 36)) for c in text[4:] + text[:4]) if text.isalnum() else ""
+    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", text) or int(digits) % 97 != 1:
+        raise CellError(_("“%s” is not an IBAN") % _text(value))
+    return text
+
+
 CLEANERS = {
+    "iban": _iban,
     "balance": _balance,
     "membership_number": _number,
     "postal_code": _postal_code,

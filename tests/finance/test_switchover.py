@@ -95,7 +95,8 @@ def test_a_dry_run_reports_and_changes_nothing(tree, rules, file, today, capsys)
     assert "SN       active: 2  ended: 1  pending: 1" in out
     assert "SH       active: 1  ended: 1" in out
     assert "Opening balances: owed 300.00 € by 3 members, credit 12.50 € of 1" in out
-    assert "column not imported: IBAN (1 values" in out
+    assert "IBAN                           -> IBAN" in out
+    assert "column not imported" not in out
     assert Member.objects.count() == 0 and Charge.objects.count() == 0
 
 
@@ -153,13 +154,18 @@ def test_applying_the_same_file_twice_changes_nothing(tree, rules, file, today, 
 
 
 def test_a_refused_row_stops_the_whole_file(tree, rules, file, today, capsys):
-    rows = [*ROWS, "200011;Gut;Gero;Weg 7;0410;Leipzig;;01.01.1980;SN;KV Leipzig;;aktiv;;120,00;;0"]
+    rows = [
+        *ROWS,
+        "200011;Gut;Gero;Weg 7;0410;Leipzig;;01.01.1980;SN;KV Leipzig;;aktiv;;120,00;"
+        "DE02 1203 0000 0000 2020 52;0",
+    ]
     path = str(file(export(rows)))
     code, out = run(path, "--on", CUTOVER.isoformat(), "--apply", capsys=capsys)
     assert code == 1
     assert "refused: 1" in out
     assert "row 9 (200011 Gero Gut): Postleitzahl „0410“ hat keine fünf Ziffern" in out
     assert "das Eintrittsdatum fehlt" in out
+    assert "„DE02 1203 0000 0000 2020 52“ ist keine IBAN" in out
     assert Member.objects.count() == 0
 
 
@@ -213,3 +219,21 @@ def test_the_admin_page_dry_runs_and_applies(
     record.refresh_from_db()
     assert record.status == Switchover.Status.APPLIED
     assert Member.objects.count() == 6
+
+
+def test_a_payment_from_an_account_the_previous_system_knew_is_the_members(
+    tree, rules, file, today, capsys
+):
+    from finance import payments
+    from tests.finance.statements import entry, statement
+
+    assert run(str(file()), "--on", CUTOVER.isoformat(), "--apply", capsys=capsys)[0] == 0
+    assert OpeningBalance.objects.get(member__membership_number=200001).iban == (
+        "DE02120300000000202051"
+    )
+    content = statement(
+        entry("120.00", ref="B1", reference="Beitrag", name="A. Alt", iban="DE02120300000000202051")
+    )
+    payments.import_statement(content=content, filename="konto.xml", by=None)
+    payment = Payment.objects.get(bank_reference__startswith="B1")
+    assert (payment.member.membership_number, payment.match) == (200001, Payment.Match.IBAN)
