@@ -30,7 +30,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -422,10 +421,3 @@ def _ledger(switchover: Switchover, ids: list[int], found: Plan, *, by: User | N
     recompute = sorted(set(recompute))
     for start in range(0, len(recompute), BATCH):
         payments.refresh(recompute[start : start + BATCH])
-
-
-def opening_total(switchover: Switchover) -> Decimal:
-    """The opening balances as booked (for the report's check against the file)."""
-    return OpeningBalance.objects.filter(switchover=switchover).aggregate(total=Sum("balance"))[
-        "total"
-    ] or Decimal(0)

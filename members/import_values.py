@@ -87,7 +87,6 @@ class ParsedDate:
     day: date
     partial: str = ""
     ambiguous: bool = False
-    swapped: date | None = None  # the other reading of an ambiguous date
 
 
 def _year(text: str) -> int:
@@ -141,8 +140,7 @@ def parse_date(value: Any, order: str = "dmy") -> ParsedDate:
             day, month = (a, b) if a > 12 else (b, a)
             return ParsedDate(_make(year, month, day))
         day, month = (a, b) if order == "dmy" else (b, a)
-        other = _make(year, a, b) if order == "dmy" else _make(year, b, a)
-        return ParsedDate(_make(year, month, day), ambiguous=a != b, swapped=other)
+        return ParsedDate(_make(year, month, day), ambiguous=a != b)
     if match := re.fullmatch(r"(\d{1,2})\.?\s*" + MONTH_WORD + r"\s*(\d{4}|\d{2})", text):
         day, month, year = match.groups()
         return ParsedDate(_make(_year(year), MONTHS[month], int(day)))
