@@ -481,7 +481,12 @@ def vocabularies(division: Division, user: User | None) -> dict[str, Vocabulary]
     fees = FeeVocabulary(timezone.localdate())
     amounts = FeeVocabulary(timezone.localdate())
     amounts.field = "fee_amount"
-    states = DivisionVocabulary(d for d in divisions if d.level == DivisionLevel.STATE)
+    # A state column names the states of the upload's area, or the one the area lies in
+    # (a district's sheet saying "SN" on every row).
+    states = [d for d in divisions if d.level == DivisionLevel.STATE]
+    if division.depth > 2:
+        states += Division.objects.filter(path=division.path[: 2 * Division.steplen])
+    states = DivisionVocabulary(states)
     states.field = "state"
     return {
         "state": states,
@@ -873,7 +878,9 @@ def _combine(result: RowResult, vocab: dict[str, Vocabulary]) -> None:
                 )
         values["division"] = found
     elif state is not None:
-        values["division"] = vocab["state"].values(state)["division"]
+        found = vocab["state"].values(state)["division"]
+        if str(found.pk) in vocab["division"].divisions:  # else the state above the area
+            values["division"] = found
     fee = values.pop("_fee_class", None)
     amount = values.pop("_fee_amount", None)
     if fee is None and amount is not None:

@@ -194,3 +194,13 @@ def test_decided_values_are_remembered_for_the_next_upload_and_can_be_forgotten(
     assert not ImportValueChoice.objects.exists()
     assert AuditEntry.objects.filter(action="import.value_forgotten").count() == 1
     assert check(board_sn, tree.sn, content, "c.csv").errors == 1
+
+
+def test_a_districts_sheet_naming_its_state_on_every_row_comes_in_without_a_question(corpus, tree):
+    from tests.factories import make_user
+
+    board = make_user("kv-leipzig@example.org", tree.leipzig, "board")
+    content = b"LV;Vorname;Nachname\nSN;Nora;Neu\nSachsen;Nils;Alt\n"
+    batch = check(board, tree.leipzig, content, "kv.csv")
+    assert (batch.errors, batch.new) == (0, 2)
+    assert [row["values"].get("division") for row in batch.report] == [None, None]
