@@ -35,9 +35,9 @@ from django.utils.translation import gettext as _
 
 from finance import payments
 from finance.models import Charge, FeeRule, OpeningBalance, Payment, Switchover
-from finance.services import BATCH, DuesRun, _run_batch
+from finance.services import BATCH, DuesRun, _run_batch, is_adult
 from members import imports
-from members.models import Division, FeeClass, MemberStatus, PaymentStatus, User
+from members.models import Division, FeeClass, Member, MemberStatus, PaymentStatus, User
 from members.services import record_audit
 from members.services.register import EDITABLE_FIELDS
 from members.services.switchover import Entry, bring_in
@@ -54,6 +54,12 @@ SWITCHOVER_LIMITS = Limits(
     sheet_part=3 * 1024 * 1024 * 1024,
 )
 LISTED = 500  # refused rows named one by one in the report (all are counted)
+# The register's text fields and their lengths (members.models.Member).
+TEXT_LIMITS = {
+    field.name: field.max_length
+    for field in Member._meta.concrete_fields
+    if field.name in EDITABLE_FIELDS and getattr(field, "max_length", None)
+}
 
 
 class SwitchoverRefused(ValidationError):
@@ -103,7 +109,7 @@ def plan(content: bytes, filename: str, *, values: dict[str, Any] | None, cutove
     for row in validation.results:
         values = row.values
         problems = list(row.errors)
-        if row.status == "skipped":  # a total, a heading: no member at all
+        if row.status == "skipped" and not values:  # a total, a heading: no member at all
             ignored.append({"row": row.row, "why": "; ".join(row.warnings)})
             continue
         if row.status == "unchanged":
@@ -117,7 +123,11 @@ def plan(content: bytes, filename: str, *, values: dict[str, Any] | None, cutove
         if not row.proposable:  # someone in the register already has this name and birthday
             problems += row.warnings[1:]
         # Every reason at once (the person fixes the file in one go).
-        entry = _entry(values, problems) if row.status in ("unknown", "error", "new") else None
+        entry = (
+            _entry(values, problems, cutover_on)
+            if row.status in ("unknown", "error", "new", "skipped")
+            else None
+        )
         if entry is None:
             for problem in problems:
                 reasons[problem if len(problem) < 90 else problem[:87] + "…"] += 1
@@ -186,8 +196,19 @@ def plan(content: bytes, filename: str, *, values: dict[str, Any] | None, cutove
     return result
 
 
-def _entry(values: dict[str, Any], problems: list[str]) -> Entry | None:
-    """The member a clean row describes, or None with the reasons added to `problems`."""
+def _entry(values: dict[str, Any], problems: list[str], cutover_on: date) -> Entry | None:
+    """The member a clean row describes, or None with the reasons added to `problems`: the
+    checks an admission makes (field lengths, the fee class a person may be in), in bulk."""
+    for name, value in values.items():
+        limit = TEXT_LIMITS.get(name)
+        if limit and isinstance(value, str) and len(value) > limit:
+            problems.append(
+                _("%(field)s is longer than %(limit)s characters")
+                % {"field": imports.field_labels(switchover=True).get(name, name), "limit": limit}
+            )
+    born = values.get("date_of_birth")
+    if values.get("fee_class") == FeeClass.MINOR and born and is_adult(born, cutover_on):
+        problems.append(_("18 or older at the cut-over, but in the minors' class"))
     division = values.get("division")
     joined = values.get("joined_on")
     status = values.get("status") or ""

@@ -98,8 +98,15 @@ def apply_switchover(switchover_id: int, user_id: int | None) -> None:
     user = User.objects.filter(pk=user_id).first() if user_id else None
     try:
         switchover.apply(record, by=user)
-    except switchover.SwitchoverRefused as error:
-        Switchover.objects.filter(pk=record.pk, status=Switchover.Status.APPLYING).update(
-            status=Switchover.Status.CHECKED,
-            report={**record.report, "refusal": " ".join(error.messages)},
+    except Exception as error:
+        # Nothing was applied (one transaction): the switch-over can be checked and tried again.
+        message = (
+            " ".join(error.messages)
+            if isinstance(error, switchover.SwitchoverRefused)
+            else f"Nothing was applied: {error}"
         )
+        Switchover.objects.filter(pk=record.pk, status=Switchover.Status.APPLYING).update(
+            status=Switchover.Status.CHECKED, report={**record.report, "refusal": message}
+        )
+        if not isinstance(error, switchover.SwitchoverRefused):
+            raise

@@ -72,7 +72,7 @@ MONTHS = {
 MONTH_WORD = "(" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 TIME_PART = r"(?:[ t,]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*uhr)?)?"
 # An Excel serial (1900 date system) between 1910 and 2118.
-SERIALS = (3653, 80000)
+SERIALS = (3654, 80000)
 
 
 class DateError(ValueError):
@@ -320,6 +320,8 @@ class DivisionVocabulary(Vocabulary):
                 if narrowed:
                     found = narrowed
                     break
+            else:  # "OV Leipzig" where only a Kreisverband Leipzig exists: asked, not taken
+                return Match(None, sorted(found, key=lambda pk: self.divisions[pk].path))
         if len(found) == 1:
             return Match(next(iter(found)))
         return Match(None, sorted(found, key=lambda pk: self.divisions[pk].path))
@@ -393,7 +395,8 @@ class FeeVocabulary(Vocabulary):
             return Match(None)
         found = self._by_amount(amount.value * 12 if amount.monthly else amount.value)
         if not found and not amount.monthly:
-            found = self._by_amount(amount.value * 12)  # a monthly amount, written bare
+            # Perhaps a monthly amount written bare: offered, never taken without asking.
+            return Match(None, self._by_amount(amount.value * 12))
         return Match(found[0]) if len(found) == 1 else Match(None, found)
 
     def choices(self) -> list[tuple[str, str]]:

@@ -260,7 +260,7 @@ COMPARED = (
 )
 # The first cell of a row that sums up the sheet rather than naming a member.
 FOOTER_WORDS = re.compile(
-    r"^(summe|gesamt|insgesamt|total|anzahl|gesamtzahl|mitglieder ?gesamt|stand|"
+    r"^(summe|gesamt|insgesamt|total|anzahl|gesamtzahl|mitglieder ?gesamt|"
     r"ende der liste|sum|count)\b",
     re.IGNORECASE,
 )
@@ -344,8 +344,9 @@ def _shown(value: Any) -> str:
 
 
 def _key(value: Any) -> str:
-    """A distinct value of a column, as the value step lists it (case and spacing aside)."""
-    return _text(value).casefold()
+    """A distinct value of a column, as the value step lists it (case and spacing aside);
+    as long as a remembered value may be."""
+    return _text(value).casefold()[:200]
 
 
 def _past(day: date | None) -> date | None:
@@ -399,7 +400,13 @@ def _balance(value: Any) -> Decimal | None:
     if value in (None, ""):
         return None
     if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
-        return Decimal(str(value)).quantize(Decimal("0.01"))
+        try:
+            amount = Decimal(str(value)).quantize(Decimal("0.01"))
+        except ArithmeticError as error:
+            raise CellError(_("“%s” is not an amount of money") % _text(value)) from error
+        if abs(amount) >= 10_000_000:
+            raise CellError(_("“%s” is not an amount of money") % _text(value))
+        return amount
     text = _text(value).replace("\u2212", "-").replace("€", "").replace("EUR", "").strip()
     negative = text.startswith("-") or text.endswith("-")
     amount = parse_amount(text.strip("-+ "))
@@ -414,8 +421,10 @@ def _iban(value: Any) -> str:
     text = re.sub(r"[\s-]", "", _text(value)).upper()
     if not text:
         return ""
-    digits = "".join(str(int(c, 36)) for c in text[4:] + text[:4]) if text.isalnum() else ""
-    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", text) or int(digits) % 97 != 1:
+    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", text):
+        raise CellError(_("“%s” is not an IBAN") % _text(value))
+    digits = "".join(str(int(c, 36)) for c in text[4:] + text[:4])
+    if int(digits) % 97 != 1:
         raise CellError(_("“%s” is not an IBAN") % _text(value))
     return text
 
@@ -889,6 +898,10 @@ def _combine(result: RowResult, vocab: dict[str, Vocabulary]) -> None:
         values |= vocab["fee_class"].values(fee)
         if amount and values["fee_class"] == "regular" and ":" in amount:
             values |= vocab["fee_class"].values(amount)
+        elif amount and amount != EMPTY and amount.partition(":")[0] != values["fee_class"]:
+            result.warnings.append(
+                _("the amount does not fit the fee class; the fee class is taken")
+            )
     status = values.pop("_status", None)
     reason = values.pop("_end_reason", None)
     if status is not None:
@@ -915,7 +928,11 @@ def _check_duplicates_in_file(results: list[RowResult]) -> None:
         email = r.values.get("email")
         if not email:
             return None
-        return (email, r.values.get("first_name", "").lower(), r.values["last_name"].lower())
+        return (
+            email,
+            r.values.get("first_name", "").lower(),
+            r.values.get("last_name", "").lower(),
+        )
 
     checks = (
         (_("the same membership number"), lambda r: r.values.get("membership_number"), True),
@@ -960,6 +977,17 @@ def _compare_with_register(
     known: dict[int, Member] = {}
     for chunk in _chunks(numbers):
         known.update({m.membership_number: m for m in visible.filter(membership_number__in=chunk)})
+    # The federal office (no user: it sees everything) learns which of the others belong to
+    # a member outside the upload's division; a board's are checked on approval.
+    elsewhere: set[int] = set()
+    if user is None:
+        others = [n for n in numbers if n not in known]
+        for chunk in _chunks(others):
+            elsewhere |= set(
+                Member.objects.filter(membership_number__in=chunk).values_list(
+                    "membership_number", flat=True
+                )
+            )
     newcomers = [
         r
         for r in results
@@ -1025,6 +1053,15 @@ def _compare_with_register(
                 result.warnings.append(
                     _("a member with another name uses this e-mail address (a family?)")
                 )
+        if number and number in elsewhere:
+            result.errors.append(
+                _(
+                    "membership number %s belongs to a member of another division: import it "
+                    "there, or transfer the member first"
+                )
+                % number
+            )
+            continue
         if number:
             # Not in (your area of) the register: listed apart, proposed as an entry if wanted.
             result.status = "unknown"
@@ -1221,7 +1258,7 @@ def decide_values(
                 ImportValueChoice.objects.update_or_create(
                     division=batch.division,
                     field=name,
-                    key=key[:200],
+                    key=key,
                     defaults={"choice": choice, "decided_by": by},
                 )
         choices = dict(batch.choices or {})
@@ -1362,6 +1399,17 @@ def apply_batch(*, batch_id: int) -> ImportBatch:
     report = _progress(batch.pk, batch.total_rows)
     propose = bool((batch.choices or {}).get("propose_unknown"))
     highest = 0
+    if direct and propose:
+        # Numbers brought in from the sheet: the sequence continues after the highest, before
+        # the new rows take theirs.
+        brought = [
+            row["values"]["membership_number"]
+            for row in batch.report
+            if row["status"] == "unknown" and row.get("proposable", True)
+        ]
+        NumberSequence.objects.filter(
+            name="membership", last_value__lt=max(brought, default=0)
+        ).update(last_value=max(brought, default=0))
     for position, row in enumerate(batch.report):
         values = _member_values(row["values"])
         number = row["values"].get("membership_number")

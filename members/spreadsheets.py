@@ -179,9 +179,13 @@ def _cell_ref(ref: str) -> tuple[int, int] | None:
 def fill_merged(rows: list[list[Any]], ranges: list[tuple[int, int, int, int]]) -> None:
     """A merged cell's value in every cell it spans: offices merge the division's cell over
     all its members' rows (only the top left cell holds the value in the file)."""
+    budget = _limits.get().cells  # cells filled in all: a crafted file costs no more
     for top, left, bottom, right in ranges:
         if top >= len(rows) or left >= MAX_COLUMNS or left >= len(rows[top]):
             continue
+        budget -= (min(bottom, len(rows) - 1) - top + 1) * (min(right, MAX_COLUMNS - 1) - left + 1)
+        if budget < 0:
+            raise SpreadsheetError(_too_many_rows())
         value = rows[top][left]
         for number in range(top, min(bottom, len(rows) - 1) + 1):
             row = rows[number]

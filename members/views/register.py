@@ -70,7 +70,7 @@ class SearchMatches(Sequence[Member]):
         self.pages: dict[int, tuple[int, list[Member]]] = {}  # start -> (stop, rows)
         self.total: int | None = None
         try:
-            number = max(int(page or 1), 1)
+            number = min(max(int(page or 1), 1), 100_000)  # no offset past the database's
         except ValueError:
             number = 1
         self._read((number - 1) * page_size, number * page_size)

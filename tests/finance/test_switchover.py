@@ -237,3 +237,20 @@ def test_a_payment_from_an_account_the_previous_system_knew_is_the_members(
     payments.import_statement(content=content, filename="konto.xml", by=None)
     payment = Payment.objects.get(bank_reference__startswith="B1")
     assert (payment.member.membership_number, payment.match) == (200001, Payment.Match.IBAN)
+
+
+def test_rows_an_admission_would_refuse_are_refused(tree, rules, file, today, capsys):
+    rows = [
+        *ROWS,
+        # a former member without a number; an overlong surname with an odd IBAN
+        ";Ohne;Otto;Weg 8;04109;Leipzig;;01.01.1950;SN;KV Leipzig;01.01.2000;ausgetreten;"
+        "31.12.2010;120,00;;0",
+        "200012;" + "L" * 120 + ";Lara;Weg 9;04109;Leipzig;;01.01.1980;SN;KV Leipzig;01.01.2000;"
+        "aktiv;;120,00;Überweisung;0",
+    ]
+    code, out = run(str(file(export(rows))), "--on", CUTOVER.isoformat(), capsys=capsys)
+    assert code == 1
+    assert "refused: 2" in out
+    assert "row 9 (None Otto Ohne): die Mitgliedsnummer fehlt" in out
+    assert "Nachname ist länger als 100 Zeichen" in out
+    assert "„Überweisung“ ist keine IBAN" in out

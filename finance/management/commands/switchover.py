@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from finance import switchover
 from finance.models import Switchover
@@ -90,6 +90,8 @@ class Command(BaseCommand):
             brought = switchover.apply(record, by=user, found=found)
         except switchover.SwitchoverRefused as error:
             raise CommandError(" ".join(error.messages), returncode=1) from error
+        except DatabaseError as error:  # one transaction: nothing was applied
+            raise CommandError(f"Nothing was applied: {error}", returncode=1) from error
         self.stdout.write(self.style.SUCCESS(f"Applied: {brought} members brought in."))
 
     def _user(self, email: str | None) -> User | None:
