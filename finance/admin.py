@@ -628,26 +628,18 @@ class SwitchoverAdmin(FederalWrites, admin.ModelAdmin):
         return False
 
     def save_model(self, request: HttpRequest, obj: Switchover, form: Any, change: bool) -> None:
-        import hashlib
+        from finance import switchover, tasks
 
         upload = form.cleaned_data["file"]
-        content = upload.read()
-        obj.filename, obj.content = upload.name[:255], content
-        obj.sha256 = hashlib.sha256(content).hexdigest()
-        obj.created_by = request.user
-        obj.values = form.cleaned_data.get("values") or {}
-        super().save_model(request, obj, form, change)
-        from finance import tasks
-        from members.services import record_audit
-
-        record_audit(
-            actor=request.user,
-            action="switchover.uploaded",
-            obj=obj,
-            summary=f"{obj.filename} uploaded for the switch-over",
-            data={"sha256": obj.sha256},
+        created = switchover.create(
+            by=request.user,
+            content=upload.read(),
+            filename=upload.name,
+            values=form.cleaned_data.get("values") or {},
+            cutover_on=form.cleaned_data["cutover_on"],
         )
-        transaction.on_commit(lambda: tasks.check_switchover.delay(obj.pk))
+        obj.pk = created.pk  # the admin's redirect names it
+        transaction.on_commit(lambda: tasks.check_switchover.delay(created.pk))
 
     def response_add(self, request: HttpRequest, obj: Switchover, *args: Any) -> HttpResponse:
         return HttpResponseRedirect(reverse("admin:finance_switchover_change", args=[obj.pk]))

@@ -252,8 +252,11 @@ def check(switchover: Switchover) -> Switchover:
 
 
 def dry_run(switchover: Switchover) -> Plan | None:
-    """The dry run; returns what applying would do (None: the file cannot be read), which
+    """The dry run; returns what applying would do (None: the file cannot be read, or the
+    switch-over is being applied or was: a check delivered twice leaves it alone), which
     the command line hands on to `apply` right away instead of reading the file twice."""
+    if switchover.status in (Switchover.Status.APPLYING, Switchover.Status.APPLIED):
+        return None
     found = None
     try:
         found = plan(

@@ -12,7 +12,6 @@ once per distinct value (members.imports: the value step).
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -262,11 +261,9 @@ KIND_OF_WORD = {word: kind for kind, (words, _level) in DIVISION_KINDS.items() f
 
 
 def _words(text: Any) -> list[str]:
-    value = unicodedata.normalize("NFKC", str(text or "")).lower()
-    value = value.replace("ß", "ss").replace("ä", "ae").replace("ö", "oe").replace("ü", "ue")
     # "Kreis-verband" and "Kreis verband" are one word; a hyphen inside a place name, too.
-    value = re.sub(r"(?<=[a-z])-\s*(?=[a-z])", "", value)
-    return [w for w in re.split(r"[^a-z0-9]+", value) if w]
+    value = re.sub(r"(?<=[^\W\d_])-\s*(?=[^\W\d_])", "", str(text or ""))
+    return [word for part in re.split(r"[^\w-]+", value) if (word := normalise_header(part))]
 
 
 def place_and_kind(text: Any) -> tuple[str, str | None]:

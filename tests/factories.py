@@ -111,3 +111,27 @@ def make_member(
     return services.admit_member(
         by=None, division=division, values=fields, joined_on=joined_on, welcome=welcome
     )
+
+
+def make_fee_rules(
+    *,
+    tiers: str = "72,120,180,240,360,480,600",
+    classes: tuple[str, ...] = ("regular", "reduced", "minor", "exempt"),
+    valid_from: date = date(2016, 1, 1),
+) -> None:
+    """A finance order as the demo's: regular 120 € a year (tiered by income), reduced 36 €,
+    minors 12 €, exempt nothing; due on 1 March."""
+    from decimal import Decimal
+
+    from finance.models import FeeRule
+
+    amounts = {"regular": "120.00", "reduced": "36.00", "minor": "12.00", "exempt": "0.00"}
+    for fee_class in classes:
+        FeeRule.objects.create(
+            fee_class=fee_class,
+            yearly_amount=Decimal(amounts[fee_class]),
+            valid_from=valid_from,
+            tiers=tiers if fee_class == "regular" else "",
+            due_month=3,
+            due_day=1,
+        )

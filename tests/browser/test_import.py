@@ -87,24 +87,13 @@ def test_board_fixes_the_values_of_a_messy_sheet_in_one_step(
     """Divisions as people write them, one of them ambiguous, an amount the fee rules do not
     know, entry dates without a day, and a member whose address changed: one round in the
     value step, then the preview with its diff, then the submission."""
-    from datetime import date
-    from decimal import Decimal
 
-    from finance.models import FeeRule
     from members.models import DivisionLevel
-    from tests.factories import add, make_member
+    from tests.factories import add, make_fee_rules, make_member
 
     settings.MUSTERROLLE_RELAX_MFA = True
     add("Stadtverband Leipzig", "SN-L-SV", DivisionLevel.DISTRICT, tree.sn)
-    FeeRule.objects.create(
-        fee_class="regular",
-        yearly_amount=Decimal("120.00"),
-        valid_from=date(2016, 1, 1),
-        tiers="72,120,180,240",
-    )
-    FeeRule.objects.create(
-        fee_class="reduced", yearly_amount=Decimal("36.00"), valid_from=date(2016, 1, 1)
-    )
+    make_fee_rules(tiers="72,120,180,240", classes=("regular", "reduced"))
     known = make_member(tree.dresden, first_name="Otto", last_name="Normal", street="Alte Str. 1")
     board = make_user("vorstand-sn@example.org", tree.sn, "board", mfa=False)
     sheet = tmp_path / "Liste Sachsen.csv"

@@ -16,7 +16,6 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook
@@ -547,15 +546,6 @@ CASES = [
         },
     ),
 ]
-
-# The fee rules the corpus's amounts are read against (as the demo's finance order).
-FEE_RULES = [
-    ("regular", Decimal("120.00"), "72,120,180,240,360,480,600"),
-    ("reduced", Decimal("36.00"), ""),
-    ("minor", Decimal("12.00"), ""),
-    ("exempt", Decimal("0.00"), ""),
-]
-
 
 if __name__ == "__main__":
     import sys

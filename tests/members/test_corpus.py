@@ -7,7 +7,6 @@ from datetime import date
 
 import pytest
 
-from finance.models import FeeRule
 from members import imports
 from members.models import (
     ChangeRequest,
@@ -17,8 +16,8 @@ from members.models import (
     Member,
     NumberSequence,
 )
-from tests.factories import add, make_member
-from tests.members.corpus import CASES, FEE_RULES, Register
+from tests.factories import add, make_fee_rules, make_member
+from tests.members.corpus import CASES, Register
 
 pytestmark = pytest.mark.django_db
 
@@ -29,10 +28,7 @@ def corpus(tree):
     add("Kreisverband Görlitz", "SN-GR", DivisionLevel.DISTRICT, tree.sn)
     add("Stadtverband Leipzig", "SN-L-SV", DivisionLevel.DISTRICT, tree.sn)
     add("Ortsverband Dresden-Neustadt", "SN-DD-N", DivisionLevel.LOCAL, tree.dresden)
-    for fee_class, amount, tiers in FEE_RULES:
-        FeeRule.objects.create(
-            fee_class=fee_class, yearly_amount=amount, valid_from=date(2016, 1, 1), tiers=tiers
-        )
+    make_fee_rules()  # the amounts of the corpus are read against these
     chemnitz = Division.objects.get(code="SN-C")
     erika = make_member(tree.leipzig, first_name="Erika", last_name="Beispiel", email="")
     otto = make_member(tree.dresden, first_name="Otto", last_name="Normal", email="")

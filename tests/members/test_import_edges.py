@@ -1,15 +1,13 @@
 """Edges of real sheets that once crashed the check or were guessed (found in review)."""
 
 from datetime import date
-from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
-from finance.models import FeeRule
 from members import imports
 from members.import_values import FeeVocabulary
-from tests.factories import make_member
+from tests.factories import make_fee_rules, make_member
 from tests.members.sheets import workbook_bytes
 
 pytestmark = pytest.mark.django_db
@@ -22,13 +20,7 @@ def check(by, division, content, name="a.csv"):
 
 @pytest.fixture
 def rules(db):
-    for fee_class, amount, tiers in (("regular", "120.00", "72,120,180"), ("reduced", "36.00", "")):
-        FeeRule.objects.create(
-            fee_class=fee_class,
-            yearly_amount=Decimal(amount),
-            valid_from=date(2016, 1, 1),
-            tiers=tiers,
-        )
+    make_fee_rules(tiers="72,120,180", classes=("regular", "reduced"))
 
 
 def test_a_formula_in_the_name_beside_an_e_mail_is_a_row_error_not_a_crash(tree, board_sn):

@@ -5,15 +5,14 @@ member comes in, exactly as they are, and nothing else does."""
 import csv
 import io
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from finance.models import FeeRule
 from members import imports
+from tests.factories import make_fee_rules
 from tests.members.sheets import ods_bytes
 
 pytestmark = pytest.mark.django_db
@@ -153,18 +152,7 @@ def file_of(table: list[list], fmt: str, encoding: str) -> bytes:
 
 @pytest.fixture
 def fee_rules(db):
-    for fee_class, amount, tiers in (
-        ("regular", "120.00", "72,120,180,240,360,480,600"),
-        ("reduced", "36.00", ""),
-        ("minor", "12.00", ""),
-        ("exempt", "0.00", ""),
-    ):
-        FeeRule.objects.create(
-            fee_class=fee_class,
-            yearly_amount=Decimal(amount),
-            valid_from=date(2016, 1, 1),
-            tiers=tiers,
-        )
+    make_fee_rules()
 
 
 @settings(
