@@ -63,6 +63,9 @@ class Options:
     # Test hook: on this day, after the jobs, the stored balance of one member is changed,
     # so that the test sees the violation reported.
     corrupt_balance_on: date | None = None
+    # Test hook: the same, hidden from the checker's change log (its monthly full read must
+    # find it).
+    corrupt_unseen_on: date | None = None
 
 
 @dataclass
@@ -261,6 +264,8 @@ class Simulation:
         self.at(day, NIGHT)
         if day == self.options.corrupt_balance_on:
             self._corrupt()
+        if day == self.options.corrupt_unseen_on:
+            self._corrupt(unseen=True)
         self.checker.daily(day, self.touched)
         self._learn(day)
         if day == self.last or (day + timedelta(days=1)).day == 1:
@@ -303,12 +308,18 @@ class Simulation:
         self.checker.check_reminders(day)
         self.checker.check_struck_off(day)
 
-    def _corrupt(self) -> None:
+    def _corrupt(self, *, unseen: bool = False) -> None:
         from members.models import Member
 
         victim = Member.objects.current().order_by("pk").first()
         if victim is not None:
             Member.objects.filter(pk=victim.pk).update(balance=victim.balance + CENT)
+            if unseen:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        f"DELETE FROM {self.checker.log.TABLE} WHERE kind = 'member' AND id = %s",  # noqa: S608
+                        [victim.pk],
+                    )
 
     # --- the world at the start ------------------------------------------------------
 

@@ -7,6 +7,7 @@ day, what was expected and what was found.
 from __future__ import annotations
 
 import functools
+import heapq
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -151,16 +152,57 @@ def _date(value: Any) -> date | None:
     return date.fromisoformat(value[:10]) if isinstance(value, str) else value
 
 
-def _raw(sql: str) -> list[tuple[Any, ...]]:
-    """Rows as the database driver gives them: read every day, converted only when they
-    changed (Django's converters cost more than the query on a few thousand rows)."""
+def _raw(sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+    """Rows as the database driver gives them (Django's converters cost more than the query
+    on a few thousand rows)."""
     with connection.cursor() as cursor:
-        cursor.execute(sql)
+        cursor.execute(sql, list(params))
         return cursor.fetchall()
 
 
+class ChangeLog:
+    """Which rows of the register and the ledger were written since the last look, kept by
+    the database itself: triggers (on the simulation's throwaway database only) log the id of
+    every row inserted, updated or deleted, whatever code or SQL wrote it. The checker reads
+    just those rows each time, and all rows once a month to prove the log missed nothing."""
+
+    TABLE = "simulation_changed_row"
+    WATCHED = (
+        (Member._meta.db_table, "member", ("INSERT", "UPDATE", "DELETE")),
+        (Payment._meta.db_table, "payment", ("INSERT", "UPDATE", "DELETE")),
+        # Charges are append-only: new ones are read by id; any change in place is logged.
+        (Charge._meta.db_table, "charge_changed", ("UPDATE", "DELETE")),
+    )
+
+    def install(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.TABLE} (kind TEXT NOT NULL, "
+                "id INTEGER NOT NULL, PRIMARY KEY (kind, id)) WITHOUT ROWID"
+            )
+            for table, kind, events in self.WATCHED:
+                for event in events:
+                    rows = {"INSERT": ["NEW"], "UPDATE": ["OLD", "NEW"], "DELETE": ["OLD"]}[event]
+                    body = " ".join(
+                        f"INSERT OR IGNORE INTO {self.TABLE} VALUES ('{kind}', {row}.id);"  # noqa: S608 - our constants
+                        for row in rows
+                    )
+                    cursor.execute(
+                        f"CREATE TRIGGER IF NOT EXISTS simulation_{kind}_{event.lower()} "
+                        f"AFTER {event} ON {table} BEGIN {body} END"
+                    )
+
+    def take(self, kind: str) -> list[int]:
+        """The ids logged for `kind` since the last take (and forget them)."""
+        ids = [pk for (pk,) in _raw(f"SELECT id FROM {self.TABLE} WHERE kind = %s", [kind])]  # noqa: S608
+        if ids:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DELETE FROM {self.TABLE} WHERE kind = %s", [kind])  # noqa: S608
+        return ids
+
+
 class Members:
-    """The members as they are now, read in one query; unchanged rows are not converted."""
+    """The members as they are now: all of them once, then the rows the log names."""
 
     # Dates and amounts as text: the driver's converters would cost more than the query.
     SQL = (
@@ -170,43 +212,92 @@ class Members:
         f"FROM {Member._meta.db_table}"
     )
 
-    def __init__(self) -> None:
-        self._raw: dict[int, tuple[Any, ...]] = {}
+    def __init__(self, log: ChangeLog) -> None:
+        self.log = log
         self.rows: dict[int, MemberRow] = {}
+        self.changed: set[int] = set()  # members whose row changed since the last `take`
+        self._loaded = False
 
     def read(self) -> dict[int, MemberRow]:
+        """The rows as they are now (a new dict: the old one stays as it was)."""
         rows = dict(self.rows)
-        for raw in _raw(self.SQL):
-            if self._raw.get(raw[0]) != raw:
-                self._raw[raw[0]] = raw
-                pk, number, first, last, email, status, fee_class, tier, joined, left = raw[:10]
-                end_reason, division_id, balance, payment_status, since = raw[10:]
-                rows[pk] = MemberRow(
-                    pk,
-                    number,
-                    first,
-                    last,
-                    email,
-                    status,
-                    fee_class,
-                    _decimal(tier),
-                    _date(joined),
-                    _date(left),
-                    end_reason,
-                    division_id,
-                    _decimal(balance),
-                    payment_status,
-                    _date(since),
+        ids = self.log.take("member")
+        if not self._loaded:
+            found = _raw(self.SQL)
+            self._loaded = True
+        else:
+            found = [
+                raw
+                for start in range(0, len(ids), 500)
+                for raw in _raw(
+                    f"{self.SQL} WHERE id IN ({', '.join(['%s'] * len(ids[start : start + 500]))}) "
+                    "ORDER BY id",
+                    ids[start : start + 500],
                 )
+            ]
+            for pk in set(ids) - {raw[0] for raw in found}:  # deleted
+                rows.pop(pk, None)
+                self.changed.add(pk)
+        # A changed row keeps its place: the simulation's draws go through the rows in order.
+        for raw in found:
+            rows[raw[0]] = _member_row(raw)
+            self.changed.add(raw[0])
         self.rows = rows
         return rows
+
+    def verify(self, day: date) -> None:
+        """All rows read afresh equal the rows kept from the log: the log missed nothing."""
+        everything = {raw[0]: _member_row(raw) for raw in _raw(self.SQL)}
+        if everything != self.rows:
+            wrong = sorted(
+                pk
+                for pk in set(everything) | set(self.rows)
+                if everything.get(pk) != self.rows.get(pk)
+            )
+            raise Violation(
+                "checker_missed_change",
+                f"day={day} member rows changed without the checker seeing it: {wrong[:6]}",
+            )
+
+    def take(self) -> set[int]:
+        changed, self.changed = self.changed, set()
+        return changed
+
+
+def _member_row(raw: tuple[Any, ...]) -> MemberRow:
+    pk, number, first, last, email, status, fee_class, tier, joined, left = raw[:10]
+    end_reason, division_id, balance, payment_status, since = raw[10:]
+    return MemberRow(
+        pk,
+        number,
+        first,
+        last,
+        email,
+        status,
+        fee_class,
+        _decimal(tier),
+        _date(joined),
+        _date(left),
+        end_reason,
+        division_id,
+        _decimal(balance),
+        payment_status,
+        _date(since),
+    )
 
 
 class Ledger:
     """Every charge and every payment booked for a member, read from the rows. Charges are
-    append-only: new rows are read by id, and a changed sum or count is itself a violation."""
+    append-only: new rows are read by id, and one changed in place is itself a violation.
+    Payments are read when the log names them (new, assigned, split or otherwise changed)."""
 
-    def __init__(self) -> None:
+    PAYMENTS = (
+        "SELECT id, member_id, CAST(booked_on AS TEXT), CAST(amount AS TEXT), purpose "  # noqa: S608
+        f"FROM {Payment._meta.db_table}"
+    )
+
+    def __init__(self, log: ChangeLog) -> None:
+        self.log = log
         self.charges: dict[int, list[ChargeRow]] = defaultdict(list)
         self.payments: dict[int, tuple[PaymentRow, ...]] = {}
         self._last_charge = 0
@@ -214,9 +305,8 @@ class Ledger:
         self._charge_sum = ZERO
         self.charged: set[int] = set()  # members with new charges since the last check
         self._payment_rows: dict[int, tuple[int, date, Decimal, str]] = {}
-        self._fingerprints: dict[int, tuple[Any, ...]] = {}
-        self._buckets: dict[int, set[int]] = defaultdict(set)
         self._by_member: dict[int, set[int]] = defaultdict(set)
+        self._loaded = False
 
     def load(self, day: date) -> set[int]:
         """Read what changed; returns the members whose rows changed (those whose charges
@@ -233,6 +323,19 @@ class Ledger:
             self._charge_sum += amount
             changed.add(member_id)
             self.charged.add(member_id)
+        if in_place := self.log.take("charge_changed"):
+            raise Violation(
+                "charges_append_only",
+                f"day={day} charges changed or deleted in place: ids {sorted(in_place)[:6]}",
+            )
+        ids = self.log.take("payment")
+        if not self._loaded:
+            ids = [pk for (pk,) in _raw(f"SELECT id FROM {Payment._meta.db_table}")]  # noqa: S608
+            self._loaded = True
+        return changed | self._load_payments(ids)
+
+    def verify(self, day: date) -> None:
+        """All charges and payments read afresh agree with what was read from the log."""
         totals = Charge.objects.aggregate(n=Count("pk"), total=Sum("amount"))
         if (totals["n"], totals["total"] or ZERO) != (self._charge_count, self._charge_sum):
             raise Violation(
@@ -240,44 +343,39 @@ class Ledger:
                 f"day={day} charges changed in place: expected {self._charge_count} rows "
                 f"summing {self._charge_sum}, found {totals['n']} summing {totals['total']}",
             )
-        return changed | self._load_payments()
-
-    # Payments are read in buckets of ids; a bucket is read again when its fingerprint (the
-    # rows' count and weighted sums of member, amount and purpose) changed: new payments,
-    # and any assigned, split or otherwise changed later, without reading them all each time.
-    BUCKET = 512
-    FINGERPRINTS = (
-        "SELECT id / {bucket}, COUNT(*), SUM(COALESCE(member_id, 0) * (id % 7919 + 1)), "
-        "SUM(amount * (id % 7907 + 1)), SUM(CASE purpose WHEN 'dues' THEN id % 7901 + 1 "
-        "WHEN 'donation' THEN 2 * (id % 7901 + 1) ELSE 0 END), MAX(booked_on), MIN(booked_on) "
-        "FROM {table} GROUP BY id / {bucket}"
-    )
-
-    def _load_payments(self) -> set[int]:
-        table = Payment._meta.db_table
-        fingerprints = {
-            row[0]: row[1:]
-            for row in _raw(self.FINGERPRINTS.format(bucket=self.BUCKET, table=table))
-        }
-        stale = [b for b, f in fingerprints.items() if self._fingerprints.get(b) != f]
-        stale += [b for b in self._fingerprints if b not in fingerprints]
-        changed: set[int] = set()
-        for bucket in stale:
-            low, high = bucket * self.BUCKET, (bucket + 1) * self.BUCKET
-            for pk in self._buckets.pop(bucket, set()):
-                member_id = self._payment_rows.pop(pk)[0]
-                self._by_member[member_id].discard(pk)
-                changed.add(member_id)
+        everything = {
+            pk: (member_id, _date(booked), _decimal(amount), purpose)
             for pk, member_id, booked, amount, purpose in _raw(
-                "SELECT id, member_id, CAST(booked_on AS TEXT), CAST(amount AS TEXT), purpose "  # noqa: S608
-                f"FROM {table} "
-                f"WHERE id >= {low} AND id < {high} AND member_id IS NOT NULL"
+                f"{self.PAYMENTS} WHERE member_id IS NOT NULL"
+            )
+        }
+        if everything != self._payment_rows:
+            wrong = sorted(
+                pk
+                for pk in set(everything) | set(self._payment_rows)
+                if everything.get(pk) != self._payment_rows.get(pk)
+            )
+            raise Violation(
+                "checker_missed_change",
+                f"day={day} payments changed without the checker seeing it: {wrong[:6]}",
+            )
+
+    def _load_payments(self, ids: list[int]) -> set[int]:
+        changed: set[int] = set()
+        for pk in ids:
+            if (old := self._payment_rows.pop(pk, None)) is not None:
+                self._by_member[old[0]].discard(pk)
+                changed.add(old[0])
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for pk, member_id, booked, amount, purpose in _raw(
+                f"{self.PAYMENTS} WHERE member_id IS NOT NULL "
+                f"AND id IN ({', '.join(['%s'] * len(chunk))})",
+                chunk,
             ):
                 self._payment_rows[pk] = (member_id, _date(booked), _decimal(amount), purpose)
-                self._buckets[bucket].add(pk)
                 self._by_member[member_id].add(pk)
                 changed.add(member_id)
-        self._fingerprints = fingerprints
         for member_id in changed:
             rows = sorted(
                 (self._payment_rows[pk] for pk in self._by_member[member_id]),
@@ -326,13 +424,21 @@ class Checker:
     """Runs the invariants after every simulated day and keeps what it needs between days."""
 
     def __init__(self) -> None:
-        self.ledger = Ledger()
+        self.log = ChangeLog()
+        self.ledger = Ledger(self.log)
         # Per member: the state, the day it was computed, the first day it may differ, the
         # fee class it was computed for.
         self.states: dict[int, tuple[State, date, date, str]] = {}
         self.statuses: dict[int, str] = {}
         self.members: dict[int, MemberRow] = {}
-        self._members = Members()
+        self._members = Members(self.log)
+        # (the first day a member's state may differ, the member): who to look at when
+        self._expiring: list[tuple[date, int]] = []
+        self._left_on: dict[int, date | None] = {}  # as last night
+        self._everyone = True  # the first night looks at every member
+        self._mails_expected: Counter[str] = Counter()  # reminder e-mails per address
+        self._mails_sent: Counter[str] = Counter()
+        self._last_mail = 0
         self.last_reminder = 0
         self.reminder_keys: set[tuple[int, date, int]] = set()
         self.rules = list(FeeRule.objects.all())
@@ -345,6 +451,7 @@ class Checker:
 
     def start(self) -> None:
         """Take the register as the simulation found it (after setting up)."""
+        self.log.install()
         self._last_version = (
             MemberVersion.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         )
@@ -353,6 +460,8 @@ class Checker:
         )
         self.refresh(date.min)
         self.statuses = {pk: row.status for pk, row in self.members.items()}
+        self._left_on = {pk: row.left_on for pk, row in self.members.items()}
+        self._members.take()
         self.struck_off = {pk for pk, row in self.members.items() if row.end_reason == "struck_off"}
 
     def refresh(self, day: date) -> None:
@@ -361,17 +470,28 @@ class Checker:
         self.members = self._members.read()
 
     def daily(self, day: date, touched_days: set[date]) -> None:
-        """Every daily invariant, at night."""
-        before = self.members
+        """Every daily invariant, at night: for the members whose rows changed, or whose
+        state may have changed with the day; for every member on the last day of a month,
+        after proving that the rows read one by one equal all rows read afresh."""
         self.refresh(day)
+        month_end = (day + timedelta(days=1)).day == 1
+        if month_end:
+            self._members.verify(day)
+            self.ledger.verify(day)
         changed, self._changed = self._changed, set()
-        self.check_states(day, changed)
-        self.check_statuses(day)
-        ended = {
-            pk
-            for pk, row in self.members.items()
-            if pk not in before or before[pk].left_on != row.left_on
-        }
+        rows_changed = {pk for pk in self._members.take() if pk in self.members}
+        looked_at = changed | rows_changed
+        if self._everyone or month_end:
+            looked_at |= set(self.members)
+            self._everyone = False
+        self.check_states(day, changed, looked_at)
+        self.check_statuses(day, looked_at)
+        ended = set()
+        for pk in rows_changed:
+            left_on = self.members[pk].left_on
+            if pk not in self._left_on or self._left_on[pk] != left_on:
+                ended.add(pk)
+                self._left_on[pk] = left_on
         charged, self.ledger.charged = self.ledger.charged, set()
         self.check_charges(day, charged | ended)
         self.check_reminders(day)
@@ -394,12 +514,23 @@ class Checker:
             state = state_on(charges, payments, row.fee_class, day)
             cached = (state, day, _next_change(charges, payments, day), row.fee_class)
             self.states[pk] = cached
+            if cached[2] != date.max:
+                heapq.heappush(self._expiring, (cached[2], pk))
         return cached[0]
 
-    def check_states(self, day: date, changed: set[int]) -> None:
+    def check_states(self, day: date, changed: set[int], looked_at: set[int]) -> None:
+        """Stored balance and status against the ledger, for `looked_at` and everyone whose
+        state may differ from the day it was last computed (a charge falls due or overdue, a
+        payment counts): the others' rows and state are those already compared."""
         for pk in changed:
             self.states.pop(pk, None)
-        for pk, row in self.members.items():
+        members = set(looked_at)
+        while self._expiring and self._expiring[0][0] <= day:
+            members.add(heapq.heappop(self._expiring)[1])
+        for pk in members:
+            row = self.members.get(pk)
+            if row is None:
+                continue
             state = self.current(pk, day)
             stored = State(row.balance, row.payment_status, row.arrears_since)
             if stored != state:
@@ -411,11 +542,13 @@ class Checker:
                     f"arrears_since={stored.since}",
                 )
 
-    def check_statuses(self, day: date) -> None:
+    def check_statuses(self, day: date, looked_at: set[int]) -> None:
         """Pending until the first dues are paid in full, then active at once (the exempt
-        class at once); never back to pending; an ended membership stays ended."""
+        class at once); never back to pending; an ended membership stays ended. Only a
+        member's row or ledger can change any of it: `looked_at` are those that changed."""
         activated = self._activations()
-        for pk, row in self.members.items():
+        for pk in looked_at:
+            row = self.members[pk]
             before = self.statuses.get(pk)
             if before == "active" and row.status == "pending":
                 raise Violation(
@@ -538,12 +671,14 @@ class Checker:
         fresh = list(
             Reminder.objects.filter(pk__gt=self.last_reminder)
             .order_by("pk")
-            .values_list("pk", "member_id", "arrears_since", "level", "channel", "sent_on")
+            .values_list(
+                "pk", "member_id", "arrears_since", "level", "channel", "sent_on", "member__email"
+            )
         )
         if not fresh:
             return
         emailed = False
-        for pk, member_id, since, level, channel, sent_on in fresh:
+        for pk, member_id, since, level, channel, sent_on, email in fresh:
             self.last_reminder = pk
             row = self.members[member_id]
             key = (member_id, since, level)
@@ -568,21 +703,23 @@ class Checker:
                     f"arrears since {since}: expected arrears since {state.since} "
                     f"(status {row.status})",
                 )
-            emailed |= channel == Reminder.Channel.EMAIL
+            if channel == Reminder.Channel.EMAIL:
+                emailed = True
+                self._mails_expected[email] += 1
         if emailed:
             self._check_reminder_emails(day)
 
     def _check_reminder_emails(self, day: date) -> None:
-        expected = Counter(
-            Reminder.objects.filter(channel=Reminder.Channel.EMAIL).values_list(
-                "member__email", flat=True
-            )
-        )
-        sent: Counter[str] = Counter()
-        for to in OutboundEmail.objects.filter(template="dues_reminder").values_list(
-            "to", flat=True
+        """Every e-mail reminder so far, one e-mail to the member's address (the e-mails
+        read since the last look)."""
+        for pk, to in (
+            OutboundEmail.objects.filter(template="dues_reminder", pk__gt=self._last_mail)
+            .order_by("pk")
+            .values_list("pk", "to")
         ):
-            sent.update(to)
+            self._mails_sent.update(to)
+            self._last_mail = pk
+        expected, sent = self._mails_expected, self._mails_sent
         if expected != sent:
             wrong = sorted(set(expected.items()) ^ set(sent.items()))[:4]
             numbers = {row.email: row.number for row in self.members.values() if row.email}

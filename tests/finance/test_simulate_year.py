@@ -72,6 +72,20 @@ def test_a_broken_invariant_is_reported_and_fails_the_run():
     assert "stored balance=" in last
 
 
+def test_a_change_hidden_from_the_checkers_log_is_found_at_the_month_end():
+    """The checker reads the rows its change log names each day; on the last day of every
+    month it reads all rows afresh, so a change the log missed still stops the run."""
+    code, lines, _stderr = finish(
+        start(
+            "--members", "40", "--seed", "3", "--months", "1", "--corrupt-unseen-on", "2025-12-31"
+        )
+    )
+    assert code == 1
+    assert lines[-1].startswith(
+        "SIMULATION violation day=2025-12-31 checker_missed_change: day=2025-12-31 member rows"
+    )
+
+
 def test_the_simulation_refuses_any_database_but_its_own(monkeypatch):
     # As if started by the command itself, but on the configured (the user's) database.
     monkeypatch.setenv(simulation.SANDBOX, str(ROOT / "var" / "not-the-sandbox.sqlite3"))

@@ -38,6 +38,7 @@ class Command(BaseCommand):
         parser.add_argument("--verbose", action="store_true", help="the app's warnings, too")
         # For the test that proves a broken invariant is reported (not for people).
         parser.add_argument("--corrupt-balance-on", type=date.fromisoformat, help=SUPPRESS)
+        parser.add_argument("--corrupt-unseen-on", type=date.fromisoformat, help=SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["members"] < 1 or not 1 <= options["months"] <= 24:
@@ -82,8 +83,9 @@ class Command(BaseCommand):
         ]
         if options["verbose"]:
             command.append("--verbose")
-        if options["corrupt_balance_on"]:
-            command += ["--corrupt-balance-on", options["corrupt_balance_on"].isoformat()]
+        for name in ("corrupt_balance_on", "corrupt_unseen_on"):
+            if options[name]:
+                command += [f"--{name.replace('_', '-')}", options[name].isoformat()]
         try:
             self.stdout.flush()
             return subprocess.run(command, env=env, check=False).returncode  # noqa: S603
@@ -110,6 +112,7 @@ class Command(BaseCommand):
                 state=options["state"].upper(),
                 months=options["months"],
                 corrupt_balance_on=options["corrupt_balance_on"],
+                corrupt_unseen_on=options["corrupt_unseen_on"],
             ),
             write=lambda line: self.stdout.write(line),
         )
