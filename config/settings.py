@@ -221,7 +221,7 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- Dues and arrears (the party's finance order; DESIGN.md, rules) ----------------------------
 # The account members pay their dues to, named in the welcome e-mail and in reminders.
-MUSTERROLLE_DUES_IBAN = env("MUSTERROLLE_DUES_IBAN", "DE02 1205 3000 0000 0000 00")
+MUSTERROLLE_DUES_IBAN = env("MUSTERROLLE_DUES_IBAN", "DE02 1203 0000 0000 2020 51")
 # Accounts that receive only donations: money paid to them is never dues (comma-separated).
 MUSTERROLLE_DONATION_IBANS = [
     iban.replace(" ", "").upper() for iban in env_list("MUSTERROLLE_DONATION_IBANS")
@@ -241,6 +241,13 @@ MUSTERROLLE_LETTERS_DIR = Path(env("MUSTERROLLE_LETTERS_DIR") or BASE_DIR / "var
 # Berlin"; empty: the federal division's name) and the address members reply or object to.
 MUSTERROLLE_OFFICE_ADDRESS = env("MUSTERROLLE_OFFICE_ADDRESS")
 MUSTERROLLE_OFFICE_EMAIL = env("MUSTERROLLE_OFFICE_EMAIL")
+# SEPA direct debit: the party as creditor (its creditor identifier from the Bundesbank, the
+# account the dues are collected to), and how many days before the due date members are told.
+MUSTERROLLE_SEPA_CREDITOR_ID = env("MUSTERROLLE_SEPA_CREDITOR_ID", "DE98ZZZ09999999999")
+MUSTERROLLE_SEPA_CREDITOR_NAME = env("MUSTERROLLE_SEPA_CREDITOR_NAME", "Musterpartei")
+MUSTERROLLE_SEPA_CREDITOR_IBAN = env("MUSTERROLLE_SEPA_CREDITOR_IBAN") or MUSTERROLLE_DUES_IBAN
+MUSTERROLLE_SEPA_CREDITOR_BIC = env("MUSTERROLLE_SEPA_CREDITOR_BIC")
+MUSTERROLLE_SEPA_PRENOTIFICATION_DAYS = int(env("MUSTERROLLE_SEPA_PRENOTIFICATION_DAYS", "14"))
 
 # --- Cache, Celery: Redis when REDIS_URL is set, else in-process -------------------------
 REDIS_URL = env("REDIS_URL")

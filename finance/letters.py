@@ -22,7 +22,7 @@ from django.utils.translation import ngettext
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from finance.models import Reminder, StrikeOff
+from finance.models import Debit, Reminder, StrikeOff
 from finance.references import reference_for
 from members.models import Division, Member
 
@@ -105,6 +105,51 @@ def strike_off_letters_pdf(strikes: Iterable[StrikeOff]) -> bytes:
             _strike_off_letter(strike, people[strike.member_id], signature) for strike in strikes
         ]
         return render(pages, sender=sender, title=_("Striking off the membership register"))
+
+
+def prenotification_letters_pdf(debits: Sequence[Debit]) -> bytes:
+    """The pre-notifications of a direct debit, for members told on paper: one page each,
+    in postal-code order."""
+    debits = sorted(debits, key=lambda d: (d.member.postal_code, d.member.last_name, d.member_id))
+    with translation.override(settings.LANGUAGE_CODE):
+        sender, signature = _sender()
+        pages = [_prenotification_letter(debit, signature) for debit in debits]
+        return render(pages, sender=sender, title=_("Direct debit pre-notifications"))
+
+
+def _prenotification_letter(debit: Debit, signature: str) -> Letter:
+    member, mandate, collection = debit.member, debit.mandate, debit.collection
+    return Letter(
+        address=_address(member),
+        info=[
+            (_("Membership number"), str(member.membership_number)),
+            (_("Date"), short_date(debit.notified_on or collection.created_at.date())),
+        ],
+        subject=_("Your membership dues %(year)s will be collected by direct debit")
+        % {"year": debit.year},
+        greeting=_("Hello %(name)s,") % {"name": member.first_name},
+        intro=[
+            _(
+                "as agreed in your SEPA direct-debit mandate, we will collect your membership "
+                "dues from your account on the due date below. Please make sure the account "
+                "has sufficient funds."
+            )
+        ],
+        table=[
+            (_("Amount"), _money(debit.amount)),
+            (_("Due date"), short_date(collection.due_on)),
+            (_("Mandate reference"), mandate.reference),
+            (_("Creditor identifier"), settings.MUSTERROLLE_SEPA_CREDITOR_ID),
+            (_("Account"), f"… {mandate.iban[-4:]}"),
+        ],
+        outro=[
+            _(
+                "If the amount is wrong or you no longer want to pay by direct debit, please "
+                "tell us before the due date."
+            )
+        ],
+        closing=[_("Kind regards"), signature],
+    )
 
 
 def _sender() -> tuple[str, str]:

@@ -557,3 +557,121 @@ class OpeningBalance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id}: {self.balance} € on {self.on}"
+
+
+class Mandate(models.Model):
+    """A member's SEPA direct-debit mandate (CORE). Its reference is derived from the
+    membership number; it is first used with sequence FRST, then RCUR; it ends by revocation,
+    by a return that makes the account unusable, or by lapsing when unused for 36 months."""
+
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="mandates", verbose_name=_("member")
+    )
+    reference = models.CharField(_("mandate reference"), max_length=35, unique=True)
+    signed_on = models.DateField(_("signed on"))
+    holder = models.CharField(_("account holder"), max_length=70)
+    iban = models.CharField(_("IBAN"), max_length=34)
+    bic = models.CharField(_("BIC"), max_length=11, blank=True)
+    last_collected_on = models.DateField(_("last collected on"), null=True, blank=True)
+    revoked_on = models.DateField(_("revoked on"), null=True, blank=True)
+    unusable_since = models.DateField(_("unusable since"), null=True, blank=True)
+    unusable_reason = models.CharField(_("return reason"), max_length=4, blank=True)
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+
+    class Meta:
+        verbose_name = _("SEPA mandate")
+        verbose_name_plural = _("SEPA mandates")
+        ordering = ["-signed_on", "-pk"]
+        constraints = [
+            # One mandate to collect from per member: a new one replaces (revokes) the old.
+            models.UniqueConstraint(
+                fields=["member"],
+                condition=Q(revoked_on__isnull=True, unusable_since__isnull=True),
+                name="finance_mandate_one_usable",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class Collection(models.Model):
+    """One direct-debit run: the pain.008 file handed to the bank and its debits."""
+
+    due_on = models.DateField(_("due date"))
+    division = models.ForeignKey(
+        "members.Division",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("division"),
+    )
+    message_id = models.CharField(_("message id"), max_length=35, unique=True)
+    count = models.PositiveIntegerField(_("debits"), default=0)
+    total = models.DecimalField(_("total (€)"), max_digits=12, decimal_places=2, default=0)
+    xml = models.BinaryField(_("pain.008 file"), editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+
+    class Meta:
+        verbose_name = _("direct-debit collection")
+        verbose_name_plural = _("direct-debit collections")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.due_on:%Y-%m-%d} ({self.count})"
+
+
+class Debit(models.Model):
+    """One member's dues of one year collected in a collection. A year's dues are collected
+    once: only a debit the bank returned lets another one be made (a retry)."""
+
+    collection = models.ForeignKey(
+        Collection, on_delete=models.PROTECT, related_name="debits", verbose_name=_("collection")
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="debits", verbose_name=_("member")
+    )
+    mandate = models.ForeignKey(
+        Mandate, on_delete=models.PROTECT, related_name="debits", verbose_name=_("mandate")
+    )
+    year = models.PositiveSmallIntegerField(_("dues of year"))
+    amount = models.DecimalField(_("amount (€)"), max_digits=9, decimal_places=2)
+    sequence = models.CharField(_("sequence"), max_length=4)  # FRST or RCUR
+    end_to_end_id = models.CharField(_("end-to-end id"), max_length=35, unique=True)
+    returned_on = models.DateField(_("returned on"), null=True, blank=True)
+    return_reason = models.CharField(_("return reason"), max_length=4, blank=True)
+    # The day the member was told (pre-notification), by e-mail or on the letter list.
+    notified_on = models.DateField(_("pre-notified on"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("direct debit")
+        verbose_name_plural = _("direct debits")
+        indexes = [models.Index(fields=["member", "year"], name="finance_debit_member_year")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "year"],
+                condition=Q(returned_on__isnull=True),
+                name="finance_debit_once",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="finance_debit_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.end_to_end_id

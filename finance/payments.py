@@ -503,6 +503,9 @@ def _book(statement: BankStatement, bookings: list[Booking], by: User | None) ->
     Payment.objects.bulk_create(payments, batch_size=BATCH)
     returns = _money_out(statement, money_out, by)  # after: a return may name a payment above
     Payment.objects.bulk_create(returns, batch_size=BATCH)
+    from finance import sepa
+
+    sepa.on_returns(returns, on=max((p.booked_on for p in returns), default=timezone.localdate()))
     payments += returns
     _flag_duplicates(payments)
     touched_parts = _return_parts(returns)

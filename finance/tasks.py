@@ -110,3 +110,14 @@ def apply_switchover(switchover_id: int, user_id: int | None) -> None:
         )
         if not isinstance(error, switchover.SwitchoverRefused):
             raise
+
+
+@shared_task(name="finance.send_prenotifications")
+def send_prenotifications(collection_id: int) -> None:
+    """After a collection is made: each member is told once (e-mail, else the letter list)."""
+    from finance import sepa
+    from finance.models import Collection
+
+    collection = Collection.objects.get(pk=collection_id)
+    sepa.send_prenotifications(collection)
+    sepa.write_letters(collection)

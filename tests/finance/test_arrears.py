@@ -92,7 +92,7 @@ def test_reminder_one_then_two_after_the_interval_and_never_twice(tree):
     assert str(member.membership_number) in first.subject
     assert f"MB2025 {member.membership_number}" in first.body_text
     assert "120,00 €" in first.body_text
-    assert "DE02 1205 3000 0000 0000 00" in first.body_text
+    assert "DE02 1203 0000 0000 2020 51" in first.body_text
     assert "<" not in first.body_text  # plain text reads as text
     assert "16.01.2025" in second.body_text  # reminder 2 names the date of reminder 1
     assert "12" in second.body_text

@@ -1,0 +1,269 @@
+"""SEPA direct debit: mandates, collection runs (pain.008 valid against the schema, nothing
+collected twice), pre-notifications and what each return reason does to the mandate."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import CommandError, call_command
+from django.db import IntegrityError, transaction
+from lxml import etree
+
+from finance import sepa, tasks
+from finance.models import Debit, Mandate
+from members.models import RoleAssignment
+from outbox.models import OutboundEmail
+from tests.finance.statements import entry
+from tests.finance.test_year_rules import admit, at, book
+from tests.finance.test_year_rules import rules as rules  # the fixture
+
+pytestmark = pytest.mark.django_db
+IBAN = "DE89 3704 0044 0532 0130 00"
+NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.008.001.08"}
+TODAY = date(2026, 2, 10)
+DUE = date(2026, 3, 2)
+
+
+def member_with_mandate(division, *, email="nora@example.org", signed=date(2025, 6, 1), **values):
+    member = admit(division, date(2026, 1, 5), email=email, **values)
+    with at(TODAY):
+        sepa.record_mandate(member=member, iban=IBAN, holder="Nora Neu", signed_on=signed, by=None)
+    return member
+
+
+def collect(**kwargs):
+    with at(TODAY):
+        return sepa.create(due_on=DUE, **kwargs)
+
+
+def test_a_mandate_checks_the_iban_derives_the_bic_and_replaces_the_old_one(tree, rules):
+    nora = admit(tree.leipzig, date(2026, 1, 5))
+    with at(TODAY):
+        with pytest.raises(ValidationError, match="not a valid IBAN"):
+            sepa.record_mandate(
+                member=nora,
+                iban="DE89 3704 0044 0532 0130 01",
+                holder="N",
+                signed_on=TODAY,
+                by=None,
+            )
+        first = sepa.record_mandate(
+            member=nora, iban=IBAN, holder="Nora  Neu", signed_on=TODAY, by=None
+        )
+        second = sepa.record_mandate(
+            member=nora, iban="DE02120300000000202051", holder="Nora Neu", signed_on=TODAY, by=None
+        )
+    first.refresh_from_db()
+    assert (first.reference, first.iban, first.bic, first.holder) == (
+        f"MR-{nora.membership_number}-1",
+        "DE89370400440532013000",
+        "COBADEFFXXX",
+        "Nora Neu",
+    )
+    assert first.revoked_on == TODAY  # replaced
+    assert second.reference == f"MR-{nora.membership_number}-2"
+    assert sepa.mandate_state(second, TODAY) == "usable"
+
+
+def test_only_the_federal_office_records_a_mandate(tree, rules, treasurer_sn):
+    nora = admit(tree.leipzig, date(2026, 1, 5))
+    with pytest.raises(PermissionDenied):
+        sepa.record_mandate(member=nora, iban=IBAN, holder="N", signed_on=TODAY, by=treasurer_sn)
+
+
+def test_a_mandate_unused_for_36_months_lapses():
+    mandate = Mandate(signed_on=date(2023, 3, 1))
+    assert sepa.mandate_state(mandate, date(2026, 3, 1)) == "usable"
+    assert sepa.mandate_state(mandate, date(2026, 3, 2)) == "lapsed"
+    mandate.last_collected_on = date(2025, 3, 2)
+    assert sepa.mandate_state(mandate, date(2026, 3, 2)) == "usable"
+
+
+def test_the_dry_run_lists_debits_per_state_and_whom_it_skips_and_why(tree, rules):
+    nora = member_with_mandate(tree.leipzig)
+    paul = admit(tree.dresden, date(2026, 1, 5), first_name="Paul", email="paul@example.org")
+    old = member_with_mandate(tree.sh, first_name="Olga", signed=date(2022, 1, 1))
+    with at(TODAY):
+        result = sepa.plan(due_on=DUE)
+    assert [(d.member_id, d.amount, d.state, d.sequence) for d in result.debits] == [
+        (nora.pk, Decimal("120.00"), "SN", "FRST")
+    ]
+    reasons = {s.member_id: s.reason for s in result.skipped}
+    assert reasons == {paul.pk: "no mandate", old.pk: "mandate lapsed (unused for 36 months)"}
+    assert result.per_state() == {"SN": (1, Decimal("120.00"))}
+
+
+def test_the_file_is_valid_pain_008_and_nothing_is_collected_twice(tree, rules):
+    nora = member_with_mandate(tree.leipzig)
+    member_with_mandate(tree.sh, first_name="Jörg Ünal", email="j@example.org")
+    collection, _result = collect()
+    xml = bytes(collection.xml)
+    sepa.validate_xml(xml)
+    document = etree.fromstring(xml)
+    assert document.findtext(".//p:GrpHdr/p:NbOfTxs", namespaces=NS) == "2"
+    assert document.findtext(".//p:GrpHdr/p:CtrlSum", namespaces=NS) == "240.00"
+    assert document.findtext(".//p:CdtrSchmeId//p:Othr/p:Id", namespaces=NS) == "DE98ZZZ09999999999"
+    assert f"MB2026 {nora.membership_number}" in xml.decode()
+    assert Debit.objects.count() == 2
+    # Started again: nothing left to collect; the members show as already collected.
+    with pytest.raises(ValidationError, match="Nothing to collect"):
+        collect()
+    with at(TODAY):
+        again = sepa.plan(due_on=DUE)
+    assert {s.reason.split(" (")[0] for s in again.skipped} == {"already collected"}
+    # And the database refuses a second live debit of the same year, whatever code tries.
+    first = Debit.objects.first()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Debit.objects.create(
+            collection=first.collection,
+            member=first.member,
+            mandate=first.mandate,
+            year=first.year,
+            amount=first.amount,
+            sequence="RCUR",
+            end_to_end_id="another",
+        )
+
+
+def test_a_broken_file_is_refused_by_the_schema_check():
+    with pytest.raises(ValidationError, match="not XML"):
+        sepa.validate_xml(b"<Document><unclosed></Document>")
+    wrong = (
+        b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.008.001.08">'
+        b"<CstmrDrctDbtInitn><GrpHdr/></CstmrDrctDbtInitn></Document>"
+    )
+    with pytest.raises(ValidationError, match=r"pain\.008 schema"):
+        sepa.validate_xml(wrong)
+
+
+def test_a_due_date_too_soon_for_the_pre_notification_is_refused(tree, rules):
+    member_with_mandate(tree.leipzig)
+    with at(TODAY), pytest.raises(ValidationError, match="due date must be on or after"):
+        sepa.create(due_on=date(2026, 2, 20))
+
+
+def test_members_are_told_before_the_debit_by_e_mail_or_on_the_letter_list(
+    tree, rules, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.MUSTERROLLE_LETTERS_DIR = tmp_path
+    nora = member_with_mandate(tree.leipzig)
+    member_with_mandate(tree.dresden, first_name="Lotte", email="")
+    with at(TODAY), django_capture_on_commit_callbacks(execute=True):  # the task, eager
+        collection, _result = sepa.create(due_on=DUE)
+    mails = list(OutboundEmail.objects.filter(template="sepa_prenotification"))
+    assert [m.to for m in mails] == [[nora.email]]
+    (sent,) = mail.outbox
+    body = sent.body
+    assert "120,00 €" in body and "02.03.2026" in body
+    assert f"MR-{nora.membership_number}-1" in body and "DE98ZZZ09999999999" in body
+    letters = list(tmp_path.glob("vorabankuendigung-*.pdf"))
+    assert len(letters) == 1 and letters[0].read_bytes().startswith(b"%PDF")
+    # Run again (a retried task): nobody is told twice.
+    tasks.send_prenotifications(collection.pk)
+    assert OutboundEmail.objects.filter(template="sepa_prenotification").count() == 1
+    assert not Debit.objects.filter(notified_on__isnull=True).exists()
+
+
+def return_of(debit, code, ref, day=date(2026, 3, 10)):
+    number = debit.member.membership_number
+    book(
+        entry(
+            str(debit.amount),
+            ref=f"C-{ref}",
+            e2e=debit.end_to_end_id,
+            direct_debit=True,
+            reference=f"MB2026 {number}",
+            booked=day.isoformat(),
+        ),
+        entry(
+            str(debit.amount),
+            ref=ref,
+            e2e=debit.end_to_end_id,
+            credit=False,
+            return_reason=code,
+            booked=day.isoformat(),
+        ),
+        day=day,
+        name=f"file-{ref}",
+    )
+    debit.refresh_from_db()
+    debit.mandate.refresh_from_db()
+
+
+@pytest.mark.parametrize("code", ["MD01", "AC04", "AC06", "MD07"])
+def test_a_return_saying_the_mandate_cannot_be_used_ends_it_and_tells_the_board(
+    tree, rules, board_sn, code
+):
+    nora = member_with_mandate(tree.leipzig)
+    collect()
+    debit = Debit.objects.get(member=nora)
+    return_of(debit, code, "R1")
+    assert (debit.returned_on, debit.return_reason) == (date(2026, 3, 10), code)
+    assert (debit.mandate.unusable_since, debit.mandate.unusable_reason) == (
+        date(2026, 3, 10),
+        code,
+    )
+    told = OutboundEmail.objects.get(template="sepa_mandate_unusable")
+    assert board_sn.email in told.to and code in told.subject
+    with at(date(2026, 3, 11)):
+        result = sepa.plan(due_on=date(2026, 4, 1))
+    assert [s.reason for s in result.skipped] == [f"mandate unusable after a return ({code})"]
+    nora.refresh_from_db()
+    assert nora.balance == Decimal("-120.00")  # the money went back: owed again
+
+
+@pytest.mark.parametrize("code", ["AM04", "MS03"])
+def test_a_return_for_lack_of_funds_is_retried_once_in_the_next_run(tree, rules, code):
+    nora = member_with_mandate(tree.leipzig)
+    collect()
+    return_of(Debit.objects.get(member=nora), code, "R1")
+    assert not OutboundEmail.objects.filter(template="sepa_mandate_unusable").exists()
+    with at(date(2026, 3, 11)):
+        retry, _result = sepa.create(due_on=date(2026, 4, 1))
+    again = Debit.objects.get(collection=retry)
+    assert (again.member_id, again.amount, again.sequence) == (nora.pk, Decimal("120.00"), "RCUR")
+    return_of(again, code, "R2", day=date(2026, 4, 8))
+    with at(date(2026, 4, 9)):
+        result = sepa.plan(due_on=date(2026, 5, 1))
+    assert [s.reason for s in result.skipped] == ["returned twice: no further retry"]
+
+
+def test_another_return_reason_is_not_collected_again(tree, rules):
+    nora = member_with_mandate(tree.leipzig)
+    collect()
+    return_of(Debit.objects.get(member=nora), "MD06", "R1")  # the member asked for a refund
+    with at(date(2026, 3, 11)):
+        result = sepa.plan(due_on=date(2026, 4, 1))
+    assert [s.reason for s in result.skipped] == ["returned (MD06): not collected again"]
+
+
+def test_the_command_lists_a_dry_run_and_writes_a_valid_file(tree, rules, tmp_path, capsys):
+    nora = member_with_mandate(tree.leipzig)
+    admit(tree.dresden, date(2026, 1, 5), first_name="Paul", email="paul@example.org")
+    out = tmp_path / "lastschrift.xml"
+    with at(TODAY):
+        call_command("collect_dues", "--due", DUE.isoformat(), "--dry-run", "--out", str(out))
+    text = capsys.readouterr().out
+    assert "would collect 1 debits, 120.00 EUR" in text
+    assert "  SN: 1 debits, 120.00 EUR" in text
+    assert "no mandate: 1" in text and "Paul" in text
+    assert not out.exists() and not Debit.objects.exists()
+    with at(TODAY):
+        call_command(
+            "collect_dues", "--due", DUE.isoformat(), "--division", "SN", "--out", str(out)
+        )
+    sepa.validate_xml(out.read_bytes())
+    assert Debit.objects.get().member_id == nora.pk
+    with at(TODAY), pytest.raises(CommandError, match="Nothing to collect"):
+        call_command("collect_dues", "--due", DUE.isoformat(), "--out", str(out))
+
+
+def test_a_board_member_cannot_collect(tree, rules, board_sn):
+    member_with_mandate(tree.leipzig)
+    assert RoleAssignment.objects.filter(user=board_sn).exists()
+    with at(TODAY), pytest.raises(PermissionDenied, match="federal office"):
+        sepa.create(due_on=DUE, by=board_sn)
