@@ -5,7 +5,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -23,7 +23,9 @@ from finance.models import (
     BankStatement,
     BankUpload,
     Charge,
+    Collection,
     FeeRule,
+    Mandate,
     MonthlyStatement,
     Payment,
     Reminder,
@@ -32,7 +34,7 @@ from finance.models import (
 )
 from members import access
 from members.admin_register import ReadOnlyRecordAdmin, RecordAdmin
-from members.models import Member
+from members.models import Division, Member
 
 
 class FederalWrites:
@@ -673,3 +675,181 @@ class SwitchoverAdmin(FederalWrites, admin.ModelAdmin):
         transaction.on_commit(lambda: tasks.apply_switchover.delay(record.pk, request.user.pk))
         messages.info(request, _("The register is being brought in; this page shows the result."))
         return back
+
+
+class MandateForm(forms.ModelForm):
+    """A signed mandate as the federal office records it; the IBAN is checked here and the
+    BIC derived (finance.sepa)."""
+
+    class Meta:
+        model = Mandate
+        fields = ["member", "holder", "iban", "signed_on"]
+
+    def clean_iban(self) -> str:
+        from finance import sepa
+
+        return sepa.check_iban(self.cleaned_data["iban"])[0]
+
+
+@admin.register(Mandate)
+class MandateAdmin(ReadOnlyRecordAdmin):
+    """Seen by boards and treasurers for their area; recorded by the federal office."""
+
+    list_display = ["reference", "member", "holder", "iban_end", "signed_on", "state"]
+    list_select_related = ["member"]
+    search_fields = ["reference", "member__search_text"]
+    raw_id_fields = ["member"]
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Mandate]:
+        return access.scope_by_division(
+            super().get_queryset(request),
+            request.user,
+            access.Action.VIEW_FINANCE,
+            field="member__division",
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return access.has_global_access(request.user)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = MandateForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return ["member", "holder", "iban", "signed_on"]
+        return [
+            "reference",
+            "member",
+            "holder",
+            "iban",
+            "bic",
+            "signed_on",
+            "last_collected_on",
+            "revoked_on",
+            "unusable_since",
+            "unusable_reason",
+            "created_by",
+            "created_at",
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [] if obj is None else self.get_fields(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Mandate, form: Any, change: bool) -> None:
+        from finance import sepa
+
+        try:
+            created = sepa.record_mandate(
+                member=form.cleaned_data["member"],
+                iban=form.cleaned_data["iban"],
+                holder=form.cleaned_data["holder"],
+                signed_on=form.cleaned_data["signed_on"],
+                by=request.user,
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            raise
+        obj.pk = created.pk
+
+    @admin.display(description=_("IBAN"))
+    def iban_end(self, obj: Mandate) -> str:
+        return f"… {obj.iban[-4:]}"
+
+    @admin.display(description=_("state"))
+    def state(self, obj: Mandate) -> str:
+        from finance import sepa
+
+        return sepa.state_label(obj, timezone.localdate())
+
+
+class CollectionForm(forms.Form):
+    due_on = forms.DateField(label=_("Due date"), widget=forms.DateInput(attrs={"type": "date"}))
+    division = forms.ModelChoiceField(
+        label=_("Only this division and below"),
+        queryset=Division.objects.order_by("path"),
+        required=False,
+    )
+
+
+@admin.register(Collection)
+class CollectionAdmin(ReadOnlyRecordAdmin):
+    """The federal office's direct-debit runs: a dry run first, then the file for the bank."""
+
+    list_display = ["due_on", "division", "count", "total", "created_by", "created_at"]
+    readonly_fields = ["due_on", "division", "message_id", "count", "total", "created_by"]
+    fields = readonly_fields
+    change_list_template = "admin/finance/collection/change_list.html"
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return access.has_global_access(request.user) and super().has_view_permission(request, obj)
+
+    def get_urls(self) -> list:
+        wrap = self.admin_site.admin_view
+        return [
+            path("new/", wrap(self.new_view), name="finance_collection_new"),
+            path("<int:pk>/file/", wrap(self.file_view), name="finance_collection_file"),
+            path("<int:pk>/letters/", wrap(self.letters_view), name="finance_collection_letters"),
+            *super().get_urls(),
+        ]
+
+    def new_view(self, request: HttpRequest) -> HttpResponse:
+        from finance import sepa
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = CollectionForm(request.POST or None)
+        result = None
+        if request.method == "POST" and form.is_valid():
+            due_on, division = form.cleaned_data["due_on"], form.cleaned_data["division"]
+            if "create" in request.POST:
+                try:
+                    collection, _result = sepa.create(
+                        due_on=due_on, division=division, by=request.user
+                    )
+                except ValidationError as error:
+                    form.add_error(None, error)
+                else:
+                    messages.success(
+                        request,
+                        _("Collection made: %(count)s debits, %(total)s €.")
+                        % {"count": collection.count, "total": collection.total},
+                    )
+                    return HttpResponseRedirect(
+                        reverse("admin:finance_collection_change", args=[collection.pk])
+                    )
+            result = sepa.plan(due_on=due_on, division=division)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("New direct-debit collection"),
+            "opts": self.model._meta,
+            "form": form,
+            "result": result,
+            "earliest": sepa.earliest_due_on(),
+        }
+        return TemplateResponse(request, "admin/finance/collection/new.html", context)
+
+    def file_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        collection = get_object_or_404(Collection, pk=pk)
+        response = HttpResponse(bytes(collection.xml), content_type="application/xml")
+        response["Content-Disposition"] = content_disposition_header(
+            True, f"lastschrift-{collection.due_on.isoformat()}-{collection.pk}.xml"
+        )
+        return response
+
+    def letters_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        from finance import sepa
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        collection = get_object_or_404(Collection, pk=pk)
+        debits = sepa.letters_of(collection)
+        response = HttpResponse(letters.prenotification_letters_pdf(debits), "application/pdf")
+        response["Content-Disposition"] = content_disposition_header(
+            True, sepa.letters_file_name(collection)
+        )
+        return response

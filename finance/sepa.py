@@ -82,6 +82,13 @@ def mandate_state(mandate: Mandate, on: date) -> str:
     return "usable"
 
 
+def state_label(mandate: Mandate, on: date) -> str:
+    state = mandate_state(mandate, on)
+    if state == "unusable":
+        return _("unusable after a return (%(code)s)") % {"code": mandate.unusable_reason or "?"}
+    return {"usable": _("usable"), "revoked": _("revoked"), "lapsed": _("lapsed")}[state]
+
+
 def _months_later(day: date, months: int) -> date:
     index = day.year * 12 + day.month - 1 + months
     year, month = divmod(index, 12)

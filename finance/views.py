@@ -15,7 +15,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from finance import arrears, letters, statements
+from finance import arrears, letters, sepa, statements
 from finance import contributions as contribution_report
 from finance.models import MonthlyStatement, Payment, Reminder, StrikeOff
 from finance.references import reference_for
@@ -38,6 +38,10 @@ def member_account(request: HttpRequest, pk: int) -> HttpResponse:
             "payments": member.payments.order_by("-booked_on", "-pk")[:100],
             "reminders": member.reminders.order_by("-sent_on", "-level")[:20],
             "strike_offs": member.strike_offs.order_by("-proposed_on", "-pk")[:5],
+            "mandates": [
+                (mandate, sepa.state_label(mandate, timezone.localdate()))
+                for mandate in member.mandates.order_by("-pk")[:10]
+            ],
         },
     )
 

@@ -16,7 +16,9 @@ from finance.models import (
     BankStatement,
     BankUpload,
     Charge,
+    Collection,
     FeeRule,
+    Mandate,
     MonthlyStatement,
     Payment,
     Reminder,
@@ -103,8 +105,20 @@ def sachsen(tree, board_sn):
         proposed_on=date(2026, 1, 2),
         amount=Decimal("120.00"),
     )
+    mandate = Mandate.objects.create(
+        member=member,
+        reference="MR-Geheim-1",
+        signed_on=date(2025, 1, 1),
+        holder="Geheim",
+        iban="DE89370400440532013000",
+    )
+    collection = Collection.objects.create(
+        due_on=date(2026, 3, 1), division=tree.sn, message_id="MR-Geheim", xml=b"<Geheim/>"
+    )
     return {
         Member: member,
+        Mandate: mandate,
+        Collection: collection,
         Charge: Charge.objects.get(member=member),
         Reminder: reminder,
         StrikeOff: strike_off,
@@ -123,6 +137,8 @@ def sachsen(tree, board_sn):
 
 SCOPED = [
     Member,
+    Mandate,
+    Collection,
     Charge,
     Reminder,
     StrikeOff,

@@ -43,7 +43,7 @@ def collect(**kwargs):
 def test_a_mandate_checks_the_iban_derives_the_bic_and_replaces_the_old_one(tree, rules):
     nora = admit(tree.leipzig, date(2026, 1, 5))
     with at(TODAY):
-        with pytest.raises(ValidationError, match="not a valid IBAN"):
+        with pytest.raises(ValidationError, match="keine gültige IBAN"):
             sepa.record_mandate(
                 member=nora,
                 iban="DE89 3704 0044 0532 0130 01",
@@ -93,7 +93,7 @@ def test_the_dry_run_lists_debits_per_state_and_whom_it_skips_and_why(tree, rule
         (nora.pk, Decimal("120.00"), "SN", "FRST")
     ]
     reasons = {s.member_id: s.reason for s in result.skipped}
-    assert reasons == {paul.pk: "no mandate", old.pk: "mandate lapsed (unused for 36 months)"}
+    assert reasons == {paul.pk: "kein Mandat", old.pk: "Mandat verfallen (36 Monate nicht genutzt)"}
     assert result.per_state() == {"SN": (1, Decimal("120.00"))}
 
 
@@ -110,11 +110,11 @@ def test_the_file_is_valid_pain_008_and_nothing_is_collected_twice(tree, rules):
     assert f"MB2026 {nora.membership_number}" in xml.decode()
     assert Debit.objects.count() == 2
     # Started again: nothing left to collect; the members show as already collected.
-    with pytest.raises(ValidationError, match="Nothing to collect"):
+    with pytest.raises(ValidationError, match="nichts einzuziehen"):
         collect()
     with at(TODAY):
         again = sepa.plan(due_on=DUE)
-    assert {s.reason.split(" (")[0] for s in again.skipped} == {"already collected"}
+    assert {s.reason.split(" (")[0] for s in again.skipped} == {"bereits eingezogen"}
     # And the database refuses a second live debit of the same year, whatever code tries.
     first = Debit.objects.first()
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -130,19 +130,19 @@ def test_the_file_is_valid_pain_008_and_nothing_is_collected_twice(tree, rules):
 
 
 def test_a_broken_file_is_refused_by_the_schema_check():
-    with pytest.raises(ValidationError, match="not XML"):
+    with pytest.raises(ValidationError, match="kein XML"):
         sepa.validate_xml(b"<Document><unclosed></Document>")
     wrong = (
         b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.008.001.08">'
         b"<CstmrDrctDbtInitn><GrpHdr/></CstmrDrctDbtInitn></Document>"
     )
-    with pytest.raises(ValidationError, match=r"pain\.008 schema"):
+    with pytest.raises(ValidationError, match=r"pain\.008-Schema"):
         sepa.validate_xml(wrong)
 
 
 def test_a_due_date_too_soon_for_the_pre_notification_is_refused(tree, rules):
     member_with_mandate(tree.leipzig)
-    with at(TODAY), pytest.raises(ValidationError, match="due date must be on or after"):
+    with at(TODAY), pytest.raises(ValidationError, match="muss am oder nach dem"):
         sepa.create(due_on=date(2026, 2, 20))
 
 
@@ -211,7 +211,9 @@ def test_a_return_saying_the_mandate_cannot_be_used_ends_it_and_tells_the_board(
     assert board_sn.email in told.to and code in told.subject
     with at(date(2026, 3, 11)):
         result = sepa.plan(due_on=date(2026, 4, 1))
-    assert [s.reason for s in result.skipped] == [f"mandate unusable after a return ({code})"]
+    assert [s.reason for s in result.skipped] == [
+        f"Mandat nach Rücklastschrift unbrauchbar ({code})"
+    ]
     nora.refresh_from_db()
     assert nora.balance == Decimal("-120.00")  # the money went back: owed again
 
@@ -229,7 +231,7 @@ def test_a_return_for_lack_of_funds_is_retried_once_in_the_next_run(tree, rules,
     return_of(again, code, "R2", day=date(2026, 4, 8))
     with at(date(2026, 4, 9)):
         result = sepa.plan(due_on=date(2026, 5, 1))
-    assert [s.reason for s in result.skipped] == ["returned twice: no further retry"]
+    assert [s.reason for s in result.skipped] == ["zweimal zurückgegeben: kein weiterer Versuch"]
 
 
 def test_another_return_reason_is_not_collected_again(tree, rules):
@@ -238,7 +240,9 @@ def test_another_return_reason_is_not_collected_again(tree, rules):
     return_of(Debit.objects.get(member=nora), "MD06", "R1")  # the member asked for a refund
     with at(date(2026, 3, 11)):
         result = sepa.plan(due_on=date(2026, 4, 1))
-    assert [s.reason for s in result.skipped] == ["returned (MD06): not collected again"]
+    assert [s.reason for s in result.skipped] == [
+        "zurückgegeben (MD06): wird nicht erneut eingezogen"
+    ]
 
 
 def test_the_command_lists_a_dry_run_and_writes_a_valid_file(tree, rules, tmp_path, capsys):
@@ -250,7 +254,7 @@ def test_the_command_lists_a_dry_run_and_writes_a_valid_file(tree, rules, tmp_pa
     text = capsys.readouterr().out
     assert "would collect 1 debits, 120.00 EUR" in text
     assert "  SN: 1 debits, 120.00 EUR" in text
-    assert "no mandate: 1" in text and "Paul" in text
+    assert "kein Mandat: 1" in text and "Paul" in text
     assert not out.exists() and not Debit.objects.exists()
     with at(TODAY):
         call_command(
@@ -258,12 +262,46 @@ def test_the_command_lists_a_dry_run_and_writes_a_valid_file(tree, rules, tmp_pa
         )
     sepa.validate_xml(out.read_bytes())
     assert Debit.objects.get().member_id == nora.pk
-    with at(TODAY), pytest.raises(CommandError, match="Nothing to collect"):
+    with at(TODAY), pytest.raises(CommandError, match="nichts einzuziehen"):
         call_command("collect_dues", "--due", DUE.isoformat(), "--out", str(out))
 
 
 def test_a_board_member_cannot_collect(tree, rules, board_sn):
     member_with_mandate(tree.leipzig)
     assert RoleAssignment.objects.filter(user=board_sn).exists()
-    with at(TODAY), pytest.raises(PermissionDenied, match="federal office"):
+    with at(TODAY), pytest.raises(PermissionDenied, match="Bundesgeschäftsstelle"):
         sepa.create(due_on=DUE, by=board_sn)
+
+
+def test_the_federal_office_makes_a_collection_in_the_admin_after_a_dry_run(
+    tree, rules, federal_admin, client
+):
+    nora = member_with_mandate(tree.leipzig)
+    client.force_login(federal_admin)
+    url = "/admin/finance/collection/new/"
+    with at(TODAY):
+        page = client.post(url, {"due_on": DUE.isoformat(), "dry_run": "1"})
+        assert page.status_code == 200
+        text = page.content.decode()
+        assert "1 Lastschrift, 120,00 €" in text
+        assert not Debit.objects.exists()
+        made = client.post(url, {"due_on": DUE.isoformat(), "create": "1"})
+        debit = Debit.objects.get()
+        assert debit.member_id == nora.pk
+        assert made.status_code == 302
+        download = client.get(f"/admin/finance/collection/{debit.collection_id}/file/")
+        sepa.validate_xml(download.content)
+        mandates = client.get("/admin/finance/mandate/")
+        assert f"MR-{nora.membership_number}-1" in mandates.content.decode()
+
+
+def test_a_treasurer_sees_the_mandates_of_the_own_state_only(tree, rules, treasurer_sn, client):
+    nora = member_with_mandate(tree.leipzig)
+    olga = member_with_mandate(tree.sh, first_name="Olga", email="o@example.org")
+    client.force_login(treasurer_sn)
+    page = client.get(f"/finance/members/{nora.pk}/account/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert f"MR-{nora.membership_number}-1" in text and "… 3000" in text
+    assert client.get(f"/finance/members/{olga.pk}/account/").status_code == 404
+    assert client.get("/admin/finance/collection/new/").status_code in (302, 403)
