@@ -511,19 +511,20 @@ def send_prenotifications(collection: Collection) -> tuple[int, list[int]]:
     sent = 0
     letters: list[int] = []
     while True:
-        batch = list(
-            Debit.objects.filter(collection=collection, notified_on__isnull=True)
-            .select_related("member", "mandate")
-            .order_by("pk")[:500]
-        )
-        if not batch:
-            return sent, letters
         with transaction.atomic():
-            claimed = Debit.objects.filter(
-                pk__in=[d.pk for d in batch], notified_on__isnull=True
-            ).update(notified_on=timezone.localdate())
-            if claimed != len(batch):
-                continue  # another worker took some: read again
+            # Rows another worker holds are skipped, not waited for; each is claimed (marked)
+            # and told in the same transaction, so nobody is told twice or never.
+            batch = list(
+                Debit.objects.filter(collection=collection, notified_on__isnull=True)
+                .select_for_update(skip_locked=True, of=("self",))
+                .select_related("member", "mandate")
+                .order_by("pk")[:500]
+            )
+            if not batch:
+                return sent, letters
+            Debit.objects.filter(pk__in=[d.pk for d in batch]).update(
+                notified_on=timezone.localdate()
+            )
             for debit in batch:
                 if not debit.member.email:
                     letters.append(debit.pk)
