@@ -253,6 +253,7 @@ def main() -> None:
     bench_export(state)
     bench_camt(state)
     bench_statements(total)
+    bench_sepa_collect()
     bench_switchover()
     bench_simulate_year()
 
@@ -570,6 +571,69 @@ def bench_statements(total: int) -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"BENCH statements_all_states members={total} seconds={seconds:.1f} peak_mb={peak:.0f}",
+        flush=True,
+    )
+
+
+def bench_sepa_collect() -> None:
+    """A direct-debit collection of BENCH_SEPA_DEBITS members (200,000): the dry run's
+    planning, the debits written, the pain.008 file built and checked against the schema.
+    Its rows (next year's dues, mandates, the collection) are rolled back afterwards; the
+    pre-notification e-mails are a task of their own and not part of it."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.db import transaction
+
+    from finance import sepa
+    from finance.models import Charge, Mandate
+    from members.models import MemberStatus
+
+    count = int(os.environ.get("BENCH_SEPA_DEBITS", "200000"))
+    today = timezone.localdate()
+    due_on = max(today + timedelta(days=20), today.replace(year=today.year + 1, month=1, day=10))
+    members = list(
+        Member.objects.exclude(status=MemberStatus.ENDED)
+        .exclude(mandates__isnull=False)
+        .order_by("pk")
+        .values_list("pk", "membership_number", "last_name")[:count]
+    )
+    with transaction.atomic():
+        Charge.objects.bulk_create(
+            [
+                Charge(
+                    member_id=pk,
+                    year=due_on.year,
+                    amount=Decimal("120.00"),
+                    due_on=due_on,
+                    overdue_on=due_on + timedelta(days=30),
+                    memo="bench",
+                )
+                for pk, _number, _name in members
+            ],
+            batch_size=5000,
+        )
+        Mandate.objects.bulk_create(
+            [
+                Mandate(
+                    member_id=pk,
+                    reference=f"MR-{number}-1",
+                    signed_on=today - timedelta(days=400),
+                    holder=f"Bench {name}"[:70],
+                    iban="DE89370400440532013000",
+                    bic="COBADEFFXXX",
+                )
+                for pk, number, name in members
+            ],
+            batch_size=5000,
+        )
+        started = time.perf_counter()
+        collection, _plan = sepa.create(due_on=due_on, notify=False)
+        seconds = time.perf_counter() - started
+        transaction.set_rollback(True)
+    print(
+        f"BENCH sepa_collect debits={collection.count} seconds={seconds:.1f} "
+        f"file_mb={len(collection.xml) / 1e6:.0f}",
         flush=True,
     )
 

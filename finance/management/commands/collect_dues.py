@@ -51,10 +51,10 @@ class Command(BaseCommand):
     def _report(self, result: sepa.Plan, *, dry_run: bool) -> None:
         verb = "would collect" if dry_run else "collected"
         self.stdout.write(
-            f"Due {result.due_on}: {verb} {len(result.debits)} debits, {result.total:.2f} EUR"
+            f"Due {result.due_on}: {verb} {len(result.debits)} debit(s), {result.total:.2f} EUR"
         )
         for state, (count, total) in result.per_state().items():
-            self.stdout.write(f"  {state or '-'}: {count} debits, {total:.2f} EUR")
+            self.stdout.write(f"  {state or '-'}: {count} debit(s), {total:.2f} EUR")
         reasons = result.reasons()
         if reasons:
             self.stdout.write(f"Skipped: {sum(reasons.values())}")

@@ -4,7 +4,7 @@ statements, prepared but not sent (called by seed_demo)."""
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,8 +14,8 @@ from django.db.models import Min, Sum
 from django.utils import timezone
 
 from finance import payments, services, statements
-from finance.models import FeeRule, Payment
-from members.models import Division, DivisionLevel, Member
+from finance.models import FeeRule, Mandate, Payment
+from members.models import Division, DivisionLevel, Member, MemberStatus
 
 # The treasurer's statements page has something to show on a first run.
 STATEMENT_MONTHS = 3
@@ -28,6 +28,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not FeeRule.objects.exists():
             self._dues()
+        if not Mandate.objects.exists():
+            self._mandates()
         self._statements()
 
     def _statements(self) -> None:
@@ -82,3 +84,36 @@ class Command(BaseCommand):
         # Every member's state from the ledger, exempt ones included; whoever paid is active.
         payments.recompute_all()
         self.stdout.write(f"Demo dues and {len(rows)} payments added.")
+
+    def _mandates(self) -> None:
+        """Four in ten members pay by direct debit; one mandate was revoked, one came back
+        unusable (the collection's dry run shows why they are skipped)."""
+        from schwifty import IBAN
+
+        rng = random.Random(7)  # noqa: S311 - demo data
+        rows = []
+        members = (
+            Member.objects.exclude(status=MemberStatus.ENDED)
+            .order_by("pk")
+            .values_list("pk", "membership_number", "first_name", "last_name")
+        )
+        for pk, number, first, last in members:
+            if rng.random() >= 0.4:
+                continue
+            iban = IBAN.generate("DE", bank_code="37040044", account_code=str(number))
+            rows.append(
+                Mandate(
+                    member_id=pk,
+                    reference=f"MR-{number}-1",
+                    signed_on=date(2024, 1, 15) + timedelta(days=rng.randrange(600)),
+                    holder=f"{first} {last}"[:70],
+                    iban=iban.compact,
+                    bic=str(iban.bic or ""),
+                )
+            )
+        if len(rows) > 2:
+            today = timezone.localdate()
+            rows[0].revoked_on = today - timedelta(days=20)
+            rows[1].unusable_since, rows[1].unusable_reason = today - timedelta(days=40), "AC04"
+        Mandate.objects.bulk_create(rows, batch_size=2000)
+        self.stdout.write(f"Demo: {len(rows)} SEPA mandates.")
