@@ -618,7 +618,8 @@ class Collection(models.Model):
     message_id = models.CharField(_("message id"), max_length=35, unique=True)
     count = models.PositiveIntegerField(_("debits"), default=0)
     total = models.DecimalField(_("total (€)"), max_digits=12, decimal_places=2, default=0)
-    xml = models.BinaryField(_("pain.008 file"), editable=False)
+    # The pain.008 file, gzip-compressed (XML shrinks to a twentieth): `Collection.xml`.
+    file_gz = models.BinaryField(_("pain.008 file (gzip)"), editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -636,6 +637,12 @@ class Collection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.due_on:%Y-%m-%d} ({self.count})"
+
+    @property
+    def xml(self) -> bytes:
+        import gzip
+
+        return gzip.decompress(bytes(self.file_gz)) if self.file_gz else b""
 
 
 class Debit(models.Model):

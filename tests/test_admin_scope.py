@@ -113,7 +113,7 @@ def sachsen(tree, board_sn):
         iban="DE89370400440532013000",
     )
     collection = Collection.objects.create(
-        due_on=date(2026, 3, 1), division=tree.sn, message_id="MR-Geheim", xml=b"<Geheim/>"
+        due_on=date(2026, 3, 1), division=tree.sn, message_id="MR-Geheim", file_gz=b""
     )
     return {
         Member: member,

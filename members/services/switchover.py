@@ -17,11 +17,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import JSONField, Max, Model
-from django.utils import timezone
-from psycopg.types.json import Jsonb
+from django.db.models import Max
 
 from members import figures
+from members.bulk import insert_rows
 from members.models import (
     Division,
     Member,
@@ -52,50 +51,6 @@ class Entry:
     # Balance, payment status and arrears date as the ledger will have them (finance
     # computes them, so that the register is not written twice).
     payment_state: tuple[Decimal, str, date | None] | None = None
-
-
-def _insert(objects: Iterable[Model], *, with_ids: bool = False) -> None:
-    """Write new rows in bulk: with PostgreSQL's COPY (several times faster than INSERT for
-    a register's worth of rows), elsewhere with bulk_create. `with_ids`: the objects get
-    their ids (taken from the table's sequence first, for COPY)."""
-    rows = list(objects)
-    if not rows:
-        return
-    model = type(rows[0])
-    if connection.vendor != "postgresql":
-        model._default_manager.bulk_create(rows)
-        return
-    table = model._meta.db_table
-    now = timezone.now()
-    if with_ids:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [table, len(rows)],
-            )
-            for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
-                row.pk = pk
-    fields = [f for f in model._meta.concrete_fields if with_ids or not f.primary_key]
-    stamped = [
-        f.attname
-        for f in fields
-        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
-    ]
-    # COPY takes the Python values as they are (psycopg adapts dates, decimals, texts);
-    # JSON needs saying so.
-    json_fields = {f.attname for f in fields if isinstance(f, JSONField)}
-    names = [f.attname for f in fields]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    connection.ensure_connection()
-    with (
-        connection.connection.cursor() as cursor,
-        cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            values = row.__dict__
-            for name in stamped:
-                values[name] = now
-            copy.write_row([Jsonb(values[n]) if n in json_fields else values[n] for n in names])
 
 
 def _chunks(items: list[Any], size: int = BATCH) -> Iterable[list[Any]]:
@@ -132,8 +87,8 @@ def bring_in(*, entries: list[Entry], by: User | None, reason: str) -> list[int]
                 member.balance, member.payment_status, member.arrears_since = entry.payment_state
             member.search_text = member.compute_search_text()
             members.append(member)
-        _insert(members, with_ids=True)
-        _insert(
+        insert_rows(members, with_ids=True)
+        insert_rows(
             MembershipPeriod(
                 member=member,
                 division=member.division,
@@ -144,7 +99,7 @@ def bring_in(*, entries: list[Entry], by: User | None, reason: str) -> list[int]
             )
             for member in members
         )
-        _insert(
+        insert_rows(
             MemberVersion(
                 member=member,
                 version=1,
