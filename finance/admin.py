@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -815,7 +816,10 @@ class CollectionAdmin(ReadOnlyRecordAdmin):
                     messages.success(
                         request,
                         _("Collection made: %(count)s debits, %(total)s €.")
-                        % {"count": collection.count, "total": collection.total},
+                        % {
+                            "count": collection.count,
+                            "total": number_format(collection.total, 2, force_grouping=True),
+                        },
                     )
                     return HttpResponseRedirect(
                         reverse("admin:finance_collection_change", args=[collection.pk])

@@ -33,6 +33,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from finance.models import Charge, Collection, Debit, Mandate, Payment
 from finance.references import reference_for
@@ -49,6 +50,7 @@ RETRYABLE = frozenset({"AM04", "MS03"})  # insufficient funds, reason not given:
 UNUSABLE = frozenset({"MD01", "AC04", "AC06", "MD07"})  # no mandate, account closed/blocked, dead
 BATCH = 5000
 CENT = Decimal("0.01")
+NO_MANDATE = gettext_lazy("no mandate")
 
 
 # --- Mandates ----------------------------------------------------------------------------
@@ -232,6 +234,14 @@ class Plan:
     def reasons(self) -> Counter[str]:
         return Counter(s.reason for s in self.skipped)
 
+    def without_mandate(self) -> int:
+        """Members who owe dues and pay by transfer: counted, not listed one by one."""
+        return sum(1 for s in self.skipped if s.reason == str(NO_MANDATE))
+
+    def listed(self) -> list[Skipped]:
+        """The skipped members someone should look at: everyone but those without mandate."""
+        return [s for s in self.skipped if s.reason != str(NO_MANDATE)]
+
 
 def plan(*, due_on: date, division: Division | None = None) -> Plan:
     """What a collection due on `due_on` would collect, and whom it skips and why: members
@@ -346,7 +356,7 @@ def _plan_batch(
 
 def _usable_mandate(mandates: Sequence[MandateRow], on: date) -> tuple[MandateRow | None, str]:
     if not mandates:
-        return None, _("no mandate")
+        return None, str(NO_MANDATE)
     newest = mandates[0]
     state = mandate_state(newest, on)
     if state == "usable":

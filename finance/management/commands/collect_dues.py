@@ -60,7 +60,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Skipped: {sum(reasons.values())}")
             for reason, count in reasons.most_common():
                 self.stdout.write(f"  {reason}: {count}")
-            for skipped in result.skipped:
+            for skipped in result.listed():
                 self.stdout.write(
                     f"  - {skipped.number} {skipped.name} ({skipped.state}): {skipped.reason}"
                 )

@@ -95,9 +95,10 @@ class Command(BaseCommand):
         members = (
             Member.objects.exclude(status=MemberStatus.ENDED)
             .order_by("pk")
-            .values_list("pk", "membership_number", "first_name", "last_name")
+            .values_list("pk", "membership_number", "first_name", "last_name", "joined_on")
         )
-        for pk, number, first, last in members:
+        today = timezone.localdate()
+        for pk, number, first, last, joined_on in members:
             if rng.random() >= 0.4:
                 continue
             iban = IBAN.generate("DE", bank_code="37040044", account_code=str(number))
@@ -105,14 +106,14 @@ class Command(BaseCommand):
                 Mandate(
                     member_id=pk,
                     reference=f"MR-{number}-1",
-                    signed_on=date(2024, 1, 15) + timedelta(days=rng.randrange(600)),
+                    # Signed with the membership form or some time after it.
+                    signed_on=min(joined_on + timedelta(days=rng.randrange(400)), today),
                     holder=f"{first} {last}"[:70],
                     iban=iban.compact,
                     bic=str(iban.bic or ""),
                 )
             )
         if len(rows) > 2:
-            today = timezone.localdate()
             rows[0].revoked_on = today - timedelta(days=20)
             rows[1].unusable_since, rows[1].unusable_reason = today - timedelta(days=40), "AC04"
         Mandate.objects.bulk_create(rows, batch_size=2000)
