@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import os
+import re
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -51,6 +52,8 @@ UNUSABLE = frozenset({"MD01", "AC04", "AC06", "MD07"})  # no mandate, account cl
 BATCH = 5000
 CENT = Decimal("0.01")
 NO_MANDATE = gettext_lazy("no mandate")
+# What SEPA allows in a mandate reference (Max35Text in the restricted character set).
+MANDATE_REFERENCE = re.compile(r"[A-Za-z0-9+?/\-:().,' ]{1,35}")
 
 
 # --- Mandates ----------------------------------------------------------------------------

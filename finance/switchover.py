@@ -34,7 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from finance import payments
-from finance.models import Charge, FeeRule, OpeningBalance, Payment, Switchover
+from finance.models import Charge, FeeRule, Mandate, OpeningBalance, Payment, Switchover
 from finance.services import BATCH, DuesRun, _run_batch, is_adult
 from members import imports
 from members.models import Division, FeeClass, Member, MemberStatus, PaymentStatus, User
@@ -73,6 +73,8 @@ class Plan:
     entries: list[Entry] = field(default_factory=list)
     balances: list[Decimal] = field(default_factory=list)  # per entry
     ibans: list[str] = field(default_factory=list)  # per entry
+    # per entry: (reference, signed on, last used on) of the member's SEPA mandate, or None
+    mandates: list[tuple[str, date, date | None] | None] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
 
 
@@ -106,9 +108,18 @@ def plan(content: bytes, filename: str, *, values: dict[str, Any] | None, cutove
     already = 0
     per_state: dict[str, Counter[str]] = defaultdict(Counter)
     states = {d.path: d.code for d in Division.objects.filter(depth=2)}
+    references = Counter(
+        r.values.get("mandate_reference")
+        for r in validation.results
+        if r.values.get("mandate_reference")
+    )
+    taken = set(
+        Mandate.objects.filter(reference__in=list(references)).values_list("reference", flat=True)
+    )
     for row in validation.results:
         values = row.values
         problems = list(row.errors)
+        mandate = _mandate(values, problems, references, taken, cutover_on)
         if row.status == "skipped" and not values:  # a total, a heading: no member at all
             ignored.append({"row": row.row, "why": "; ".join(row.warnings)})
             continue
@@ -143,6 +154,7 @@ def plan(content: bytes, filename: str, *, values: dict[str, Any] | None, cutove
         result.entries.append(entry)
         result.balances.append(values.get("balance") or Decimal(0))
         result.ibans.append(values.get("iban") or "")
+        result.mandates.append(mandate)
         state = states.get(entry.division.path[: 2 * Division.steplen], _("federal"))
         per_state[state][entry.status] += 1
     owed = sum((b for b in result.balances if b < 0), Decimal(0))
@@ -194,6 +206,51 @@ def plan(content: bytes, filename: str, *, values: dict[str, Any] | None, cutove
     }
     result.report["ready"] = not refused and not open_values and not open_dates
     return result
+
+
+def _as_date(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) and value else value or None
+
+
+def _mandate(
+    values: dict[str, Any],
+    problems: list[str],
+    references: Counter[str],
+    taken: set[str],
+    cutover_on: date,
+) -> tuple[str, date, date | None] | None:
+    """The row's SEPA mandate, when it names one: its reference (once in the file, new to
+    the register), the IBAN it debits (valid, as schwifty checks it) and its signing date."""
+    from finance import sepa
+
+    reference = (values.get("mandate_reference") or "").strip()
+    signed_on = _as_date(values.get("mandate_signed_on"))
+    last_used = _as_date(values.get("mandate_last_used"))
+    if not reference:
+        if signed_on or last_used:
+            problems.append(_("a mandate date without the mandate reference"))
+        return None
+    found = len(problems)
+    if len(reference) > 35 or not sepa.MANDATE_REFERENCE.fullmatch(reference):
+        problems.append(_("the mandate reference “%s” is not a SEPA reference") % reference)
+    elif references[reference] > 1:
+        problems.append(_("the mandate reference %s is in the file more than once") % reference)
+    elif reference in taken:
+        problems.append(_("the mandate reference %s is in the register already") % reference)
+    if not values.get("iban"):
+        problems.append(_("a mandate without the IBAN it debits"))
+    else:
+        try:
+            sepa.check_iban(values["iban"])
+        except ValidationError as error:
+            problems.extend(error.messages)
+    if signed_on is None:
+        problems.append(_("a mandate without its signing date"))
+    elif signed_on > cutover_on or (last_used and last_used < signed_on):
+        problems.append(_("the mandate's dates are not possible"))
+    if len(problems) > found or signed_on is None:
+        return None
+    return reference, signed_on, last_used
 
 
 def _entry(values: dict[str, Any], problems: list[str], cutover_on: date) -> Entry | None:
@@ -366,6 +423,34 @@ def _opening_state(entry: Entry, balance: Decimal, on: date) -> tuple[Decimal, s
     return balance, PaymentStatus.EXEMPT if exempt else PaymentStatus.PAID_UP, None
 
 
+def _mandates(ids: list[int], found: Plan) -> None:
+    """The mandates the previous system held, each for the account the member pays from."""
+    from finance import sepa
+
+    rows = []
+    for pk, entry, iban, mandate in zip(
+        ids, found.entries, found.ibans, found.mandates, strict=True
+    ):
+        if mandate is None:
+            continue
+        reference, signed_on, last_used = mandate
+        compact, bic = sepa.check_iban(iban)
+        holder = f"{entry.values.get('first_name', '')} {entry.values.get('last_name', '')}"
+        rows.append(
+            Mandate(
+                member_id=pk,
+                reference=reference,
+                signed_on=signed_on,
+                holder=" ".join(holder.split())[:70],
+                iban=compact,
+                bic=bic,
+                last_collected_on=last_used,
+                revoked_on=entry.left_on if entry.status == MemberStatus.ENDED else None,
+            )
+        )
+    Mandate.objects.bulk_create(rows, batch_size=BATCH)
+
+
 def _ledger(switchover: Switchover, ids: list[int], found: Plan, *, by: User | None) -> None:
     """Opening balances as one entry each, then the dues the previous system had not charged
     yet (those falling due after the cut-over), then every member's stored state."""
@@ -378,6 +463,7 @@ def _ledger(switchover: Switchover, ids: list[int], found: Plan, *, by: User | N
         ),
         batch_size=BATCH,
     )
+    _mandates(ids, found)
     Charge.objects.bulk_create(
         (
             Charge(

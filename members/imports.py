@@ -226,6 +226,29 @@ ALIASES: dict[str, list[str]] = {
     "reduced_until": ["ermaessigtbis", "ermaessigungbis", "reduziertbis", "befristetbis"],
     # The switch-over only: the account the member pays from (matched in bank files).
     "iban": ["iban", "kontoiban", "ibannummer", "bankverbindungiban"],
+    # The switch-over only: the member's SEPA mandate (finance.sepa), when they pay by debit.
+    "mandate_reference": [
+        "mandatsreferenz",
+        "mandatsref",
+        "mandatreferenz",
+        "sepamandat",
+        "sepamandatsreferenz",
+        "mandatsnummer",
+    ],
+    "mandate_signed_on": [
+        "mandatsdatum",
+        "mandatvom",
+        "mandatunterschriebenam",
+        "datumdesmandats",
+        "unterschriftsdatummandat",
+        "mandatsunterschrift",
+    ],
+    "mandate_last_used": [
+        "letztelastschrift",
+        "zuletzteingezogen",
+        "mandatzuletztgenutzt",
+        "letzterlastschrifteinzug",
+    ],
     # The switch-over only: what the member owed (negative) or had in credit.
     "balance": [
         "saldo",
@@ -238,11 +261,20 @@ ALIASES: dict[str, list[str]] = {
         "stand",
     ],
 }
-SWITCHOVER_ONLY = frozenset({"balance", "iban"})
+SWITCHOVER_ONLY = frozenset(
+    {"balance", "iban", "mandate_reference", "mandate_signed_on", "mandate_last_used"}
+)
 HEADER_TO_FIELD = {alias: name for name, aliases in ALIASES.items() for alias in aliases}
 FIELDS = [name for name in ALIASES if name not in SWITCHOVER_ONLY]
 REQUIRED = ("first_name", "last_name")
-DATE_FIELDS = ("date_of_birth", "joined_on", "left_on", "reduced_until")
+DATE_FIELDS = (
+    "date_of_birth",
+    "joined_on",
+    "left_on",
+    "reduced_until",
+    "mandate_signed_on",
+    "mandate_last_used",
+)
 # Targets that hold one of a fixed set of values: each distinct value is matched once.
 VOCABULARY_FIELDS = ("state", "division", "fee_class", "fee_amount", "status", "end_reason")
 EMPTY = "-"  # a value chosen to mean nothing (the cell is read as empty)
@@ -278,6 +310,9 @@ EXTRA_LABELS = {
     "fee_amount": gettext_lazy("fee amount"),
     "balance": gettext_lazy("balance at the switch-over"),
     "iban": gettext_lazy("IBAN"),
+    "mandate_reference": gettext_lazy("mandate reference"),
+    "mandate_signed_on": gettext_lazy("mandate signed on"),
+    "mandate_last_used": gettext_lazy("mandate last used on"),
 }
 
 

@@ -252,3 +252,71 @@ def test_rows_an_admission_would_refuse_are_refused(tree, rules, file, today, ca
     assert "row 9 (None Otto Ohne): die Mitgliedsnummer fehlt" in out
     assert "Nachname ist länger als 100 Zeichen" in out
     assert "„Überweisung“ ist keine IBAN" in out
+
+
+MANDATE_HEADER = HEADER + ";Mandatsreferenz;Mandatsdatum;Letzte Lastschrift"
+
+
+def with_mandates(*extra):
+    """The export with mandate columns: Anna pays by direct debit, the others do not."""
+    rows = [row + ";;;" for row in ROWS[:-1]]
+    rows[0] = ROWS[0] + ";ALT-200001;15.02.2015;01.03.2026"
+    return ("\r\n".join([MANDATE_HEADER, *rows, *extra]) + "\r\n").encode("cp1252")
+
+
+def test_the_switch_over_brings_the_mandates_in(tree, rules, file, today, capsys):
+    from finance.models import Mandate
+
+    path = str(file(with_mandates()))
+    assert run(path, "--on", CUTOVER.isoformat(), "--apply", capsys=capsys)[0] == 0
+    mandate = Mandate.objects.get()
+    assert (mandate.member.membership_number, mandate.reference, mandate.iban, mandate.bic) == (
+        200001,
+        "ALT-200001",
+        "DE02120300000000202051",
+        "BYLADEM1001",
+    )
+    assert (mandate.signed_on, mandate.last_collected_on, mandate.holder) == (
+        date(2015, 2, 15),
+        date(2026, 3, 1),
+        "Anna Alt",
+    )
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        # A mandate without the account it debits.
+        (
+            "200020;Gans;Gerd;Ring 7;04109;Leipzig;;07.08.1980;SN;KV Leipzig;01.01.2016;aktiv;;"
+            "120,00;;0;ALT-200020;01.01.2016;",
+            "ohne die IBAN",
+        ),
+        # The same reference as another row.
+        (
+            "200021;Hahn;Hedi;Ring 8;04109;Leipzig;;08.09.1981;SN;KV Leipzig;01.01.2016;aktiv;;"
+            "120,00;DE89370400440532013000;0;ALT-200001;01.01.2016;",
+            "mehr als einmal",
+        ),
+        # Signed after the cut-over.
+        (
+            "200022;Igel;Ida;Ring 9;04109;Leipzig;;09.10.1982;SN;KV Leipzig;01.01.2016;aktiv;;"
+            "120,00;DE89370400440532013000;0;ALT-200022;01.08.2026;",
+            "nicht möglich",
+        ),
+    ],
+)
+def test_a_broken_mandate_refuses_its_row_and_the_whole_file(
+    tree, rules, file, today, capsys, row, reason
+):
+    from finance.models import Mandate
+
+    code, out = run(
+        str(file(with_mandates(row))), "--on", CUTOVER.isoformat(), "--apply", capsys=capsys
+    )
+    assert code == 1
+    assert reason in out
+    assert (
+        not Mandate.objects.exists()
+        and not Member.objects.filter(membership_number__gte=200001).exists()
+    )
