@@ -691,6 +691,16 @@ class MandateForm(forms.ModelForm):
 
         return sepa.check_iban(self.cleaned_data["iban"])[0]
 
+    def clean(self) -> dict[str, Any]:
+        from finance import sepa
+
+        data = super().clean()
+        if data.get("member") and data.get("signed_on") and "holder" in data:
+            data["holder"] = sepa.check_mandate(
+                member=data["member"], holder=data["holder"], signed_on=data["signed_on"]
+            )
+        return data
+
 
 @admin.register(Mandate)
 class MandateAdmin(ReadOnlyRecordAdmin):
@@ -742,17 +752,13 @@ class MandateAdmin(ReadOnlyRecordAdmin):
     def save_model(self, request: HttpRequest, obj: Mandate, form: Any, change: bool) -> None:
         from finance import sepa
 
-        try:
-            created = sepa.record_mandate(
-                member=form.cleaned_data["member"],
-                iban=form.cleaned_data["iban"],
-                holder=form.cleaned_data["holder"],
-                signed_on=form.cleaned_data["signed_on"],
-                by=request.user,
-            )
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-            raise
+        created = sepa.record_mandate(  # the form made the same checks
+            member=form.cleaned_data["member"],
+            iban=form.cleaned_data["iban"],
+            holder=form.cleaned_data["holder"],
+            signed_on=form.cleaned_data["signed_on"],
+            by=request.user,
+        )
         obj.pk = created.pk
 
     @admin.display(description=_("IBAN"))

@@ -103,6 +103,18 @@ def _months_later(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, last))
 
 
+def check_mandate(*, member: Member, holder: str, signed_on: date) -> str:
+    """What a mandate must be to be recorded; returns the holder's name, tidied."""
+    if member.status == MemberStatus.ENDED:
+        raise ValidationError(_("The membership has ended: no mandate can be recorded."))
+    if signed_on > timezone.localdate():
+        raise ValidationError(_("A mandate cannot be signed in the future."))
+    holder = " ".join(holder.split())
+    if not holder:
+        raise ValidationError(_("Name the account holder."))
+    return holder
+
+
 @transaction.atomic
 def record_mandate(
     *, member: Member, iban: str, holder: str, signed_on: date, by: User | None
@@ -113,13 +125,7 @@ def record_mandate(
     if by is not None and not access.has_global_access(by):
         raise PermissionDenied(_("Only the federal office records mandates."))
     member = Member.objects.select_for_update().get(pk=member.pk)
-    if member.status == MemberStatus.ENDED:
-        raise ValidationError(_("The membership has ended: no mandate can be recorded."))
-    if signed_on > timezone.localdate():
-        raise ValidationError(_("A mandate cannot be signed in the future."))
-    holder = " ".join(holder.split())
-    if not holder:
-        raise ValidationError(_("Name the account holder."))
+    holder = check_mandate(member=member, holder=holder, signed_on=signed_on)
     compact, bic = check_iban(iban)
     today = timezone.localdate()
     Mandate.objects.filter(

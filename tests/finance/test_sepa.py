@@ -305,3 +305,26 @@ def test_a_treasurer_sees_the_mandates_of_the_own_state_only(tree, rules, treasu
     assert f"MR-{nora.membership_number}-1" in text and "… 3000" in text
     assert client.get(f"/finance/members/{olga.pk}/account/").status_code == 404
     assert client.get("/admin/finance/collection/new/").status_code in (302, 403)
+
+
+def test_the_federal_office_records_a_mandate_in_the_admin_and_errors_are_shown(
+    tree, rules, federal_admin, client
+):
+    nora = admit(tree.leipzig, date(2026, 1, 5))
+    client.force_login(federal_admin)
+    url = "/admin/finance/mandate/add/"
+    form = {"member": nora.pk, "holder": "Nora Neu", "signed_on": "2026-01-05"}
+    with at(TODAY):
+        wrong = client.post(url, {**form, "iban": "DE89 3704 0044 0532 0130 01"})
+        assert wrong.status_code == 200 and "keine gültige IBAN" in wrong.content.decode()
+        future = client.post(url, {**form, "iban": IBAN, "signed_on": "2026-03-01"})
+        assert "nicht in der Zukunft" in future.content.decode()
+        assert not Mandate.objects.exists()
+        made = client.post(url, {**form, "iban": IBAN})
+    assert made.status_code == 302
+    mandate = Mandate.objects.get()
+    assert (mandate.reference, mandate.bic, mandate.created_by) == (
+        f"MR-{nora.membership_number}-1",
+        "COBADEFFXXX",
+        federal_admin,
+    )
