@@ -36,6 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from finance.arrears import months_before
 from finance.models import Charge, Collection, Debit, Mandate, Payment
 from finance.references import reference_for
 from members import access
@@ -84,7 +85,7 @@ def mandate_state(mandate: Mandate | MandateRow, on: date) -> str:
         return "revoked"
     if mandate.unusable_since is not None:
         return "unusable"
-    if _months_later(mandate.last_collected_on or mandate.signed_on, LAPSE_MONTHS) < on:
+    if months_before(on, LAPSE_MONTHS) > (mandate.last_collected_on or mandate.signed_on):
         return "lapsed"
     return "usable"
 
@@ -94,13 +95,6 @@ def state_label(mandate: Mandate, on: date) -> str:
     if state == "unusable":
         return _("unusable after a return (%(code)s)") % {"code": mandate.unusable_reason or "?"}
     return {"usable": _("usable"), "revoked": _("revoked"), "lapsed": _("lapsed")}[state]
-
-
-def _months_later(day: date, months: int) -> date:
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    last = (date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1) - timedelta(days=1)).day
-    return date(year, month + 1, min(day.day, last))
 
 
 def check_mandate(*, member: Member, holder: str, signed_on: date) -> str:
@@ -379,7 +373,6 @@ def _usable_mandate(mandates: Sequence[MandateRow], on: date) -> tuple[MandateRo
     return None, _("mandate lapsed (unused for 36 months)")
 
 
-@cache
 def _creditor() -> dict[str, str]:
     return {
         "name": settings.MUSTERROLLE_SEPA_CREDITOR_NAME,
@@ -581,14 +574,13 @@ def validate_xml(xml: bytes) -> None:
 # --- Pre-notification --------------------------------------------------------------------
 
 
-def send_prenotifications(collection: Collection) -> tuple[int, list[int]]:
+def send_prenotifications(collection: Collection) -> int:
     """Tell each member what will be collected, when, under which mandate (e-mail through the
-    outbox, once: a debit is marked when its member was told). Returns how many e-mails were
-    queued and the debits of members without an address (the board's letter list)."""
+    outbox, once: a debit is marked when its member was told; members without an address are
+    on the letter list, `letters_of`). Returns how many e-mails were queued."""
     from outbox import services as outbox
 
     sent = 0
-    letters: list[int] = []
     while True:
         with transaction.atomic():
             # Rows another worker holds are skipped, not waited for; each is claimed (marked)
@@ -600,13 +592,12 @@ def send_prenotifications(collection: Collection) -> tuple[int, list[int]]:
                 .order_by("pk")[:500]
             )
             if not batch:
-                return sent, letters
+                return sent
             Debit.objects.filter(pk__in=[d.pk for d in batch]).update(
                 notified_on=timezone.localdate()
             )
             for debit in batch:
                 if not debit.member.email:
-                    letters.append(debit.pk)
                     continue
                 outbox.send_templated(
                     name="sepa_prenotification",
