@@ -7,9 +7,10 @@ class FinanceConfig(AppConfig):
     verbose_name = _("Finance")
 
     def ready(self) -> None:
-        from finance import services
-        from members.policy import set_fee_policy
+        from finance import sepa, services
+        from members.policy import set_fee_policy, set_mandate_policy
         from members.signals import dues_relevant_change
 
         dues_relevant_change.connect(services.on_register_change, dispatch_uid="finance.dues")
         set_fee_policy(services.FinanceOrderPolicy())
+        set_mandate_policy(sepa.MandateRequests())

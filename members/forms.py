@@ -250,6 +250,50 @@ class ContactForm(forms.ModelForm):
         }
 
 
+class MandateRequestForm(forms.Form):
+    """A signed SEPA mandate the board sends the federal office to record; the app that keeps
+    mandates checks it (members.policy.mandate_policy) before the request goes out."""
+
+    mandate_holder = forms.CharField(label=_("Account holder"), max_length=70)
+    mandate_iban = forms.CharField(
+        label=_("IBAN"), max_length=42, widget=forms.TextInput(attrs={"autocomplete": "off"})
+    )
+    mandate_signed_on = forms.DateField(
+        label=_("Signed on"), widget=DateInput(), validators=[_not_in_future]
+    )
+    mandate_monthly = forms.BooleanField(
+        label=_("Collect monthly"),
+        required=False,
+        help_text=_("Monthly instalments from 36 € a year, from the next dues charged."),
+    )
+    note = note_field()
+
+    def __init__(self, *args: Any, member: Member, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.member = member
+
+    def clean(self) -> dict[str, Any]:
+        from members.policy import mandate_policy
+
+        data = super().clean()
+        policy = mandate_policy()
+        if policy is not None and not self.errors:
+            try:
+                self.checked = policy.check(self.member, self.proposed_raw())
+            except forms.ValidationError as error:
+                self.add_error(None, error)  # by field where the check names one
+        return data
+
+    def proposed_raw(self) -> dict[str, Any]:
+        return {
+            field: self.cleaned_data.get(field)
+            for field in ("mandate_holder", "mandate_iban", "mandate_signed_on", "mandate_monthly")
+        }
+
+    def proposed(self) -> dict[str, Any]:
+        return getattr(self, "checked", None) or self.proposed_raw()
+
+
 class EntryForm(forms.ModelForm):
     division = forms.ModelChoiceField(label=_("Division"), queryset=Division.objects.none())
     joined_on = forms.DateField(

@@ -64,3 +64,32 @@ def set_fee_policy(policy: FeePolicy) -> None:
 
 def fee_policy() -> FeePolicy:
     return _policy
+
+
+class MandatePolicy(Protocol):
+    """A direct-debit mandate a board asks the federal office to record (a change request of
+    kind "mandate"): the app that keeps mandates checks the values when the request is made
+    and records the mandate when it is approved."""
+
+    labels: Mapping[str, str]  # the proposed values' labels, for the request's pages
+
+    def check(self, member: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The values cleaned, as JSON (raise ValidationError by field if they will not do)."""
+        ...
+
+    def record(self, member: Any, values: Mapping[str, Any], by: Any) -> None:
+        """Record the mandate (the federal office approving the request)."""
+        ...
+
+
+_mandates: MandatePolicy | None = None
+
+
+def set_mandate_policy(policy: MandatePolicy | None) -> None:
+    global _mandates
+    _mandates = policy
+
+
+def mandate_policy() -> MandatePolicy | None:
+    """None where no app keeps mandates: boards cannot ask for one then."""
+    return _mandates

@@ -23,6 +23,8 @@ class RequestKind(models.TextChoices):
     CONTACT = "contact", _("contact or address change")
     TRANSFER = "transfer", _("transfer to another division")
     FEE_CLASS = "fee_class", _("fee class change")
+    # Recorded by the app that keeps mandates (members.policy.mandate_policy).
+    MANDATE = "mandate", _("SEPA direct-debit mandate")
 
 
 class RequestStatus(models.TextChoices):

@@ -28,7 +28,7 @@ from members.models import (
     User,
 )
 from members.models.register import json_value
-from members.policy import fee_policy
+from members.policy import fee_policy, mandate_policy
 from members.services.accounts import record_audit
 from members.services.register import (
     DUES_FIELDS,
@@ -109,7 +109,16 @@ def submit_change_request(
                 )
     if not access.can(by, Action.REQUEST_CHANGE, division):
         raise PermissionDenied(_("You may not submit changes for this division."))
-    unknown = set(values) - EDITABLE_FIELDS - {"end_reason"}
+    if kind == RequestKind.MANDATE:
+        # Not a register field: the app that keeps mandates checks the values now.
+        policy = mandate_policy()
+        if policy is None:
+            raise ValidationError(_("Direct-debit mandates are not kept here."))
+        values = policy.check(member, values)
+        base = {}
+    unknown = (
+        set() if kind == RequestKind.MANDATE else set(values) - EDITABLE_FIELDS - {"end_reason"}
+    )
     if unknown:
         raise ValidationError(_("Unknown fields: %s") % ", ".join(sorted(unknown)))
     if kind in (RequestKind.ENTRY, RequestKind.FEE_CLASS):
@@ -214,6 +223,11 @@ def _apply(request: ChangeRequest, by: User) -> None:
                 note=reason,
                 change_request=request,
             )
+        case RequestKind.MANDATE:
+            policy = mandate_policy()
+            if policy is None:
+                raise ChangeRequestError(_("Direct-debit mandates are not kept here."))
+            policy.record(request.member, request.proposed, by)
         case _:
             update_member(
                 by=by,

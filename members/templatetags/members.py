@@ -53,11 +53,13 @@ def sort_link(context: dict[str, Any], label: str, key: str) -> str:
 def field_label(name: str) -> str:
     """The translated label of a member field (`division_id` reads as the division)."""
     from members.models import Member
+    from members.policy import mandate_policy
 
     try:
         return str(Member._meta.get_field(name.removesuffix("_id")).verbose_name)
-    except Exception:  # an unknown key in an old version: show it as it is
-        return name
+    except Exception:  # a mandate's value, or an unknown key in an old version
+        policy = mandate_policy()
+        return str(policy.labels.get(name, name)) if policy is not None else name
 
 
 @register.simple_tag
@@ -71,6 +73,8 @@ def field_value(name: str, value: Any, division_names: dict[int, str] | None = N
         return division_names.get(value, str(value))
     if isinstance(value, bool):
         return _("yes") if value else _("no")
+    if name == "mandate_iban":  # a bank account, shown to those deciding, not to every page
+        return f"{value[:4]} … {value[-4:]}"
     labels = {
         "fee_class": dict(FeeClass.choices),
         "status": dict(MemberStatus.choices),
@@ -78,7 +82,7 @@ def field_value(name: str, value: Any, division_names: dict[int, str] | None = N
     }.get(name)
     if labels is not None:
         return str(labels.get(value, value))
-    if name in {"date_of_birth", "joined_on", "left_on"}:
+    if name in {"date_of_birth", "joined_on", "left_on", "mandate_signed_on"}:
         try:
             return date_format(date.fromisoformat(str(value)), "SHORT_DATE_FORMAT")
         except ValueError:

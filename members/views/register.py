@@ -14,6 +14,7 @@ from members import access, queries
 from members.access import Action, get_visible_or_404
 from members.forms import MemberFilterForm
 from members.models import Division, Member, RequestKind
+from members.policy import mandate_policy
 
 PAGE_SIZE = 50
 # What a row of the list shows: fifty whole members would carry every address and note.
@@ -171,6 +172,7 @@ def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 RequestKind.CONTACT,
                 RequestKind.TRANSFER,
                 RequestKind.FEE_CLASS,
+                *([RequestKind.MANDATE] if mandate_policy() is not None else []),
                 RequestKind.EXIT,
             ],
         },

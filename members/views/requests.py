@@ -13,14 +13,23 @@ from django.views.decorators.http import require_http_methods
 
 from members import access, queries, services
 from members.access import Action, get_visible_or_404
-from members.forms import ContactForm, EntryForm, ExitForm, FeeClassForm, TransferForm
+from members.forms import (
+    ContactForm,
+    EntryForm,
+    ExitForm,
+    FeeClassForm,
+    MandateRequestForm,
+    TransferForm,
+)
 from members.models import ChangeRequest, Division, Member, RequestKind, RequestStatus
+from members.policy import mandate_policy
 
 MEMBER_FORMS = {
     RequestKind.CONTACT: ContactForm,
     RequestKind.EXIT: ExitForm,
     RequestKind.TRANSFER: TransferForm,
     RequestKind.FEE_CLASS: FeeClassForm,
+    RequestKind.MANDATE: MandateRequestForm,
 }
 
 
@@ -82,6 +91,10 @@ def request_for_member(request: HttpRequest, pk: int, kind: str) -> HttpResponse
     if form_class is ContactForm:
         # A copy: validating the form writes the proposed values onto its instance.
         form = form_class(request.POST or None, instance=copy.copy(member))
+    elif form_class is MandateRequestForm:
+        if mandate_policy() is None:
+            raise Http404
+        form = form_class(request.POST or None, member=member)
     else:
         form = form_class(request.POST or None)
     if form.is_valid():
