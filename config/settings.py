@@ -248,6 +248,9 @@ MUSTERROLLE_SEPA_CREDITOR_NAME = env("MUSTERROLLE_SEPA_CREDITOR_NAME", "Musterpa
 MUSTERROLLE_SEPA_CREDITOR_IBAN = env("MUSTERROLLE_SEPA_CREDITOR_IBAN") or MUSTERROLLE_DUES_IBAN
 MUSTERROLLE_SEPA_CREDITOR_BIC = env("MUSTERROLLE_SEPA_CREDITOR_BIC")
 MUSTERROLLE_SEPA_PRENOTIFICATION_DAYS = int(env("MUSTERROLLE_SEPA_PRENOTIFICATION_DAYS", "14"))
+# The banks' charges for a returned debit are the party's unless the finance order passes
+# them on to the member (then they are charged to the member's account).
+MUSTERROLLE_SEPA_RETURN_FEES_TO_MEMBER = env_bool("MUSTERROLLE_SEPA_RETURN_FEES_TO_MEMBER", False)
 
 # --- Cache, Celery: Redis when REDIS_URL is set, else in-process -------------------------
 REDIS_URL = env("REDIS_URL")

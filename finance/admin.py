@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -684,7 +684,13 @@ class MandateForm(forms.ModelForm):
 
     class Meta:
         model = Mandate
-        fields = ["member", "holder", "iban", "signed_on"]
+        fields = ["member", "holder", "iban", "signed_on", "monthly"]
+        help_texts = {
+            "monthly": _(
+                "Monthly instalments from 36 € a year, beginning with the next dues charged "
+                "(dues already charged keep their due dates)."
+            )
+        }
 
     def clean_iban(self) -> str:
         from finance import sepa
@@ -697,7 +703,10 @@ class MandateForm(forms.ModelForm):
         data = super().clean()
         if data.get("member") and data.get("signed_on") and "holder" in data:
             data["holder"] = sepa.check_mandate(
-                member=data["member"], holder=data["holder"], signed_on=data["signed_on"]
+                member=data["member"],
+                holder=data["holder"],
+                signed_on=data["signed_on"],
+                monthly=data.get("monthly", False),
             )
         return data
 
@@ -730,7 +739,7 @@ class MandateAdmin(ReadOnlyRecordAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
-            return ["member", "holder", "iban", "signed_on"]
+            return ["member", "holder", "iban", "signed_on", "monthly"]
         return [
             "reference",
             "member",
@@ -738,6 +747,7 @@ class MandateAdmin(ReadOnlyRecordAdmin):
             "iban",
             "bic",
             "signed_on",
+            "monthly",
             "last_collected_on",
             "revoked_on",
             "unusable_since",
@@ -757,6 +767,7 @@ class MandateAdmin(ReadOnlyRecordAdmin):
             iban=form.cleaned_data["iban"],
             holder=form.cleaned_data["holder"],
             signed_on=form.cleaned_data["signed_on"],
+            monthly=form.cleaned_data["monthly"],
             by=request.user,
         )
         obj.pk = created.pk
@@ -797,6 +808,7 @@ class CollectionAdmin(ReadOnlyRecordAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("new/", wrap(self.new_view), name="finance_collection_new"),
+            path("run/<str:token>/", wrap(self.run_view), name="finance_collection_run"),
             path("<int:pk>/file/", wrap(self.file_view), name="finance_collection_file"),
             path("<int:pk>/letters/", wrap(self.letters_view), name="finance_collection_letters"),
             *super().get_urls(),
@@ -812,24 +824,8 @@ class CollectionAdmin(ReadOnlyRecordAdmin):
         if request.method == "POST" and form.is_valid():
             due_on, division = form.cleaned_data["due_on"], form.cleaned_data["division"]
             if "create" in request.POST:
-                try:
-                    collection, _result = sepa.create(
-                        due_on=due_on, division=division, by=request.user
-                    )
-                except ValidationError as error:
-                    form.add_error(None, error)
-                else:
-                    messages.success(
-                        request,
-                        _("Collection made: %(count)s debits, %(total)s €.")
-                        % {
-                            "count": collection.count,
-                            "total": number_format(collection.total, 2, force_grouping=True),
-                        },
-                    )
-                    return HttpResponseRedirect(
-                        reverse("admin:finance_collection_change", args=[collection.pk])
-                    )
+                token = sepa.start_run(due_on=due_on, division=division, by=request.user)
+                return HttpResponseRedirect(reverse("admin:finance_collection_run", args=[token]))
             result = sepa.plan(due_on=due_on, division=division)
         context = {
             **self.admin_site.each_context(request),
@@ -840,6 +836,36 @@ class CollectionAdmin(ReadOnlyRecordAdmin):
             "earliest": sepa.earliest_due_on(),
         }
         return TemplateResponse(request, "admin/finance/collection/new.html", context)
+
+    def run_view(self, request: HttpRequest, token: str) -> HttpResponse:
+        """A collection being made by a worker: its progress (the page refreshes itself),
+        then the collection, or what stopped it."""
+        from finance import sepa
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        state = sepa.run_state(token)
+        if state is None or state.get("user") != request.user.pk:
+            raise Http404
+        if "collection" in state:
+            messages.success(
+                request,
+                _("Collection made: %(count)s debits, %(total)s €.")
+                % {
+                    "count": state["count"],
+                    "total": number_format(Decimal(state["total"]), 2, force_grouping=True),
+                },
+            )
+            return HttpResponseRedirect(
+                reverse("admin:finance_collection_change", args=[state["collection"]])
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("New direct-debit collection"),
+            "opts": self.model._meta,
+            "state": state,
+        }
+        return TemplateResponse(request, "admin/finance/collection/run.html", context)
 
     def file_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not self.has_view_permission(request):

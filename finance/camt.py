@@ -44,6 +44,9 @@ class Booking:
     iban: str
     direct_debit: bool
     return_reason: str = ""  # the bank's reason code for a return (RtrInf), e.g. AC04, MD06
+    # What the banks charged for a return, included in `amount` (Chrgs, or the difference
+    # between the amount taken back and the one instructed).
+    fees: Decimal = Decimal(0)
 
     @property
     def is_return(self) -> bool:
@@ -105,6 +108,29 @@ def _text(element: Element, path: str, ns: dict[str, str]) -> str:
     return " ".join((found.text or "").split()) if found is not None else ""
 
 
+def _return_fees(detail: Element, amount: Decimal, ns: dict[str, str]) -> Decimal:
+    """The charges of a return: the records under Chrgs (camt.053.001.02 lists amounts
+    directly, later versions in Rcrd), else the taken-back amount less the instructed one."""
+    records = detail.findall("c:Chrgs/c:Rcrd", ns)
+    charges = [
+        record.find("c:Amt", ns)
+        for record in records
+        if _text(record, "c:ChrgInclInd", ns).lower() != "false"  # booked apart: not in it
+    ] or ([] if records else detail.findall("c:Chrgs/c:Amt", ns))
+    charges = [node for node in charges if node is not None]
+    if records or charges:
+        fees = sum((money(node.text or "") for node in charges), Decimal(0))
+    else:
+        instructed = detail.find("c:AmtDtls/c:InstdAmt/c:Amt", ns)
+        fees = amount - money(instructed.text or "") if instructed is not None else Decimal(0)
+    if fees < 0 or fees >= amount:
+        raise StatementError(
+            _("A return's charges (%(fees)s) do not fit its amount (%(amount)s).")
+            % {"fees": fees, "amount": amount}
+        )
+    return fees
+
+
 def _fingerprint(*parts: object) -> str:
     """A stable reference for a booking the bank gave none: the same booking, the same text."""
     return "h:" + hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:40]
@@ -136,6 +162,7 @@ def _entry(entry: Element, ns: dict[str, str]) -> list[Booking]:
         name = iban = end_to_end = return_reason = ""
         detail_return = coded_return
         detail_amount = amount
+        fees = Decimal(0)
         if detail is not None:
             reference = " ".join(
                 " ".join((node.text or "").split())
@@ -166,6 +193,8 @@ def _entry(entry: Element, ns: dict[str, str]) -> list[Booking]:
                         _("A batch booking does not say the amount of each payment.")
                     )
                 detail_amount = money(own.text or "")
+            if not credit and (detail_return or return_reason):
+                fees = _return_fees(detail, detail_amount, ns)
         bookings.append(
             Booking(
                 amount=detail_amount if credit else -detail_amount,
@@ -185,6 +214,7 @@ def _entry(entry: Element, ns: dict[str, str]) -> list[Booking]:
                 # bank reports them) or debited (RDDT); sub-families such as ESDD, BBDD.
                 direct_debit=family in ("IDDT", "RDDT") or subfamily.endswith("DD"),
                 return_reason=return_reason,
+                fees=fees,
             )
         )
     if len(bookings) > 1 and sum(abs(b.amount) for b in bookings) != amount:

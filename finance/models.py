@@ -63,6 +63,8 @@ class Charge(models.Model):
         REVERSAL = "reversal", _("reversal")
         # What the member owed in the previous system at the switch-over (finance.switchover).
         OPENING = "opening", _("opening balance")
+        # The banks' charges for a returned debit, where the finance order passes them on.
+        RETURN_FEE = "return_fee", _("return charges")
 
     member = models.ForeignKey(
         Member, on_delete=models.PROTECT, related_name="charges", verbose_name=_("member")
@@ -115,7 +117,7 @@ class Charge(models.Model):
                 name="finance_charge_one_per_revision",
             ),
             models.CheckConstraint(
-                condition=(Q(kind__in=["dues", "opening"]) & Q(reverses__isnull=True))
+                condition=(Q(kind__in=["dues", "opening", "return_fee"]) & Q(reverses__isnull=True))
                 | (Q(kind="reversal") & Q(reverses__isnull=False)),
                 name="finance_charge_reversal_has_original",
             ),
@@ -576,6 +578,9 @@ class Mandate(models.Model):
     revoked_on = models.DateField(_("revoked on"), null=True, blank=True)
     unusable_since = models.DateField(_("unusable since"), null=True, blank=True)
     unusable_reason = models.CharField(_("return reason"), max_length=4, blank=True)
+    # Dues in monthly instalments (finance order: only by direct debit, only from 36 € a
+    # year); the dues run reads it when it charges a year.
+    monthly = models.BooleanField(_("collected monthly"), default=False)
     created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -646,8 +651,9 @@ class Collection(models.Model):
 
 
 class Debit(models.Model):
-    """One member's dues of one year collected in a collection. A year's dues are collected
-    once: only a debit the bank returned lets another one be made (a retry)."""
+    """One member's dues of one year (or of one month, when paid monthly) collected in a
+    collection. Each is collected once: only a debit the bank returned lets another one be
+    made (a retry)."""
 
     collection = models.ForeignKey(
         Collection, on_delete=models.PROTECT, related_name="debits", verbose_name=_("collection")
@@ -659,6 +665,8 @@ class Debit(models.Model):
         Mandate, on_delete=models.PROTECT, related_name="debits", verbose_name=_("mandate")
     )
     year = models.PositiveSmallIntegerField(_("dues of year"))
+    # 0: the year's dues; 1 to 12: that month's instalment (a monthly mandate).
+    month = models.PositiveSmallIntegerField(_("instalment of month"), default=0)
     amount = models.DecimalField(_("amount (€)"), max_digits=9, decimal_places=2)
     sequence = models.CharField(_("sequence"), max_length=4)  # FRST or RCUR
     end_to_end_id = models.CharField(_("end-to-end id"), max_length=35, unique=True)
@@ -673,7 +681,7 @@ class Debit(models.Model):
         indexes = [models.Index(fields=["member", "year"], name="finance_debit_member_year")]
         constraints = [
             models.UniqueConstraint(
-                fields=["member", "year"],
+                fields=["member", "year", "month"],
                 condition=Q(returned_on__isnull=True),
                 name="finance_debit_once",
             ),

@@ -535,6 +535,9 @@ def waiting_for_review(payments: QuerySet[Payment]) -> QuerySet[Payment]:
     )
 
 
+RETURN_FEE = "/fee"  # the bank reference of a return's charges: the return's, with this
+
+
 def _common(statement: BankStatement, booking: Booking, by: User | None) -> dict[str, object]:
     return {
         "booked_on": booking.booked_on,
@@ -664,7 +667,7 @@ def _money_out(statement: BankStatement, bookings: list[Booking], by: User | Non
             Payment(
                 member_id=original.member_id if original else None,
                 match=original.match if original else Payment.Match.NONE,
-                amount=-abs(booking.amount),
+                amount=-(abs(booking.amount) - booking.fees),
                 method=Payment.Method.RETURN,
                 purpose=original.purpose if original else Payment.Purpose.DUES,
                 return_reason=booking.return_reason,
@@ -672,6 +675,22 @@ def _money_out(statement: BankStatement, bookings: list[Booking], by: User | Non
                 **_common(statement, booking, by),
             )
         )
+        if booking.fees:
+            # The banks' charges for the return: the party's cost (a line of its own, so
+            # that the statement's every cent is accounted for); sepa.on_returns passes
+            # them on to the member where the finance order says so.
+            payments.append(
+                Payment(
+                    amount=-booking.fees,
+                    method=Payment.Method.TRANSFER,
+                    purpose=Payment.Purpose.OTHER,
+                    **{
+                        **_common(statement, booking, by),
+                        "bank_reference": booking.bank_reference + RETURN_FEE,
+                        "end_to_end_id": "",
+                    },
+                )
+            )
     return payments
 
 

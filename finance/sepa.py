@@ -4,8 +4,9 @@ a returned debit does to the mandate.
 
 A collection with due date D collects, from every member with a usable mandate, the dues of
 D's year that fell due on or before D and are still open (less money already on its way).
-A year's dues are collected once per member (the `finance_debit_once` constraint): only a
-returned debit lets another be made, and only after a return that allows a retry (AM04, MS03:
+A year's dues are collected once per member (the `finance_debit_once` constraint); with a
+monthly mandate, whose dues the dues run charged in monthly instalments, once per month. Only
+a returned debit lets another be made, and only after a return that allows a retry (AM04, MS03:
 no funds, once); MD01, AC04, AC06 and MD07 make the mandate unusable and tell the board.
 
 The file is built with sepaxml and checked against the pain.008.001.08 schema that ships
@@ -21,7 +22,7 @@ import os
 import re
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -32,7 +33,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -97,8 +98,23 @@ def state_label(mandate: Mandate, on: date) -> str:
     return {"usable": _("usable"), "revoked": _("revoked"), "lapsed": _("lapsed")}[state]
 
 
-def check_mandate(*, member: Member, holder: str, signed_on: date) -> str:
+def check_mandate(*, member: Member, holder: str, signed_on: date, monthly: bool = False) -> str:
     """What a mandate must be to be recorded; returns the holder's name, tidied."""
+    from finance import services
+
+    if monthly:
+        yearly = services.yearly_rate(member, timezone.localdate())
+        if yearly is None or yearly < services.MONTHLY_MINIMUM:
+            raise ValidationError(
+                _(
+                    "Monthly payment needs dues of at least %(minimum)s € a year; this "
+                    "member pays %(amount)s €."
+                )
+                % {
+                    "minimum": formats.number_format(services.MONTHLY_MINIMUM, 2),
+                    "amount": formats.number_format(yearly or 0, 2),
+                }
+            )
     if member.status == MemberStatus.ENDED:
         raise ValidationError(_("The membership has ended: no mandate can be recorded."))
     if signed_on > timezone.localdate():
@@ -111,15 +127,23 @@ def check_mandate(*, member: Member, holder: str, signed_on: date) -> str:
 
 @transaction.atomic
 def record_mandate(
-    *, member: Member, iban: str, holder: str, signed_on: date, by: User | None
+    *,
+    member: Member,
+    iban: str,
+    holder: str,
+    signed_on: date,
+    by: User | None,
+    monthly: bool = False,
 ) -> Mandate:
-    """Record a signed mandate (the federal office); it replaces the member's usable one."""
+    """Record a signed mandate (the federal office, in the admin or approving a board's
+    change request); it replaces the member's usable one. Monthly instalments begin with
+    the next dues the dues run charges (the next year; charged dues keep their dates)."""
     from members.services import record_audit
 
     if by is not None and not access.has_global_access(by):
         raise PermissionDenied(_("Only the federal office records mandates."))
     member = Member.objects.select_for_update().get(pk=member.pk)
-    holder = check_mandate(member=member, holder=holder, signed_on=signed_on)
+    holder = check_mandate(member=member, holder=holder, signed_on=signed_on, monthly=monthly)
     compact, bic = check_iban(iban)
     today = timezone.localdate()
     Mandate.objects.filter(
@@ -133,6 +157,7 @@ def record_mandate(
         holder=holder[:70],
         iban=compact,
         bic=bic,
+        monthly=monthly,
         created_by=by,
     )
     record_audit(
@@ -141,7 +166,11 @@ def record_mandate(
         obj=mandate,
         division=member.division,
         summary=f"Mandate {mandate.reference} recorded for member {member.membership_number}",
-        data={"iban_end": compact[-4:], "signed_on": signed_on.isoformat()},
+        data={
+            "iban_end": compact[-4:],
+            "signed_on": signed_on.isoformat(),
+            "monthly": monthly,
+        },
     )
     return mandate
 
@@ -159,6 +188,57 @@ def revoke_mandate(*, mandate: Mandate, on: date, by: User | None) -> None:
             obj=mandate,
             division=mandate.member.division,
             summary=f"Mandate {mandate.reference} revoked as of {on}",
+        )
+
+
+class MandateRequests:
+    """Boards ask for a mandate through a change request (members.policy.MandatePolicy):
+    checked when asked, recorded when the federal office approves."""
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {
+            "mandate_holder": _("account holder"),
+            "mandate_iban": _("IBAN"),
+            "mandate_signed_on": _("mandate signed on"),
+            "mandate_monthly": _("collected monthly"),
+        }
+
+    def check(self, member: Member, values: Mapping[str, Any]) -> dict[str, Any]:
+        errors: dict[str, Any] = {}
+        try:
+            iban, _bic = check_iban(str(values.get("mandate_iban") or ""))
+        except ValidationError as error:
+            errors["mandate_iban"] = error.messages
+        signed_on = values.get("mandate_signed_on")
+        if isinstance(signed_on, str):
+            signed_on = date.fromisoformat(signed_on)
+        if not isinstance(signed_on, date):
+            errors["mandate_signed_on"] = [_("Enter the day the mandate was signed.")]
+        if errors:
+            raise ValidationError(errors)
+        monthly = bool(values.get("mandate_monthly"))
+        holder = check_mandate(
+            member=member,
+            holder=str(values.get("mandate_holder") or ""),
+            signed_on=signed_on,
+            monthly=monthly,
+        )
+        return {
+            "mandate_holder": holder[:70],
+            "mandate_iban": iban,
+            "mandate_signed_on": signed_on.isoformat(),
+            "mandate_monthly": monthly,
+        }
+
+    def record(self, member: Member, values: Mapping[str, Any], by: User | None) -> None:
+        record_mandate(
+            member=member,
+            iban=values["mandate_iban"],
+            holder=values["mandate_holder"],
+            signed_on=date.fromisoformat(values["mandate_signed_on"]),
+            monthly=bool(values.get("mandate_monthly")),
+            by=by,
         )
 
 
@@ -180,6 +260,7 @@ class MandateRow:
     revoked_on: date | None
     unusable_since: date | None
     unusable_reason: str
+    monthly: bool
 
     FIELDS = (
         "pk",
@@ -193,6 +274,7 @@ class MandateRow:
         "revoked_on",
         "unusable_since",
         "unusable_reason",
+        "monthly",
     )
 
 
@@ -205,6 +287,7 @@ class Planned:
     mandate: MandateRow
     amount: Decimal
     sequence: str
+    month: int = 0  # paid monthly: the month's instalment (Debit.month)
 
 
 @dataclass(frozen=True)
@@ -246,7 +329,12 @@ class Plan:
         return [s for s in self.skipped if s.reason != str(NO_MANDATE)]
 
 
-def plan(*, due_on: date, division: Division | None = None) -> Plan:
+Progress = Callable[[str, int], None]  # what is being done, and how far (per cent)
+
+
+def plan(
+    *, due_on: date, division: Division | None = None, progress: Progress | None = None
+) -> Plan:
     """What a collection due on `due_on` would collect, and whom it skips and why: members
     with dues of the year open on that day, in batches (one set of queries per batch)."""
     year = due_on.year
@@ -269,6 +357,8 @@ def plan(*, due_on: date, division: Division | None = None) -> Plan:
     # Batches by ranges of ids (a range is cheap to send and to plan; a list of thousands of
     # ids is not); members in a range who owe nothing this year are left out here.
     for start in range(0, len(ids), BATCH):
+        if progress is not None:
+            progress(str(_("Planning")), 60 * start // len(ids))
         low, high = ids[start], ids[min(start + BATCH, len(ids)) - 1]
         rows = [
             row
@@ -321,12 +411,17 @@ def _plan_batch(
         def skip(reason: str, who: tuple[int, int, str, str] = (pk, number, name, state)) -> None:
             result.skipped.append(Skipped(*who, reason))
 
+        usable, reason = _usable_mandate(mandates[pk], due_on)
+        # Paid monthly: one debit per month (that month's instalment and anything still
+        # open); otherwise one per year.
+        month = due_on.month if usable is not None and usable.monthly else 0
         this_year = [d for d in debits[pk] if d.year == year]
-        live = [d for d in this_year if d.returned_on is None]
+        live = [
+            d for d in this_year if d.returned_on is None and (month == 0 or d.month in (0, month))
+        ]
         if live:
             skip(_("already collected (%(id)s)") % {"id": live[0].end_to_end_id})
             continue
-        usable, reason = _usable_mandate(mandates[pk], due_on)
         if usable is None:
             skip(reason)
             continue
@@ -354,7 +449,7 @@ def _plan_batch(
             continue  # paid already: nothing to collect, nothing to report
         # First use of the mandate: FRST; every later one RCUR.
         sequence = "RCUR" if usable.last_collected_on else "FRST"
-        result.debits.append(Planned(pk, number, name, state, usable, amount, sequence))
+        result.debits.append(Planned(pk, number, name, state, usable, amount, sequence, month))
 
 
 def _usable_mandate(mandates: Sequence[MandateRow], on: date) -> tuple[MandateRow | None, str]:
@@ -415,6 +510,7 @@ def create(
     division: Division | None = None,
     by: User | None = None,
     notify: bool = True,
+    progress: Progress | None = None,
 ) -> tuple[Collection, Plan]:
     """Make the collection: its debits (each year's dues of a member once: a second run, or
     one started at the same time, finds them collected), the pain.008 file, checked against
@@ -435,9 +531,11 @@ def create(
                 "days": settings.MUSTERROLLE_SEPA_PRENOTIFICATION_DAYS,
             }
         )
-    result = plan(due_on=due_on, division=division)
+    result = plan(due_on=due_on, division=division, progress=progress)
     if not result.debits:
         raise ValidationError(_("Nothing to collect on this due date."))
+    if progress is not None:
+        progress(str(_("Writing the debits")), 60)
     try:
         with transaction.atomic():
             collection = Collection.objects.create(
@@ -454,14 +552,17 @@ def create(
                     member_id=d.member_id,
                     mandate_id=d.mandate.pk,
                     year=result.year,
+                    month=d.month,
                     amount=d.amount,
                     sequence=d.sequence,
-                    end_to_end_id=f"MR{collection.pk}-{d.member_id}-{result.year}"[:35],
+                    end_to_end_id=end_to_end_id(collection.pk, d.member_id, result.year, d.month),
                 )
                 for d in result.debits
             ]
             insert_rows(rows)
             _mark_collected([d.mandate.pk for d in result.debits], due_on)
+            if progress is not None:
+                progress(str(_("Making the file and checking it against the schema")), 75)
             collection.file_gz = gzip.compress(build_xml(collection, result, rows), 1)
             collection.save(update_fields=["file_gz"])
             record_audit(
@@ -481,6 +582,74 @@ def create(
 
         transaction.on_commit(lambda: tasks.send_prenotifications.delay(collection.pk))
     return collection, result
+
+
+def end_to_end_id(collection_id: int, member_id: int, year: int, month: int) -> str:
+    """Unique per debit; the bank returns it with the booking and with a return."""
+    suffix = f"-{month:02}" if month else ""
+    return f"MR{collection_id}-{member_id}-{year}{suffix}"
+
+
+# --- Made by a worker, watched in the admin --------------------------------------------
+
+RUN_KEY = "finance:collection-run:{}"
+RUN_TTL = 24 * 3600
+
+
+def run_state(token: str) -> dict[str, Any] | None:
+    """How far a collection started in the admin has come: stage and per cent, then the
+    collection made or the error that stopped it (in the cache: every process sees it)."""
+    from django.core.cache import cache
+
+    return cache.get(RUN_KEY.format(token))
+
+
+def _set_run_state(token: str, **state: Any) -> None:
+    from django.core.cache import cache
+
+    cache.set(RUN_KEY.format(token), state, RUN_TTL)
+
+
+def start_run(*, due_on: date, division: Division | None, by: User) -> str:
+    """Queue the collection (a worker makes it; 200,000 debits take half a minute) and
+    return the token its progress is found under."""
+    from finance import tasks
+
+    if not access.has_global_access(by):
+        raise PermissionDenied(_("Only the federal office collects dues."))
+    token = uuid.uuid4().hex
+    _set_run_state(token, stage=str(_("Waiting for a worker")), percent=0, user=by.pk)
+    division_id = division.pk if division is not None else None
+    transaction.on_commit(
+        lambda: tasks.make_collection.delay(token, due_on.isoformat(), division_id, by.pk)
+    )
+    return token
+
+
+def make_run(token: str, due_on: date, division_id: int | None, user_id: int) -> None:
+    """The worker's part of start_run: the collection made, its progress reported."""
+    from members.models import User as UserModel
+
+    by = UserModel.objects.get(pk=user_id)
+    division = Division.objects.get(pk=division_id) if division_id else None
+
+    def progress(stage: str, percent: int) -> None:
+        _set_run_state(token, stage=stage, percent=percent, user=user_id)
+
+    try:
+        collection, _result = create(due_on=due_on, division=division, by=by, progress=progress)
+    except (ValidationError, PermissionDenied) as error:
+        message = " ".join(getattr(error, "messages", [str(error)]))
+        _set_run_state(token, error=message, percent=100, user=user_id)
+        return
+    _set_run_state(
+        token,
+        collection=collection.pk,
+        count=collection.count,
+        total=str(collection.total),
+        percent=100,
+        user=user_id,
+    )
 
 
 def _mark_collected(mandate_ids: list[int], on: date) -> None:
@@ -510,7 +679,10 @@ def build_xml(collection: Collection, result: Plan, rows: Sequence[Debit]) -> by
     config["name"] = _sepa_text(config["name"], 70)
     document = SepaDD(config, schema=SCHEMA, clean=False)
     document.msg_id = collection.message_id
-    purpose = f"{_('Membership dues')} {result.year}"
+    with translation.override(settings.LANGUAGE_CODE):  # the bank's file: the site's language
+        dues = _("Membership dues")
+    purpose = f"{dues} {result.year}"
+    monthly = f"{dues} {result.due_on:%m/%Y}"
     for planned, debit in zip(result.debits, rows, strict=True):
         mandate = planned.mandate
         payment = {
@@ -522,7 +694,9 @@ def build_xml(collection: Collection, result: Plan, rows: Sequence[Debit]) -> by
             "mandate_id": mandate.reference,
             "mandate_date": dt.date.fromordinal(mandate.signed_on.toordinal()),
             "description": _sepa_text(
-                f"{reference_for(planned.number, result.year)} {purpose}", 140
+                f"{reference_for(planned.number, result.year)} "
+                f"{monthly if planned.month else purpose}",
+                140,
             ),
             "endtoend_id": debit.end_to_end_id,
         }
@@ -668,11 +842,23 @@ def on_returns(returns: Iterable[Payment], *, on: date) -> list[Debit]:
             end_to_end_id__in=list(by_e2e), returned_on__isnull=True
         ).select_related("mandate", "member")
     )
+    fees = _return_fees([by_e2e[debit.end_to_end_id] for debit in debits])
     for debit in debits:
-        code = (by_e2e[debit.end_to_end_id].return_reason or "").strip().upper()[:4]
+        returned = by_e2e[debit.end_to_end_id]
+        code = (returned.return_reason or "").strip().upper()[:4]
         debit.returned_on = on
         debit.return_reason = code
         debit.save(update_fields=["returned_on", "return_reason"])
+        if fee := fees.get(returned.bank_reference):
+            Charge.objects.create(
+                member_id=debit.member_id,
+                year=debit.year,
+                kind=Charge.Kind.RETURN_FEE,
+                amount=fee,
+                due_on=on,
+                overdue_on=on + timedelta(days=30),
+                memo=f"Rücklastschrift {debit.end_to_end_id}: Bankgebühren",
+            )
         if code in UNUSABLE:
             updated = Mandate.objects.filter(
                 pk=debit.mandate_id, unusable_since__isnull=True
@@ -680,6 +866,23 @@ def on_returns(returns: Iterable[Payment], *, on: date) -> list[Debit]:
             if updated:
                 _tell_board(debit, code)
     return debits
+
+
+def _return_fees(returns: list[Payment]) -> dict[str, Decimal]:
+    """The banks' charges of these returns, by the return's bank reference, if the finance
+    order passes them on to the member (MUSTERROLLE_SEPA_RETURN_FEES_TO_MEMBER; default no:
+    the party bears them)."""
+    from finance.payments import RETURN_FEE
+
+    if not settings.MUSTERROLLE_SEPA_RETURN_FEES_TO_MEMBER or not returns:
+        return {}
+    refs = {p.bank_reference + RETURN_FEE: p.bank_reference for p in returns if p.bank_reference}
+    return {
+        refs[reference]: -amount
+        for reference, amount in Payment.objects.filter(bank_reference__in=list(refs)).values_list(
+            "bank_reference", "amount"
+        )
+    }
 
 
 def _tell_board(debit: Debit, code: str) -> None:

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
 
 from django.conf import settings
@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Q, Sum
 from django.utils import timezone
 
-from finance.models import Charge, FeeRule, OpeningBalance
+from finance.models import Charge, FeeRule, Mandate, OpeningBalance
 from members.models import Division, FeeClass, Member, MemberVersion, User
 
 CENT = Decimal("0.01")
@@ -142,6 +142,94 @@ def dues_for(
         due_on,
         due_on + timedelta(days=due_rule.grace_days),
     )
+
+
+MONTHLY_MINIMUM = Decimal(36)  # finance order: monthly payment from 36 € a year
+
+
+def instalments(
+    *,
+    amount: Decimal,
+    year: int,
+    months: Sequence[int],
+    not_before: date,
+    grace: timedelta,
+) -> list[tuple[Decimal, date, date]]:
+    """A year's dues paid monthly: one instalment per month of membership, due on the first
+    of its month (never before `not_before`), the cents that do not divide evenly on the
+    last; as (amount, due_on, overdue_on)."""
+    if not months:
+        return []
+    share = (amount / len(months)).quantize(CENT, rounding=ROUND_DOWN)
+    due: dict[date, Decimal] = {}  # months begun before `not_before` fall due together
+    for index, month in enumerate(months):
+        part = share if index < len(months) - 1 else amount - share * (len(months) - 1)
+        due_on = max(date(year, month, 1), not_before)
+        due[due_on] = due.get(due_on, Decimal(0)) + part
+    return [(part, due_on, due_on + grace) for due_on, part in due.items()]
+
+
+def yearly_rate(member: Member, on: date) -> Decimal | None:
+    """The yearly dues of the member's class and tier as the finance order has them on `on`
+    (a whole year's rate, before any pro-rata)."""
+    fee_class = member.fee_class
+    if fee_class == FeeClass.REDUCED and member.reduced_until and on > member.reduced_until:
+        fee_class = FeeClass.REGULAR
+    rule = rule_on(list(FeeRule.objects.all()), fee_class, on)
+    if rule is None:
+        return None
+    if fee_class == FeeClass.REGULAR and member.dues_tier is not None:
+        return member.dues_tier
+    return rule.yearly_amount
+
+
+def pays_monthly(amount: Decimal, months: Sequence[int]) -> bool:
+    """Monthly only from 36 € a year (the yearly rate: a pro-rata first year counts whole)."""
+    return bool(months) and amount * 12 / len(months) >= MONTHLY_MINIMUM
+
+
+class _DuesRows:
+    """A member's new dues rows of a year, numbered on from the last revision."""
+
+    def __init__(self, member_id: int, year: int, revision: int, by: User | None) -> None:
+        self.member_id, self.year, self.revision, self.by = member_id, year, revision, by
+        self.rows: list[Charge] = []
+
+    def add(
+        self,
+        amount: Decimal,
+        due_on: date,
+        overdue_on: date,
+        memo: str,
+        months: Sequence[int],
+        not_before: date,
+    ) -> None:
+        parts = (
+            instalments(
+                amount=amount,
+                year=self.year,
+                months=months,
+                not_before=not_before,
+                grace=overdue_on - due_on,
+            )
+            if months
+            else [(amount, due_on, overdue_on)]
+        )
+        for part, part_due, part_overdue in parts:
+            self.revision += 1
+            self.rows.append(
+                Charge(
+                    member_id=self.member_id,
+                    year=self.year,
+                    kind=Charge.Kind.DUES,
+                    revision=self.revision,
+                    amount=part,
+                    due_on=part_due,
+                    overdue_on=part_overdue,
+                    memo=memo if len(parts) == 1 else f"{memo} ({part_due:%m/%Y})",
+                    created_by=self.by,
+                )
+            )
 
 
 def is_adult(date_of_birth: date | None, on: date) -> bool:
@@ -303,6 +391,12 @@ def _run_batch(
         .values_list("member_id", "last")
     )
     today = as_of or timezone.localdate()
+    # Members who pay by a monthly direct debit: their dues come in monthly instalments.
+    monthly = set(
+        Mandate.objects.filter(
+            member_id__in=ids, monthly=True, revoked_on__isnull=True, unusable_since__isnull=True
+        ).values_list("member_id", flat=True)
+    )
     open_dues: dict[int, list[Charge]] = defaultdict(list)
     for charge in Charge.objects.filter(
         member_id__in=ids, year=year, kind=Charge.Kind.DUES, reversed_by__isnull=True
@@ -333,21 +427,26 @@ def _run_batch(
             # so nobody is in arrears for money they could not have known they owed.
             due_on, overdue_on = today, today + (overdue_on - due_on)
         olds = open_dues.get(pk, [])
+        months = (
+            months_of_membership(joined_on=joined_on, left_on=left_on, year=year)
+            if pk in monthly and due_on is not None and overdue_on is not None
+            else []
+        )
+        if not pays_monthly(expected, months):
+            months = []
+        rows = _DuesRows(pk, year, revisions.get(pk, 0), by)
         if olds and expected > current > 0:
-            # An increase is a row of its own: what was owed keeps its dates.
-            new_rows.append(
-                Charge(
-                    member_id=pk,
-                    year=year,
-                    kind=Charge.Kind.DUES,
-                    revision=revisions.get(pk, 0) + 1,
-                    amount=expected - current,
-                    due_on=due_on,
-                    overdue_on=overdue_on,
-                    memo=f"Beitrag {year} (Erhöhung)",
-                    created_by=by,
-                )
+            # An increase is a row of its own (paid monthly: spread over the months left):
+            # what was owed keeps its dates.
+            rows.add(
+                expected - current,
+                due_on,
+                overdue_on,
+                f"Beitrag {year} (Erhöhung)",
+                [m for m in months if m >= due_on.month],
+                not_before=due_on,
             )
+            new_rows += rows.rows
             result.corrected += 1
             continue
         for old in olds:
@@ -364,23 +463,16 @@ def _run_batch(
                     created_by=by,
                 )
             )
+        # Monthly instalments fall due on the first of their months, from the entry on
+        # (charged late: from today); a correction keeps the first date it replaces.
+        not_before = max(joined_on, today)
         if olds:  # a lower amount: owed since the first of the dates it replaces
             due_on = min(old.due_on for old in olds)
             overdue_on = min(old.overdue_on for old in olds)
+            not_before = max(joined_on, due_on)
         if expected:
-            new_rows.append(
-                Charge(
-                    member_id=pk,
-                    year=year,
-                    kind=Charge.Kind.DUES,
-                    revision=revisions.get(pk, 0) + 1,
-                    amount=expected,
-                    due_on=due_on,
-                    overdue_on=overdue_on,
-                    memo=f"Beitrag {year}",
-                    created_by=by,
-                )
-            )
+            rows.add(expected, due_on, overdue_on, f"Beitrag {year}", months, not_before)
+            new_rows += rows.rows
         if pk in revisions:
             result.corrected += 1
         else:

@@ -121,3 +121,13 @@ def send_prenotifications(collection_id: int) -> None:
     collection = Collection.objects.get(pk=collection_id)
     sepa.send_prenotifications(collection)
     sepa.write_letters(collection)
+
+
+@shared_task(name="finance.make_collection", soft_time_limit=1800, time_limit=1900)
+def make_collection(token: str, due_on: str, division_id: int | None, user_id: int) -> None:
+    """A collection started in the admin, its progress reported for the page watching it."""
+    from datetime import date
+
+    from finance import sepa
+
+    sepa.make_run(token, date.fromisoformat(due_on), division_id, user_id)

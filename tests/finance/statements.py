@@ -22,7 +22,9 @@ def entry(
     bank_code=True,
     proprietary="",
     return_reason="",
+    details="",
 ):
+    """`details`: more of the transaction's details as the bank gives them (AmtDtls, Chrgs)."""
     family = "RDDT" if direct_debit else "RCDT"
     code = (
         f"<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>{family}</Cd><SubFmlyCd>{subfamily}</SubFmlyCd>"
@@ -47,6 +49,7 @@ def entry(
       <NtryDtls><TxDtls>
         <Refs><EndToEndId>{e2e}</EndToEndId></Refs>
         <RltdPties><{party}><Nm>{name}</Nm></{party}><{account}><Id><IBAN>{iban}</IBAN></Id></{account}></RltdPties>
+        {details}
         <RmtInf><Ustrd>{reference}</Ustrd></RmtInf>
         {returned}
       </TxDtls></NtryDtls>

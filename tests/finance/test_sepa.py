@@ -3,7 +3,7 @@ collected twice), pre-notifications and what each return reason does to the mand
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,8 +13,9 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 from lxml import etree
 
-from finance import sepa, tasks
-from finance.models import Debit, Mandate
+from finance import sepa, services, tasks
+from finance.camt import StatementError
+from finance.models import Charge, Debit, Mandate
 from members.models import RoleAssignment
 from outbox.models import OutboundEmail
 from tests.finance.statements import entry
@@ -274,7 +275,7 @@ def test_a_board_member_cannot_collect(tree, rules, board_sn):
 
 
 def test_the_federal_office_makes_a_collection_in_the_admin_after_a_dry_run(
-    tree, rules, federal_admin, client
+    tree, rules, federal_admin, client, django_capture_on_commit_callbacks
 ):
     nora = member_with_mandate(tree.leipzig)
     client.force_login(federal_admin)
@@ -285,10 +286,23 @@ def test_the_federal_office_makes_a_collection_in_the_admin_after_a_dry_run(
         text = page.content.decode()
         assert "1 Lastschrift, 120,00 €" in text
         assert not Debit.objects.exists()
-        made = client.post(url, {"due_on": DUE.isoformat(), "create": "1"})
+        # A worker makes it; the page the office is sent to shows how far it has come.
+        with django_capture_on_commit_callbacks() as queued:
+            made = client.post(url, {"due_on": DUE.isoformat(), "create": "1"})
+        assert made.status_code == 302 and "/run/" in made.url
+        waiting = client.get(made.url).content.decode()
+        assert '<progress max="100" value="0"' in waiting and 'http-equiv="refresh"' in waiting
+        assert not Debit.objects.exists()
+        for callback in queued:
+            callback()  # the task (eager here; a real worker in production)
+        done = client.get(made.url)
         debit = Debit.objects.get()
         assert debit.member_id == nora.pk
-        assert made.status_code == 302
+        assert done.status_code == 302 and done.url.endswith(f"/{debit.collection_id}/change/")
+        # Started again: the worker finds nothing left and the page says so.
+        with django_capture_on_commit_callbacks(execute=True):
+            again = client.post(url, {"due_on": DUE.isoformat(), "create": "1"})
+        assert "nichts einzuziehen" in client.get(again.url).content.decode()
         download = client.get(f"/admin/finance/collection/{debit.collection_id}/file/")
         sepa.validate_xml(download.content)
         mandates = client.get("/admin/finance/mandate/")
@@ -328,3 +342,207 @@ def test_the_federal_office_records_a_mandate_in_the_admin_and_errors_are_shown(
         "COBADEFFXXX",
         federal_admin,
     )
+
+
+# --- Monthly collection ------------------------------------------------------------------
+
+
+def test_monthly_payment_needs_36_euros_a_year(tree, rules):
+    minor = admit(tree.leipzig, date(2026, 1, 5), fee_class="minor", date_of_birth=date(2012, 5, 1))
+    with at(TODAY), pytest.raises(ValidationError, match="mindestens 36,00 € im Jahr"):
+        sepa.record_mandate(
+            member=minor, iban=IBAN, holder="Eltern", signed_on=TODAY, by=None, monthly=True
+        )
+    assert not Mandate.objects.exists()
+
+
+def test_monthly_dues_come_in_instalments_each_collected_once_in_its_month(tree, rules):
+    nora = admit(tree.leipzig, date(2026, 1, 5))
+    with at(TODAY):
+        sepa.record_mandate(
+            member=nora, iban=IBAN, holder="Nora Neu", signed_on=TODAY, by=None, monthly=True
+        )
+    # 2026 was charged at the admission (one yearly row) and is paid; 2027 is the first
+    # year the dues run charges in instalments.
+    book(entry("120.00", ref="B-1", reference=f"MB2026 {nora.membership_number}"))
+    with at(date(2026, 12, 1)):
+        services.run_dues(year=2027)
+    charges = list(Charge.objects.filter(member=nora, year=2027).order_by("due_on"))
+    assert [(c.amount, c.due_on) for c in charges] == [
+        (Decimal("10.00"), date(2027, month, 1)) for month in range(1, 13)
+    ]
+    with at(date(2026, 12, 15)):
+        january, _result = sepa.create(due_on=date(2027, 1, 4))
+    assert [(d.amount, d.month) for d in january.debits.all()] == [(Decimal("10.00"), 1)]
+    assert "Mitgliedsbeitrag 01/2027" in january.xml.decode()
+    sepa.validate_xml(january.xml)
+    # February: January's debit is on its way (not booked yet): only February's instalment.
+    with at(date(2027, 1, 2)):
+        tasks.follow_payment_calendar()  # the nightly job: January's instalment fell due
+    with at(date(2027, 1, 15)):
+        february, _result = sepa.create(due_on=date(2027, 2, 1))
+        with pytest.raises(ValidationError, match="nichts einzuziehen"):
+            sepa.create(due_on=date(2027, 2, 1))  # started twice: nothing collected twice
+    assert [(d.amount, d.month, d.sequence) for d in february.debits.all()] == [
+        (Decimal("10.00"), 2, "RCUR")
+    ]
+    first = february.debits.get()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Debit.objects.create(
+            collection=february,
+            member=nora,
+            mandate=first.mandate,
+            year=2027,
+            month=2,
+            amount=Decimal("10.00"),
+            sequence="RCUR",
+            end_to_end_id="X-1",
+        )
+
+
+def test_instalments_of_a_year_joined_late_fall_due_from_the_entry(tree, rules):
+    nora = admit(tree.leipzig, date(2026, 1, 5))
+    with at(TODAY):
+        sepa.record_mandate(
+            member=nora, iban=IBAN, holder="Nora Neu", signed_on=TODAY, by=None, monthly=True
+        )
+    parts = services.instalments(
+        amount=Decimal("100.00"),
+        year=2027,
+        months=[3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+        not_before=date(2027, 3, 15),
+        grace=timedelta(days=30),
+    )
+    assert parts[0] == (Decimal("10.00"), date(2027, 3, 15), date(2027, 4, 14))
+    assert sum(p[0] for p in parts) == Decimal("100.00")
+    thirds = services.instalments(
+        amount=Decimal("100.00"),
+        year=2027,
+        months=[10, 11, 12],
+        not_before=date(2027, 10, 1),
+        grace=timedelta(days=30),
+    )
+    assert [p[0] for p in thirds] == [Decimal("33.33"), Decimal("33.33"), Decimal("33.34")]
+    # Charged late (the dues run of 2027 only in June): the months begun fall due today.
+    with at(date(2027, 6, 10)):
+        services.run_dues(year=2027)
+    charges = list(Charge.objects.filter(member=nora, year=2027).order_by("due_on"))
+    assert (charges[0].amount, charges[0].due_on) == (Decimal("60.00"), date(2027, 6, 10))
+    assert [c.due_on for c in charges[1:]] == [date(2027, month, 1) for month in range(7, 13)]
+    assert sum(c.amount for c in charges) == Decimal("120.00")
+
+
+def test_a_board_asks_for_a_mandate_and_the_federal_office_records_it(
+    client, tree, board_sn, federal_admin, rules
+):
+    from django.urls import reverse
+
+    from members import services as register_services
+
+    nora = admit(tree.leipzig, date(2026, 1, 5))
+    client.force_login(board_sn)
+    assert "/request/mandate/" in client.get(reverse("members:member_detail", args=[nora.pk])).text
+    url = reverse("members:request_for_member", args=[nora.pk, "mandate"])
+    values = {
+        "mandate_holder": "Nora  Neu",
+        "mandate_iban": "DE89 3704 0044 0532 0130 01",  # a wrong check digit
+        "mandate_signed_on": "2026-02-01",
+    }
+    with at(TODAY):
+        refused = client.post(url, values)
+        assert refused.status_code == 200 and "IBAN" in refused.text
+        assert not nora.change_requests.exists()
+        client.post(url, {**values, "mandate_iban": IBAN, "mandate_monthly": "on"})
+    request = nora.change_requests.get()
+    assert request.proposed == {
+        "mandate_holder": "Nora Neu",
+        "mandate_iban": "DE89370400440532013000",
+        "mandate_signed_on": "2026-02-01",
+        "mandate_monthly": True,
+    }
+    listing = client.get(reverse("members:request_list")).text
+    assert "DE89 … 3000" in listing and "DE89370400440532013000" not in listing
+    assert not Mandate.objects.exists()  # a board cannot record it itself
+    with at(TODAY):
+        register_services.approve_change_request(request=request, by=federal_admin)
+    mandate = Mandate.objects.get(member=nora)
+    assert (mandate.iban, mandate.holder, mandate.signed_on, mandate.monthly) == (
+        "DE89370400440532013000",
+        "Nora Neu",
+        date(2026, 2, 1),
+        True,
+    )
+    assert mandate.created_by == federal_admin
+
+
+FEES = {
+    # camt.053.001.02: the charges' amount directly under Chrgs.
+    "charges": '<Chrgs><Amt Ccy="EUR">3.50</Amt></Chrgs>',
+    # Later versions: records, only those included in the amount count.
+    "records": '<Chrgs><Rcrd><Amt Ccy="EUR">3.50</Amt><ChrgInclInd>true</ChrgInclInd></Rcrd>'
+    '<Rcrd><Amt Ccy="EUR">9.99</Amt><ChrgInclInd>false</ChrgInclInd></Rcrd></Chrgs>',
+    # No charges named: the amount taken back less the amount once instructed.
+    "instructed": '<AmtDtls><InstdAmt><Amt Ccy="EUR">120.00</Amt></InstdAmt></AmtDtls>',
+}
+
+
+def returned_with_fees(debit, details, day=date(2026, 3, 10)):
+    book(
+        entry(
+            "120.00",
+            ref="C-1",
+            e2e=debit.end_to_end_id,
+            direct_debit=True,
+            reference=f"MB2026 {debit.member.membership_number}",
+            booked=day.isoformat(),
+        ),
+        entry(
+            "123.50",
+            ref="R-1",
+            e2e=debit.end_to_end_id,
+            credit=False,
+            return_reason="AM04",
+            booked=day.isoformat(),
+            details=details,
+        ),
+        day=day,
+    )
+
+
+@pytest.mark.parametrize("form", FEES)
+def test_the_banks_charges_for_a_return_are_the_partys_by_default(tree, rules, form):
+    from finance.models import Payment
+
+    nora = member_with_mandate(tree.leipzig)
+    collect()
+    returned_with_fees(Debit.objects.get(member=nora), FEES[form])
+    nora.refresh_from_db()
+    assert nora.balance == Decimal("-120.00")  # the dues owed again, not the charges
+    money_out = Payment.objects.filter(amount__lt=0).order_by("amount")
+    assert [(p.amount, p.member_id, p.purpose) for p in money_out] == [
+        (Decimal("-120.00"), nora.pk, "dues"),
+        (Decimal("-3.50"), None, "other"),
+    ]
+    assert not Charge.objects.filter(kind="return_fee").exists()
+
+
+def test_the_finance_order_may_pass_the_charges_on_to_the_member(tree, rules, settings):
+    settings.MUSTERROLLE_SEPA_RETURN_FEES_TO_MEMBER = True
+    nora = member_with_mandate(tree.leipzig)
+    collect()
+    returned_with_fees(Debit.objects.get(member=nora), FEES["charges"])
+    nora.refresh_from_db()
+    assert nora.balance == Decimal("-123.50")
+    fee = Charge.objects.get(kind="return_fee")
+    assert (fee.member_id, fee.amount, fee.due_on) == (nora.pk, Decimal("3.50"), date(2026, 3, 10))
+
+
+def test_charges_larger_than_the_return_refuse_the_file(tree, rules):
+    from finance.models import BankStatement, Payment
+
+    nora = member_with_mandate(tree.leipzig)
+    collect()
+    debit = Debit.objects.get(member=nora)
+    with pytest.raises(StatementError, match=r"200\.00"):
+        returned_with_fees(debit, '<Chrgs><Amt Ccy="EUR">200.00</Amt></Chrgs>')
+    assert not Payment.objects.exists() and not BankStatement.objects.exists()

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from finance import payments, services, statements
 from finance.models import FeeRule, Mandate, Payment
-from members.models import Division, DivisionLevel, Member, MemberStatus
+from members.models import Division, DivisionLevel, FeeClass, Member, MemberStatus
 
 # The treasurer's statements page has something to show on a first run.
 STATEMENT_MONTHS = 3
@@ -86,7 +86,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo dues and {len(rows)} payments added.")
 
     def _mandates(self) -> None:
-        """Four in ten members pay by direct debit; one mandate was revoked, one came back
+        """Four in ten members pay by direct debit (a fifth of the regular ones monthly, from
+        next year's dues); one mandate was revoked, one came back
         unusable (the collection's dry run shows why they are skipped)."""
         from schwifty import IBAN
 
@@ -95,10 +96,12 @@ class Command(BaseCommand):
         members = (
             Member.objects.exclude(status=MemberStatus.ENDED)
             .order_by("pk")
-            .values_list("pk", "membership_number", "first_name", "last_name", "joined_on")
+            .values_list(
+                "pk", "membership_number", "first_name", "last_name", "joined_on", "fee_class"
+            )
         )
         today = timezone.localdate()
-        for pk, number, first, last, joined_on in members:
+        for pk, number, first, last, joined_on, fee_class in members:
             if rng.random() >= 0.4:
                 continue
             iban = IBAN.generate("DE", bank_code="37040044", account_code=str(number))
@@ -111,6 +114,8 @@ class Command(BaseCommand):
                     holder=f"{first} {last}"[:70],
                     iban=iban.compact,
                     bic=str(iban.bic or ""),
+                    # Some pay monthly (regular dues: at least 36 € a year).
+                    monthly=fee_class == FeeClass.REGULAR and rng.random() < 0.2,
                 )
             )
         if len(rows) > 2:
