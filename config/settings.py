@@ -9,6 +9,7 @@ import json
 import os
 import re
 import sys
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -250,6 +251,9 @@ MUSTERROLLE_SEPA_CREDITOR_BIC = env("MUSTERROLLE_SEPA_CREDITOR_BIC")
 MUSTERROLLE_SEPA_PRENOTIFICATION_DAYS = int(env("MUSTERROLLE_SEPA_PRENOTIFICATION_DAYS", "14"))
 # The banks' charges for a returned debit are the party's unless the finance order passes
 # them on to the member (then they are charged to the member's account).
+# Dues are split: this part (per cent) is the federal party's, the rest the member's state
+# association's (which may pass part of it to its districts: finance.SharePolicy).
+MUSTERROLLE_FEDERAL_SHARE_PERCENT = Decimal(env("MUSTERROLLE_FEDERAL_SHARE_PERCENT", "50"))
 MUSTERROLLE_SEPA_RETURN_FEES_TO_MEMBER = env_bool("MUSTERROLLE_SEPA_RETURN_FEES_TO_MEMBER", False)
 
 # --- Cache, Celery: Redis when REDIS_URL is set, else in-process -------------------------

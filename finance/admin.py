@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -29,7 +30,9 @@ from finance.models import (
     Mandate,
     MonthlyStatement,
     Payment,
+    Payout,
     Reminder,
+    SharePolicy,
     StrikeOff,
     Switchover,
 )
@@ -889,3 +892,144 @@ class CollectionAdmin(ReadOnlyRecordAdmin):
             True, sepa.letters_file_name(collection)
         )
         return response
+
+
+@admin.register(SharePolicy)
+class SharePolicyAdmin(FederalWrites, admin.ModelAdmin):
+    """What each state association passes down to its districts (the federal office keeps
+    the finance order's settings)."""
+
+    list_display = ["state", "district_percent"]
+    list_select_related = ["state"]
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return access.has_global_access(request.user) and super().has_view_permission(request, obj)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "state":
+            kwargs["queryset"] = Division.objects.filter(level="state").order_by("name")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class QuarterForm(forms.Form):
+    quarter = forms.TypedChoiceField(label=_("Quarter"), coerce=date.fromisoformat)
+
+    def __init__(self, *args: Any, today: date, **kwargs: Any) -> None:
+        from finance import shares
+
+        super().__init__(*args, **kwargs)
+        first, _last = shares.quarter_of(today)
+        choices = []
+        for _n in range(8):
+            first, _last = shares.quarter_of(first - timedelta(days=1))
+            choices.append((first.isoformat(), f"{first:%Y} Q{(first.month + 2) // 3}"))
+        self.fields["quarter"].choices = choices
+        self.fields["quarter"].initial = choices[0][0]
+
+
+@admin.register(Payout)
+class PayoutAdmin(ReadOnlyRecordAdmin):
+    """The quarterly payouts to the state associations and their districts: the report of
+    what is owed (.xlsx), then each payout recorded, after which its shares are locked."""
+
+    list_display = ["quarter", "state", "state_amount", "district_amount", "recorded_by"]
+    list_filter = ["quarter"]
+    list_select_related = ["state", "recorded_by"]
+    change_list_template = "admin/finance/payout/change_list.html"
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return access.has_global_access(request.user) and super().has_view_permission(request, obj)
+
+    def get_urls(self) -> list:
+        wrap = self.admin_site.admin_view
+        return [
+            path("report/", wrap(self.report_view), name="finance_payout_report"),
+            path("report/xlsx/", wrap(self.workbook_view), name="finance_payout_workbook"),
+            path("record/<int:state>/", wrap(self.record_view), name="finance_payout_record"),
+            *super().get_urls(),
+        ]
+
+    def _quarter(self, request: HttpRequest) -> date:
+        form = QuarterForm(request.GET or None, today=timezone.localdate())
+        if form.is_bound and form.is_valid():
+            return form.cleaned_data["quarter"]
+        return date.fromisoformat(form.fields["quarter"].initial)
+
+    def report_view(self, request: HttpRequest) -> HttpResponse:
+        from finance import shares
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        quarter = self._quarter(request)
+        rows = shares.payout_rows(quarter)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Quarterly payout report"),
+            "opts": self.model._meta,
+            "form": QuarterForm(request.GET or None, today=timezone.localdate()),
+            "quarter": quarter,
+            "last": shares.quarter_of(quarter)[1],
+            "rows": rows,
+            "total": sum((row.amount for row in rows), Decimal(0)),
+            "recorded": set(
+                Payout.objects.filter(quarter=quarter).values_list("state_id", flat=True)
+            ),
+        }
+        return TemplateResponse(request, "admin/finance/payout/report.html", context)
+
+    def workbook_view(self, request: HttpRequest) -> HttpResponse:
+        from finance import shares
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        quarter = self._quarter(request)
+        response = HttpResponse(
+            shares.payout_workbook(quarter),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        name = f"auszahlung-{quarter:%Y}-q{(quarter.month + 2) // 3}.xlsx"
+        response["Content-Disposition"] = content_disposition_header(True, name)
+        return response
+
+    def record_view(self, request: HttpRequest, state: int) -> HttpResponse:
+        """Asks first (the payout locks the shares), then records it."""
+        from finance import shares
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        division = get_object_or_404(Division, pk=state, level="state")
+        quarter = self._quarter(request)
+        rows = [
+            row
+            for row in shares.payout_rows(quarter)
+            if row.state_code == division.code and row.division_id
+        ]
+        if request.method == "POST":
+            try:
+                payout = shares.record_payout(quarter=quarter, state=division, by=request.user)
+            except ValidationError as error:
+                messages.error(request, " ".join(error.messages))
+            else:
+                messages.success(
+                    request,
+                    _("Payout to %(state)s recorded: %(total)s €. Its shares are locked now.")
+                    % {
+                        "state": division.name,
+                        "total": number_format(
+                            payout.state_amount + payout.district_amount, 2, force_grouping=True
+                        ),
+                    },
+                )
+            return HttpResponseRedirect(
+                f"{reverse('admin:finance_payout_report')}?quarter={quarter.isoformat()}"
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Record the payout to %(state)s") % {"state": division.name},
+            "opts": self.model._meta,
+            "division": division,
+            "quarter": quarter,
+            "rows": rows,
+            "total": sum((row.amount for row in rows), Decimal(0)),
+        }
+        return TemplateResponse(request, "admin/finance/payout/record.html", context)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Round
 from django.utils.translation import gettext_lazy as _
 
 from members.models import FeeClass, Member
@@ -690,3 +692,133 @@ class Debit(models.Model):
 
     def __str__(self) -> str:
         return self.end_to_end_id
+
+
+class SharePolicy(models.Model):
+    """The part of its share of the dues a state association passes down to its districts
+    (finance order; without a row: none)."""
+
+    state = models.OneToOneField(
+        "members.Division",
+        on_delete=models.PROTECT,
+        related_name="share_policy",
+        verbose_name=_("state association"),
+    )
+    district_percent = models.DecimalField(
+        _("passed down to the districts (per cent of the state's share)"),
+        max_digits=5,
+        decimal_places=2,
+        default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+
+    class Meta:
+        verbose_name = _("share passed down")
+        verbose_name_plural = _("shares passed down")
+
+    def __str__(self) -> str:
+        return f"{self.state}: {self.district_percent} %"
+
+
+class Payout(models.Model):
+    """A quarter's shares paid out to a state association and its districts; once recorded,
+    the shares it paid are locked (finance.shares)."""
+
+    quarter = models.DateField(_("quarter"))  # its first day
+    state = models.ForeignKey(
+        "members.Division", on_delete=models.PROTECT, related_name="+", verbose_name=_("state")
+    )
+    state_amount = models.DecimalField(_("to the state (€)"), max_digits=12, decimal_places=2)
+    district_amount = models.DecimalField(
+        _("to its districts (€)"), max_digits=12, decimal_places=2
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+
+    class Meta:
+        verbose_name = _("payout")
+        verbose_name_plural = _("payouts")
+        ordering = ["-quarter", "state"]
+        constraints = [
+            models.UniqueConstraint(fields=["quarter", "state"], name="finance_payout_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.state} {self.quarter:%Y}-Q{(self.quarter.month + 2) // 3}"
+
+
+class Share(models.Model):
+    """A dues payment split between the federal party, the member's state association and
+    district: the three parts add up to the payment, to the cent (a database check)."""
+
+    payment = models.OneToOneField(
+        Payment, on_delete=models.PROTECT, related_name="share", verbose_name=_("payment")
+    )
+    booked_on = models.DateField(_("booked on"))
+    state = models.ForeignKey(
+        "members.Division",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("state"),
+    )
+    district = models.ForeignKey(
+        "members.Division",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("district"),
+    )
+    amount = models.DecimalField(_("amount (€)"), max_digits=9, decimal_places=2)
+    federal_amount = models.DecimalField(_("federal (€)"), max_digits=9, decimal_places=2)
+    state_amount = models.DecimalField(_("state (€)"), max_digits=9, decimal_places=2)
+    district_amount = models.DecimalField(_("district (€)"), max_digits=9, decimal_places=2)
+    payout = models.ForeignKey(
+        Payout,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="shares",
+        verbose_name=_("paid out with"),
+    )
+
+    class Meta:
+        verbose_name = _("share of dues")
+        verbose_name_plural = _("shares of dues")
+        indexes = [
+            # What a state is owed: its shares not yet paid out, by day.
+            models.Index(
+                fields=["state", "booked_on"],
+                name="finance_share_open",
+                condition=Q(payout__isnull=True),
+            ),
+            models.Index(fields=["booked_on"], name="finance_share_booked"),
+        ]
+        constraints = [
+            # Rounded to the cent: SQLite adds decimals as binary floats.
+            models.CheckConstraint(
+                condition=Q(
+                    amount=Round(
+                        models.F("federal_amount")
+                        + models.F("state_amount")
+                        + models.F("district_amount"),
+                        2,
+                    )
+                ),
+                name="finance_share_adds_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.payment_id}: {self.federal_amount}/{self.state_amount}/{self.district_amount}"
+        )

@@ -189,6 +189,9 @@ def refresh(member_ids: Iterable[int]) -> None:
     if ids:
         members.set_payment_states(payment_states(ids, timezone.localdate()))
         activate_settled(ids)
+        from finance import shares  # the dues just booked, split between the divisions
+
+        shares.split_pending(ids)
 
 
 def first_dues_paid(member_ids: Iterable[int]) -> list[int]:

@@ -41,6 +41,9 @@ from outbox import services as outbox
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+CENT = Decimal("0.01")
+
+
 def last_month(today: date) -> date:
     first = today.replace(day=1)
     return (first - timedelta(days=1)).replace(day=1)
@@ -126,6 +129,23 @@ def figures(
             if row["since"] and period.isoformat() <= row["since"] < end.isoformat()
         ],
         "changes_applied": applied.count(),
+        **_shares(division, period, end),
+    }
+
+
+def _shares(division: Division, period: date, end: date) -> dict[str, str]:
+    """The state association's share of the dues (with its districts'): received this
+    month and this year, owed to it (not yet paid out) and paid out this year."""
+    from finance import shares
+
+    if division.level != DivisionLevel.STATE:
+        return {}
+    found = shares.state_figures(division, period, end)
+    return {
+        "share_month": str(found.received_month.quantize(CENT)),
+        "share_year": str(found.received_year.quantize(CENT)),
+        "share_owed": str(found.owed.quantize(CENT)),
+        "share_paid_out": str(found.paid_out_year.quantize(CENT)),
     }
 
 

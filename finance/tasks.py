@@ -26,6 +26,9 @@ def follow_payment_calendar() -> None:
     from finance import payments
 
     payments.follow_calendar(timezone.localdate())
+    from finance import shares
+
+    shares.split_pending()  # normally split when booked; anything missed, here
 
 
 @shared_task(name="finance.recompute_payment_states")

@@ -21,7 +21,9 @@ from finance.models import (
     Mandate,
     MonthlyStatement,
     Payment,
+    Payout,
     Reminder,
+    SharePolicy,
     StrikeOff,
 )
 from mailings import services as mailings
@@ -115,9 +117,17 @@ def sachsen(tree, board_sn):
     collection = Collection.objects.create(
         due_on=date(2026, 3, 1), division=tree.sn, message_id="MR-Geheim", file_gz=b""
     )
+    payout = Payout.objects.create(
+        quarter=date(2026, 1, 1),
+        state=tree.sn,
+        state_amount=Decimal("60.00"),
+        district_amount=Decimal("0.00"),
+    )
     return {
         Member: member,
         Mandate: mandate,
+        Payout: payout,
+        SharePolicy: SharePolicy.objects.create(state=tree.sn, district_percent=10),
         Collection: collection,
         Charge: Charge.objects.get(member=member),
         Reminder: reminder,
@@ -138,6 +148,8 @@ def sachsen(tree, board_sn):
 SCOPED = [
     Member,
     Mandate,
+    Payout,
+    SharePolicy,
     Collection,
     Charge,
     Reminder,
@@ -162,7 +174,7 @@ def test_every_admin_model_with_division_or_member_data_is_in_the_matrix():
         targets = {
             field.related_model
             for field in model._meta.get_fields()
-            if field.is_relation and field.many_to_one
+            if field.is_relation and (field.many_to_one or field.one_to_one) and field.concrete
         }
         if targets & {Member, Division} or model in (Member, Division):
             pointing.add(model)
