@@ -63,7 +63,7 @@ def federal_percent() -> Decimal:
     return Decimal(str(settings.MUSTERROLLE_FEDERAL_SHARE_PERCENT))
 
 
-def _counted() -> Q:
+def counted() -> Q:
     """Dues that reached a member's account here: the parts of a divided booking (not the
     original too), nothing carried over from the previous system (split there)."""
     return (
@@ -76,7 +76,7 @@ def _counted() -> Q:
 def split_pending(member_ids: Iterable[int] | None = None) -> int:
     """Split the dues payments of these members (None: of everyone) that have no share yet;
     returns how many were split. Safe to run twice: one share per payment (a constraint)."""
-    pending = Payment.objects.filter(_counted(), share__isnull=True)
+    pending = Payment.objects.filter(counted(), share__isnull=True)
     if member_ids is not None:
         ids = list(set(member_ids))
         if not ids:
@@ -166,15 +166,20 @@ def sums(start: date, end: date) -> Sums:
         state=Sum("state_amount"),
         district=Sum("district_amount"),
     )
-    return Sums(**{key: value or ZERO for key, value in totals.items()})
+    return Sums(**{key: _cents(value) for key, value in totals.items()})
+
+
+def _cents(value: Decimal | None) -> Decimal:
+    """A sum to the cent (SQLite adds decimals as binary floats; PostgreSQL exactly)."""
+    return (value or ZERO).quantize(CENT)
 
 
 def dues_received(start: date, end: date) -> Decimal:
     """The dues booked to members in the period, read from the payments themselves."""
-    total = Payment.objects.filter(_counted(), booked_on__gte=start, booked_on__lte=end).aggregate(
+    total = Payment.objects.filter(counted(), booked_on__gte=start, booked_on__lte=end).aggregate(
         total=Sum("amount")
     )["total"]
-    return total or ZERO
+    return _cents(total)
 
 
 @dataclass(frozen=True)
@@ -191,8 +196,7 @@ def state_figures(state: Division, period: date, end: date) -> StateFigures:
     mine = Share.objects.filter(state=state)
 
     def total(shares: QuerySet[Share]) -> Decimal:
-        value = shares.aggregate(total=Sum("state_amount") + Sum("district_amount"))["total"]
-        return value or ZERO
+        return _cents(shares.aggregate(total=Sum("state_amount") + Sum("district_amount"))["total"])
 
     paid = Payout.objects.filter(
         state=state,
@@ -205,7 +209,7 @@ def state_figures(state: Division, period: date, end: date) -> StateFigures:
         received_month=total(mine.filter(booked_on__gte=period, booked_on__lt=end)),
         received_year=total(mine.filter(booked_on__gte=date(period.year, 1, 1), booked_on__lt=end)),
         owed=total(mine.filter(unpaid, booked_on__lt=end)),
-        paid_out_year=paid or ZERO,
+        paid_out_year=_cents(paid),
     )
 
 
@@ -263,7 +267,7 @@ def payout_rows(quarter: date) -> list[PayoutRow]:
                 name=division.name,
                 level=division.level,
                 state_code=states.get(division.path[: 2 * Division.steplen], ""),
-                amount=amount or ZERO,
+                amount=_cents(amount),
                 payments=n,
             )
         )
@@ -335,8 +339,8 @@ def record_payout(*, quarter: date, state: Division, by: User | None) -> Payout:
         payout=payout
     )
     totals = payout.shares.aggregate(state=Sum("state_amount"), district=Sum("district_amount"))
-    payout.state_amount = totals["state"] or ZERO
-    payout.district_amount = totals["district"] or ZERO
+    payout.state_amount = _cents(totals["state"])
+    payout.district_amount = _cents(totals["district"])
     payout.save(update_fields=["state_amount", "district_amount"])
     record_audit(
         actor=by,

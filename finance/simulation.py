@@ -66,6 +66,9 @@ class Options:
     # Test hook: the same, hidden from the checker's change log (its monthly full read must
     # find it).
     corrupt_unseen_on: date | None = None
+    # Test hook: a dues payment's share made a cent larger than the payment (its parts still
+    # adding up to it), for the monthly check of the split.
+    corrupt_share_on: date | None = None
 
 
 @dataclass
@@ -266,10 +269,13 @@ class Simulation:
             self._corrupt()
         if day == self.options.corrupt_unseen_on:
             self._corrupt(unseen=True)
+        if day == self.options.corrupt_share_on:
+            self._corrupt_share()
         self.checker.daily(day, self.touched)
         self._learn(day)
         if day == self.last or (day + timedelta(days=1)).day == 1:
             self.checker.check_files(day)
+            self.checker.check_shares(day)
             months = sorted({d.replace(day=1) for d in _days(self.first, day)})
             self.checker.check_dashboard(day, self.state, months)
             self.report_month(day)
@@ -307,6 +313,17 @@ class Simulation:
             self.checker.check_statement(day, statement)
         self.checker.check_reminders(day)
         self.checker.check_struck_off(day)
+
+    def _corrupt_share(self) -> None:
+        from django.db.models import F
+
+        from finance.models import Share
+
+        victim = Share.objects.order_by("-pk").first()
+        if victim is not None:
+            Share.objects.filter(pk=victim.pk).update(
+                amount=F("amount") + CENT, federal_amount=F("federal_amount") + CENT
+            )
 
     def _corrupt(self, *, unseen: bool = False) -> None:
         from members.models import Member

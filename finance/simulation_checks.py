@@ -16,7 +16,7 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 
 from finance.arrears import months_before
 from finance.models import (
@@ -1110,6 +1110,38 @@ class Checker:
                     f"day={day} payment {original.bank_reference}: parts sum to {total} €, "
                     f"the payment is {original.amount} € (member {original.member_id})",
                 )
+
+    def check_shares(self, day: date) -> None:
+        """Every dues payment booked to a member is split once into federal, state and
+        district parts that add up to it; over the month the parts add up to the dues
+        received, to the cent (finance.shares)."""
+        from finance import shares
+        from finance.models import Share
+
+        unsplit = list(
+            Payment.objects.filter(shares.counted(), share__isnull=True, booked_on__lte=day)
+            .order_by("pk")
+            .values_list("bank_reference", "amount")[:5]
+        )
+        if unsplit:
+            raise Violation("dues_not_split", f"day={day} dues booked but not split: {unsplit}")
+        wrong = list(
+            Share.objects.exclude(amount=F("payment__amount")).values_list(
+                "payment__bank_reference", "amount", "payment__amount"
+            )[:5]
+        )
+        if wrong:
+            raise Violation("share_amount", f"day={day} shares of another amount: {wrong}")
+        first = day.replace(day=1)
+        month = shares.sums(first, day)
+        received = shares.dues_received(first, day)
+        if month.received != received or not month.adds_up:
+            raise Violation(
+                "shares_do_not_add_up",
+                f"day={day} month {first:%Y-%m}: dues received {received} €, split "
+                f"{month.received} € = federal {month.federal} + state {month.state} + "
+                f"district {month.district}",
+            )
 
     # --- monthly statements ----------------------------------------------------------
 

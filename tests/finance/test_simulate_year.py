@@ -86,6 +86,14 @@ def test_a_change_hidden_from_the_checkers_log_is_found_at_the_month_end():
     )
 
 
+def test_dues_split_other_than_received_stop_the_run_at_the_month_end():
+    code, lines, _stderr = finish(
+        start("--members", "40", "--seed", "3", "--months", "1", "--corrupt-share-on", "2025-12-30")
+    )
+    assert code == 1
+    assert lines[-1].startswith("SIMULATION violation day=2025-12-31 share_amount: ")
+
+
 def test_the_simulation_refuses_any_database_but_its_own(monkeypatch):
     # As if started by the command itself, but on the configured (the user's) database.
     monkeypatch.setenv(simulation.SANDBOX, str(ROOT / "var" / "not-the-sandbox.sqlite3"))

@@ -13,8 +13,8 @@ from django.db import transaction
 from django.db.models import Min, Sum
 from django.utils import timezone
 
-from finance import payments, services, statements
-from finance.models import FeeRule, Mandate, Payment
+from finance import payments, services, shares, statements
+from finance.models import FeeRule, Mandate, Payment, SharePolicy
 from members.models import Division, DivisionLevel, FeeClass, Member, MemberStatus
 
 # The treasurer's statements page has something to show on a first run.
@@ -69,21 +69,38 @@ class Command(BaseCommand):
             .annotate(total=Sum("charges__amount"), first_due=Min("charges__due_on"))
             .values_list("pk", "membership_number", "total", "first_due")
         )
+        today = timezone.localdate()
         for member_id, number, total, first_due in owed:
             if rng.random() < 0.85:  # most pay everything, a few nothing
+                late = rng.choice([0, 0, 0, 0, 12, 45, 130, 170])  # some weeks or months late
                 rows.append(
                     Payment(
                         member_id=member_id,
                         match=Payment.Match.NUMBER,
                         amount=total,
-                        booked_on=first_due,
+                        booked_on=min(first_due + timedelta(days=late), today),
                         reference=f"MB{year} {number}",
                     )
                 )
         Payment.objects.bulk_create(rows, batch_size=2000)
         # Every member's state from the ledger, exempt ones included; whoever paid is active.
         payments.recompute_all()
+        self._shares(year)
         self.stdout.write(f"Demo dues and {len(rows)} payments added.")
+
+    def _shares(self, year: int) -> None:
+        """Sachsen passes a fifth of its share down to its districts; the dues are split and
+        the payouts of the year's first two quarters made (the third is open: its report is
+        in the admin)."""
+        sachsen = Division.objects.filter(code="SN", level=DivisionLevel.STATE).first()
+        if sachsen is not None:
+            SharePolicy.objects.get_or_create(state=sachsen, defaults={"district_percent": 20})
+        shares.split_pending()
+        for quarter in (date(year, 1, 1), date(year, 4, 1)):
+            if shares.quarter_of(timezone.localdate())[0] <= quarter:
+                continue
+            for state in Division.objects.filter(level=DivisionLevel.STATE):
+                shares.record_payout(quarter=quarter, state=state, by=None)
 
     def _mandates(self) -> None:
         """Four in ten members pay by direct debit (a fifth of the regular ones monthly, from

@@ -39,6 +39,7 @@ class Command(BaseCommand):
         # For the test that proves a broken invariant is reported (not for people).
         parser.add_argument("--corrupt-balance-on", type=date.fromisoformat, help=SUPPRESS)
         parser.add_argument("--corrupt-unseen-on", type=date.fromisoformat, help=SUPPRESS)
+        parser.add_argument("--corrupt-share-on", type=date.fromisoformat, help=SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["members"] < 1 or not 1 <= options["months"] <= 24:
@@ -83,7 +84,7 @@ class Command(BaseCommand):
         ]
         if options["verbose"]:
             command.append("--verbose")
-        for name in ("corrupt_balance_on", "corrupt_unseen_on"):
+        for name in ("corrupt_balance_on", "corrupt_unseen_on", "corrupt_share_on"):
             if options[name]:
                 command += [f"--{name.replace('_', '-')}", options[name].isoformat()]
         try:
@@ -113,6 +114,7 @@ class Command(BaseCommand):
                 months=options["months"],
                 corrupt_balance_on=options["corrupt_balance_on"],
                 corrupt_unseen_on=options["corrupt_unseen_on"],
+                corrupt_share_on=options["corrupt_share_on"],
             ),
             write=lambda line: self.stdout.write(line),
         )
