@@ -335,9 +335,14 @@ def record_payout(*, quarter: date, state: Division, by: User | None) -> Payout:
             % {"state": state.name}
         ) from error
     # Tied first, summed after: a share booked meanwhile is either in both or in neither.
-    Share.objects.filter(state=state, payout__isnull=True, booked_on__lte=last).update(
+    tied = Share.objects.filter(state=state, payout__isnull=True, booked_on__lte=last).update(
         payout=payout
     )
+    if not tied:
+        raise ValidationError(
+            _("Nothing is owed to %(state)s up to the end of this quarter.")
+            % {"state": state.name}
+        )
     totals = payout.shares.aggregate(state=Sum("state_amount"), district=Sum("district_amount"))
     payout.state_amount = _cents(totals["state"])
     payout.district_amount = _cents(totals["district"])

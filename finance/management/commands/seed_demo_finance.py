@@ -99,7 +99,8 @@ class Command(BaseCommand):
         for quarter in (date(year, 1, 1), date(year, 4, 1)):
             if shares.quarter_of(timezone.localdate())[0] <= quarter:
                 continue
-            for state in Division.objects.filter(level=DivisionLevel.STATE):
+            owed = [row.division_id for row in shares.payout_rows(quarter) if row.level == "state"]
+            for state in Division.objects.filter(pk__in=owed):
                 shares.record_payout(quarter=quarter, state=state, by=None)
 
     def _mandates(self) -> None:
