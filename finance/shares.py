@@ -340,8 +340,7 @@ def record_payout(*, quarter: date, state: Division, by: User | None) -> Payout:
     )
     if not tied:
         raise ValidationError(
-            _("Nothing is owed to %(state)s up to the end of this quarter.")
-            % {"state": state.name}
+            _("Nothing is owed to %(state)s up to the end of this quarter.") % {"state": state.name}
         )
     totals = payout.shares.aggregate(state=Sum("state_amount"), district=Sum("district_amount"))
     payout.state_amount = _cents(totals["state"])
