@@ -3,7 +3,10 @@ and the quarterly payouts that lock what they paid."""
 
 from __future__ import annotations
 
+import csv
 import io
+import shutil
+import subprocess
 from datetime import date
 from decimal import Decimal
 
@@ -168,3 +171,46 @@ def test_the_federal_treasurer_downloads_the_report_and_records_the_payout(
         date(2026, 7, 1),
         Decimal("60.00"),
     )
+
+
+SOFFICE = shutil.which("soffice")
+
+
+@pytest.mark.skipif(
+    SOFFICE is None, reason="LibreOffice (soffice) not installed; .ci/run installs it"
+)
+def test_libreoffice_opens_the_payout_report_and_its_sum_is_the_ledgers(tree, rules, tmp_path):
+    SharePolicy.objects.create(state=tree.sn, district_percent=Decimal(25))
+    nora = admit(tree.leipzig, date(2026, 1, 5), email="")
+    olga = admit(tree.kiel, date(2026, 1, 5), first_name="Ölga", email="")
+    pay(nora, "120.01", "P-1", day=date(2026, 8, 3), booked="2026-08-03")
+    pay(olga, "72.00", "P-2", day=date(2026, 9, 1), booked="2026-09-01")
+    source = tmp_path / "auszahlung.xlsx"
+    source.write_bytes(shares.payout_workbook(date(2026, 7, 1)))
+    result = subprocess.run(  # noqa: S603 - LibreOffice on our own file
+        [
+            SOFFICE,
+            "--headless",
+            f"-env:UserInstallation=file://{tmp_path}/profile",
+            "--convert-to",
+            "csv:Text - txt - csv (StarCalc):59,34,76",
+            str(source),
+            "--outdir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = list(
+        csv.reader(
+            (tmp_path / "auszahlung.csv").read_text(encoding="utf-8").splitlines(), delimiter=";"
+        )
+    )
+    assert [row[2] for row in rows[1:4]] == ["SN", "SN-L", "SH"]
+    assert [row[5] for row in rows[1:4]] == ["45.01", "15.00", "36.00"]
+    ledger = shares.sums(date(2026, 7, 1), date(2026, 9, 30))
+    total = next(row for row in rows if row[0] == "Summe")[5]
+    assert Decimal(total) == ledger.state + ledger.district == Decimal("96.01")
