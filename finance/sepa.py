@@ -317,8 +317,10 @@ class Plan:
             sums[debit.state][1] += debit.amount
         return {state: (n, total) for state, (n, total) in sorted(sums.items())}
 
-    def reasons(self) -> Counter[str]:
-        return Counter(s.reason for s in self.skipped)
+    def reasons(self) -> list[tuple[str, int]]:
+        """Why members were skipped, the most frequent reason first (a list: a template
+        reading `most_common` off a Counter would get the count of a reason of that name)."""
+        return Counter(s.reason for s in self.skipped).most_common()
 
     def without_mandate(self) -> int:
         """Members who owe dues and pay by transfer: counted, not listed one by one."""

@@ -57,8 +57,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  {state or '-'}: {count} debit(s), {total:.2f} EUR")
         reasons = result.reasons()
         if reasons:
-            self.stdout.write(f"Skipped: {sum(reasons.values())}")
-            for reason, count in reasons.most_common():
+            self.stdout.write(f"Skipped: {sum(count for _reason, count in reasons)}")
+            for reason, count in reasons:
                 self.stdout.write(f"  {reason}: {count}")
             for skipped in result.listed():
                 self.stdout.write(
