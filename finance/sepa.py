@@ -65,17 +65,29 @@ def check_iban(value: str) -> tuple[str, str]:
     """The IBAN in its compact form and the BIC of its bank (empty when the registry does not
     know the bank), or a ValidationError saying what is wrong."""
     from schwifty import IBAN
-    from schwifty.exceptions import SchwiftyException
+    from schwifty import exceptions as problems
 
+    # schwifty says what is wrong in English; the user reads it in the site's language.
+    reasons = [
+        (problems.InvalidChecksumDigits, _("the check digits do not match (a typing error?)")),
+        (problems.InvalidLength, _("it has the wrong number of characters for its country")),
+        (problems.InvalidCountryCode, _("it does not begin with a known country code")),
+        (problems.InvalidBBANChecksum, _("the account number's check digit does not match")),
+        (problems.InvalidBankCode, _("the bank code is not known")),
+    ]
     try:
         iban = IBAN(value)
-    except SchwiftyException as error:
+    except problems.SchwiftyException as error:
+        reason = next(
+            (text for kind, text in reasons if isinstance(error, kind)),
+            _("its structure is not that of its country"),
+        )
         raise ValidationError(
-            _("This is not a valid IBAN: %(error)s") % {"error": error}
+            _("This is not a valid IBAN: %(error)s.") % {"error": reason}
         ) from error
     try:
         bic = iban.bic
-    except SchwiftyException:
+    except problems.SchwiftyException:
         bic = None
     return iban.compact, str(bic) if bic else ""
 
