@@ -4,7 +4,7 @@ statements, prepared but not sent (called by seed_demo)."""
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +14,7 @@ from django.db.models import Min, Sum
 from django.utils import timezone
 
 from finance import payments, services, shares, statements
-from finance.models import FeeRule, Mandate, Payment, SharePolicy
+from finance.models import FeeRule, Mandate, Payment, Payout, Share, SharePolicy
 from members.models import Division, DivisionLevel, FeeClass, Member, MemberStatus
 
 # The treasurer's statements page has something to show on a first run.
@@ -90,18 +90,27 @@ class Command(BaseCommand):
 
     def _shares(self, year: int) -> None:
         """Sachsen passes a fifth of its share down to its districts; the dues are split and
-        the payouts of the year's first two quarters made (the third is open: its report is
-        in the admin)."""
+        paid out quarter by quarter, ten days after each, up to this year's second quarter
+        (the third is open: its report is in the admin)."""
         sachsen = Division.objects.filter(code="SN", level=DivisionLevel.STATE).first()
         if sachsen is not None:
             SharePolicy.objects.get_or_create(state=sachsen, defaults={"district_percent": 20})
         shares.split_pending()
-        for quarter in (date(year, 1, 1), date(year, 4, 1)):
-            if shares.quarter_of(timezone.localdate())[0] <= quarter:
-                continue
+        first = Share.objects.aggregate(first=Min("booked_on"))["first"]
+        if first is None:
+            return
+        quarter = shares.quarter_of(first)[0]
+        last = min(date(year, 4, 1), shares.quarter_of(timezone.localdate())[0])
+        while quarter < last:
             owed = [row.division_id for row in shares.payout_rows(quarter) if row.level == "state"]
+            end = shares.quarter_of(quarter)[1]
+            paid_at = datetime.combine(
+                end + timedelta(days=10), time(12), tzinfo=timezone.get_current_timezone()
+            )
             for state in Division.objects.filter(pk__in=owed):
-                shares.record_payout(quarter=quarter, state=state, by=None)
+                payout = shares.record_payout(quarter=quarter, state=state, by=None)
+                Payout.objects.filter(pk=payout.pk).update(recorded_at=paid_at)
+            quarter = end + timedelta(days=1)
 
     def _mandates(self) -> None:
         """Four in ten members pay by direct debit (a fifth of the regular ones monthly, from
