@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,43 @@ def test_a_mailing_survives_a_killed_worker_without_sending_anyone_twice(
     assert {int(delivery): message_id for delivery, message_id in rows} == deliveries
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE {TABLE}")
+
+
+def test_a_collection_started_in_the_admin_is_made_by_the_worker(worker, tree):
+    """The federal office starts a direct-debit collection; the worker makes it and reports
+    its progress through the cache the admin page reads (Redis, shared by both)."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from finance import sepa
+    from finance.models import Collection, FeeRule
+    from members.services import register
+    from tests.factories import make_user
+
+    FeeRule.objects.create(
+        fee_class="regular", yearly_amount=Decimal("120.00"), valid_from=date(2020, 1, 1)
+    )
+    today = timezone.localdate()
+    nora = register.admit_member(
+        by=None,
+        division=tree.leipzig,
+        values={"first_name": "Nora", "last_name": "Neu", "email": ""},
+        joined_on=today,
+    )
+    sepa.record_mandate(
+        member=nora, iban="DE89370400440532013000", holder="Nora Neu", signed_on=today, by=None
+    )
+    office = make_user("bund@example.org", None, None, federal=True, mfa=False)
+    with transaction.atomic():
+        token = sepa.start_run(due_on=today + timedelta(days=20), division=None, by=office)
+    deadline = time.monotonic() + 30
+    state = sepa.run_state(token)
+    while time.monotonic() < deadline and not ({"collection", "error"} & set(state or {})):
+        time.sleep(0.2)
+        state = sepa.run_state(token)
+    assert state is not None and "error" not in state, state
+    collection = Collection.objects.get(pk=state["collection"])
+    assert (collection.count, state["percent"]) == (1, 100)
+    sepa.validate_xml(collection.xml)
