@@ -906,7 +906,10 @@ def _tell_board(debit: Debit, code: str) -> None:
     division = debit.member.division
     to = sorted(
         set(
-            access.holders(access.Action.VIEW_FINANCE, [*division.get_ancestors(), division])
+            access.holders(
+                access.Action.VIEW_FINANCE,
+                Division.objects.filter(path__in=division.ancestor_paths()),
+            )
             .exclude(user__email="")
             .values_list("user__email", flat=True)
         )
