@@ -863,3 +863,6 @@ class CollectionAdmin(ReadOnlyRecordAdmin):
             True, sepa.letters_file_name(collection)
         )
         return response
+
+
+from finance import admin_receipts  # noqa: E402, F401 - the receipts register their admin

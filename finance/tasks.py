@@ -121,3 +121,12 @@ def send_prenotifications(collection_id: int) -> None:
     collection = Collection.objects.get(pk=collection_id)
     sepa.send_prenotifications(collection)
     sepa.write_letters(collection)
+
+
+@shared_task(name="finance.contribution_receipts")
+def contribution_receipts(run_id: int) -> None:
+    """A run of the annual contribution receipts (safe to run twice: it is claimed, and a
+    member whose receipt is current gets nothing new)."""
+    from finance import receipts
+
+    receipts.execute_run(run_id=run_id)

@@ -11,16 +11,18 @@ from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from finance import statements
+from finance import receipts, statements
 from finance.models import (
     BankStatement,
     BankUpload,
     Charge,
     Collection,
+    ContributionReceipt,
     FeeRule,
     Mandate,
     MonthlyStatement,
     Payment,
+    ReceiptRun,
     Reminder,
     StrikeOff,
 )
@@ -115,9 +117,26 @@ def sachsen(tree, board_sn):
     collection = Collection.objects.create(
         due_on=date(2026, 3, 1), division=tree.sn, message_id="MR-Geheim", file_gz=b""
     )
+    run = ReceiptRun.objects.create(year=2025, division=tree.sn, status="done")
+    receipt = ContributionReceipt.objects.create(
+        number="2025-000001",
+        year=2025,
+        serial=1,
+        member=member,
+        run=run,
+        wording=receipts.current_wording(),
+        issued_on=date(2026, 1, 15),
+        dues=Decimal("120.00"),
+        donations=Decimal(0),
+        lines=[["2025-03-02", "dues", "120.00"]],
+        address=["Sächsin Geheim"],
+        channel="letter",
+    )
     return {
         Member: member,
         Mandate: mandate,
+        ContributionReceipt: receipt,
+        ReceiptRun: run,
         Collection: collection,
         Charge: Charge.objects.get(member=member),
         Reminder: reminder,
@@ -138,6 +157,8 @@ def sachsen(tree, board_sn):
 SCOPED = [
     Member,
     Mandate,
+    ContributionReceipt,
+    ReceiptRun,
     Collection,
     Charge,
     Reminder,
