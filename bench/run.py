@@ -254,6 +254,7 @@ def main() -> None:
     bench_camt(state)
     bench_statements(total)
     bench_sepa_collect()
+    bench_receipts()
     bench_switchover()
     bench_simulate_year()
 
@@ -644,6 +645,104 @@ def bench_sepa_collect() -> None:
         f"BENCH sepa_collect debits={collection.count} seconds={seconds:.1f} "
         f"file_mb={len(collection.xml) / 1e6:.0f}",
         flush=True,
+    )
+
+
+def bench_receipts() -> None:
+    """The annual contribution receipts of BENCH_RECEIPTS members (10,000): each member's
+    year read and compared with the current receipt, the receipt numbered and written, its
+    PDF rendered and queued with the e-mail (85 % have an address) or left for the print
+    file, whose first part is rendered too. The register holds ten years of dues; the
+    receipts are for the year before them, whose payments are made here (dues, donations,
+    returned debits, divided bookings) and rolled back with the receipts afterwards. Memory
+    is traced in a second run: tracing allocations slows a run down."""
+    import tracemalloc
+
+    from django.db import transaction
+    from django.db.models import Min
+
+    from finance import receipts
+    from finance.models import Payment
+
+    count = int(os.environ.get("BENCH_RECEIPTS", "10000"))
+    first = Payment.objects.aggregate(first=Min("booked_on"))["first"]
+    year = min(first.year if first else timezone.localdate().year, timezone.localdate().year) - 1
+    members = list(Member.objects.order_by("pk").values_list("pk", flat=True)[:count])
+    with transaction.atomic():
+        _contributions(year, members)
+        with transaction.atomic():
+            started = time.perf_counter()
+            run = receipts.issue_receipts(year=year)
+            seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            printed, letters = receipts.print_pdf(run, 0)
+            print_seconds = time.perf_counter() - started
+            transaction.set_rollback(True)
+        tracemalloc.start()
+        receipts.issue_receipts(year=year)
+        _current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        transaction.set_rollback(True)
+    if run.issued != len(members):
+        raise SystemExit(f"receipts: {run.issued} issued for {len(members)} members")
+    print(
+        f"BENCH receipts count={run.issued} seconds={seconds:.1f} peak_mb={peak / 1e6:.1f}",
+        flush=True,
+    )
+    print(
+        f"BENCH receipts_print receipts={letters} seconds={print_seconds:.1f} "
+        f"file_mb={len(printed) / 1e6:.1f}",
+        flush=True,
+    )
+
+
+def _contributions(year: int, members: list[int]) -> None:
+    """A year of payments for these members as bank files leave them: everyone's dues, one
+    in five a donation, one in ten a direct debit returned and paid again by transfer, one
+    in twenty-five sharing a booking divided with the next member."""
+    from datetime import date
+    from decimal import Decimal
+
+    from finance.models import Payment
+
+    def paid(member_id: int | None, amount: str, day: date, **values: Any) -> Payment:
+        return Payment(
+            member_id=member_id,
+            match=values.pop("match", Payment.Match.NUMBER),
+            amount=Decimal(amount),
+            booked_on=day,
+            reference=f"bench receipts {year}",
+            **values,
+        )
+
+    rows, returned, divided = [], [], []
+    for i, pk in enumerate(members):
+        rows.append(paid(pk, "120.00", date(year, 3, 1)))
+        if i % 5 == 0:
+            rows.append(paid(pk, "50.00", date(year, 6, 1), purpose=Payment.Purpose.DONATION))
+        if i % 10 == 1:
+            returned.append(paid(pk, "120.00", date(year, 2, 1), method="direct_debit"))
+        if i % 25 == 2 and i + 1 < len(members):
+            divided.append((pk, members[i + 1]))
+    Payment.objects.bulk_create(rows, batch_size=5000)
+    Payment.objects.bulk_create(returned, batch_size=5000)
+    Payment.objects.bulk_create(
+        [
+            paid(p.member_id, "-120.00", date(year, 2, 8), method="return", reverses=p)
+            for p in returned
+        ],
+        batch_size=5000,
+    )
+    originals = Payment.objects.bulk_create(
+        [paid(None, "100.00", date(year, 4, 1), match=Payment.Match.DIVIDED) for _ in divided]
+    )
+    Payment.objects.bulk_create(
+        [
+            paid(member_id, "50.00", date(year, 4, 1), match=Payment.Match.MANUAL, split_from=o)
+            for o, pair in zip(originals, divided, strict=True)
+            for member_id in pair
+        ],
+        batch_size=5000,
     )
 
 

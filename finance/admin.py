@@ -1033,3 +1033,6 @@ class PayoutAdmin(ReadOnlyRecordAdmin):
             "total": sum((row.amount for row in rows), Decimal(0)),
         }
         return TemplateResponse(request, "admin/finance/payout/record.html", context)
+
+
+from finance import admin_receipts  # noqa: E402, F401 - the receipts register their admin

@@ -30,7 +30,7 @@ COLUMNS = [
 ZERO = Value(Decimal(0), output_field=DecimalField(max_digits=12, decimal_places=2))
 
 
-def _counted(year: int) -> Q:
+def counted(year: int) -> Q:
     """Money of the year that reached a person's account: parts of a divided booking count,
     the divided original does not (it would count twice); other money is nobody's."""
     return Q(
@@ -41,7 +41,7 @@ def _counted(year: int) -> Q:
 def rows(year: int) -> Iterator[list[object]]:
     """One row per member who paid dues or gave, then one per unmatched donor."""
     by_member = (
-        Payment.objects.filter(_counted(year), member__isnull=False)
+        Payment.objects.filter(counted(year), member__isnull=False)
         .values(
             "member__membership_number",
             "member__first_name",
@@ -70,9 +70,7 @@ def rows(year: int) -> Iterator[list[object]]:
             row["donations"],
         ]
     unmatched = (
-        Payment.objects.filter(
-            _counted(year), member__isnull=True, purpose=Payment.Purpose.DONATION
-        )
+        Payment.objects.filter(counted(year), member__isnull=True, purpose=Payment.Purpose.DONATION)
         .values("counterparty_name", "counterparty_iban")
         .annotate(donations=Sum("amount"))
         .order_by("counterparty_name", "counterparty_iban")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -822,3 +823,205 @@ class Share(models.Model):
         return (
             f"{self.payment_id}: {self.federal_amount}/{self.state_amount}/{self.district_amount}"
         )
+
+
+class ReceiptWording(models.Model):
+    """What the federal office puts on the annual contribution receipts (finance.receipts):
+    the party's name and address, the title and the declarations the law requires, the
+    note on liability, place and signatory. A version a receipt was issued with is never
+    changed (the receipt is rendered again from it); a new version is added instead."""
+
+    party_name = models.CharField(_("party"), max_length=200)
+    party_address = models.TextField(
+        _("party's address"), help_text=_("One line each: street, postal code and city.")
+    )
+    title = models.CharField(_("title"), max_length=300)
+    declarations = models.TextField(
+        _("declarations"),
+        help_text=_("The confirmations under the sums; a blank line between two."),
+    )
+    notice = models.TextField(_("note at the foot"), blank=True)
+    place = models.CharField(_("place"), max_length=100)
+    signatory = models.CharField(
+        _("signatory"), max_length=200, help_text=_("Name and function, e.g. of the treasurer.")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+
+    class Meta:
+        verbose_name = _("wording of the contribution receipts")
+        verbose_name_plural = _("wordings of the contribution receipts")
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.party_name} ({self.created_at:%d.%m.%Y})"
+            if self.created_at
+            else self.party_name
+        )
+
+
+class ReceiptRun(models.Model):
+    """One run of the annual contribution receipts for a year (finance.receipts): started by
+    the federal office, worked through by a task in batches, with its counts as it goes."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("waiting")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    year = models.PositiveSmallIntegerField(_("year"))
+    division = models.ForeignKey(
+        "members.Division",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("division"),
+    )
+    # A dry run counts what a run would do and writes nothing else.
+    dry_run = models.BooleanField(_("dry run"), default=False)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    # The worker that holds the run, and when it last finished a batch: another may take
+    # over a run whose worker went silent (finance.receipts.LEASE).
+    token = models.CharField(max_length=32, blank=True, editable=False)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
+    total = models.PositiveIntegerField(_("members to look at"), default=0)
+    done = models.PositiveIntegerField(_("members looked at"), default=0)
+    issued = models.PositiveIntegerField(_("receipts issued"), default=0)
+    corrected = models.PositiveIntegerField(_("corrections"), default=0)
+    withdrawn = models.PositiveIntegerField(_("withdrawn"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    nothing = models.PositiveIntegerField(_("without a positive total"), default=0)
+    emailed = models.PositiveIntegerField(_("by e-mail"), default=0)
+    letters = models.PositiveIntegerField(_("by letter"), default=0)
+    dues = models.DecimalField(_("dues confirmed (€)"), max_digits=14, decimal_places=2, default=0)
+    donations = models.DecimalField(
+        _("donations confirmed (€)"), max_digits=14, decimal_places=2, default=0
+    )
+    error = models.TextField(_("error"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("started by"),
+    )
+    created_at = models.DateTimeField(_("started at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("contribution receipt run")
+        verbose_name_plural = _("contribution receipt runs")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # Receipts of a year are numbered and compared by one run at a time.
+            models.UniqueConstraint(
+                fields=["year"],
+                condition=Q(status__in=["queued", "running"], dry_run=False),
+                name="finance_receiptrun_one_active_per_year",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year} ({self.get_status_display()})"
+
+
+class ContributionReceiptQuerySet(models.QuerySet["ContributionReceipt"]):
+    def visible_to(self, user: Any) -> ContributionReceiptQuerySet:
+        from members import access
+
+        return access.scope_by_division(
+            self, user, access.Action.VIEW_FINANCE, field="member__division"
+        )
+
+    def current(self) -> ContributionReceiptQuerySet:
+        return self.filter(superseded_at__isnull=True)
+
+
+class ContributionReceipt(models.Model):
+    """A member's annual receipt for dues and donations (Zuwendungsbestätigung), as issued:
+    number, sums, each contribution and the address are kept as they were, so that the PDF is
+    rendered again the same from the row. A correction replaces it (`replaces`); a receipt
+    whose year no longer adds up to anything is withdrawn (superseded, not replaced)."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("e-mail")
+        LETTER = "letter", _("letter")
+
+    number = models.CharField(_("number"), max_length=20, unique=True)
+    year = models.PositiveSmallIntegerField(_("year"))
+    serial = models.PositiveIntegerField(_("serial number"))
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        related_name="contribution_receipts",
+        verbose_name=_("member"),
+    )
+    run = models.ForeignKey(
+        ReceiptRun,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="receipts",
+        verbose_name=_("run"),
+    )
+    wording = models.ForeignKey(
+        ReceiptWording, on_delete=models.PROTECT, related_name="receipts", verbose_name=_("wording")
+    )
+    issued_on = models.DateField(_("issued on"))
+    dues = models.DecimalField(_("dues (€)"), max_digits=10, decimal_places=2)
+    donations = models.DecimalField(_("donations (€)"), max_digits=10, decimal_places=2)
+    # [[booked on (ISO), "dues" or "donation", amount as "120.00"], ...] in date order.
+    lines = models.JSONField(_("contributions"), default=list)
+    address = models.JSONField(_("address"), default=list)  # the lines in the window
+    channel = models.CharField(_("sent by"), max_length=10, choices=Channel.choices)
+    replaces = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="replaced_by",
+        verbose_name=_("replaces"),
+    )
+    superseded_at = models.DateTimeField(_("superseded at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = ContributionReceiptQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("contribution receipt")
+        verbose_name_plural = _("contribution receipts")
+        ordering = ["-year", "-serial"]
+        indexes = [
+            models.Index(fields=["run", "channel"], name="finance_receipt_run_channel"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "year"],
+                condition=Q(superseded_at__isnull=True),
+                name="finance_receipt_one_current",
+            ),
+            models.UniqueConstraint(fields=["year", "serial"], name="finance_receipt_serial_once"),
+            models.CheckConstraint(
+                condition=Q(dues__gt=-models.F("donations")), name="finance_receipt_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def total(self) -> Decimal:
+        return self.dues + self.donations

@@ -134,3 +134,12 @@ def make_collection(token: str, due_on: str, division_id: int | None, user_id: i
     from finance import sepa
 
     sepa.make_run(token, date.fromisoformat(due_on), division_id, user_id)
+
+
+@shared_task(name="finance.contribution_receipts")
+def contribution_receipts(run_id: int) -> None:
+    """A run of the annual contribution receipts (safe to run twice: it is claimed, and a
+    member whose receipt is current gets nothing new)."""
+    from finance import receipts
+
+    receipts.execute_run(run_id=run_id)

@@ -61,7 +61,10 @@ def queue(
         OutboundAttachment.objects.create(
             email=email, filename=filename, content=content, mimetype=mimetype
         )
-    transaction.on_commit(lambda: dispatch(email.pk))
+    # The id alone waits for the commit: a long transaction (a run of annual receipts in a
+    # benchmark's) would otherwise hold every message's text until it ends.
+    email_id = email.pk
+    transaction.on_commit(lambda: dispatch(email_id))
     return email
 
 

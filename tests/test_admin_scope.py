@@ -11,17 +11,19 @@ from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from finance import statements
+from finance import receipts, statements
 from finance.models import (
     BankStatement,
     BankUpload,
     Charge,
     Collection,
+    ContributionReceipt,
     FeeRule,
     Mandate,
     MonthlyStatement,
     Payment,
     Payout,
+    ReceiptRun,
     Reminder,
     SharePolicy,
     StrikeOff,
@@ -123,11 +125,28 @@ def sachsen(tree, board_sn):
         state_amount=Decimal("60.00"),
         district_amount=Decimal("0.00"),
     )
+    run = ReceiptRun.objects.create(year=2025, division=tree.sn, status="done")
+    receipt = ContributionReceipt.objects.create(
+        number="2025-000001",
+        year=2025,
+        serial=1,
+        member=member,
+        run=run,
+        wording=receipts.current_wording(),
+        issued_on=date(2026, 1, 15),
+        dues=Decimal("120.00"),
+        donations=Decimal(0),
+        lines=[["2025-03-02", "dues", "120.00"]],
+        address=["Sächsin Geheim"],
+        channel="letter",
+    )
     return {
         Member: member,
         Mandate: mandate,
         Payout: payout,
         SharePolicy: SharePolicy.objects.create(state=tree.sn, district_percent=10),
+        ContributionReceipt: receipt,
+        ReceiptRun: run,
         Collection: collection,
         Charge: Charge.objects.get(member=member),
         Reminder: reminder,
@@ -150,6 +169,8 @@ SCOPED = [
     Mandate,
     Payout,
     SharePolicy,
+    ContributionReceipt,
+    ReceiptRun,
     Collection,
     Charge,
     Reminder,

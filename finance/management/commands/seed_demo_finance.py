@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Min, Sum
 from django.utils import timezone
 
-from finance import payments, services, shares, statements
+from finance import payments, receipts, services, shares, statements
 from finance.models import FeeRule, Mandate, Payment, Payout, Share, SharePolicy
 from members.models import Division, DivisionLevel, FeeClass, Member, MemberStatus
 
@@ -31,6 +31,8 @@ class Command(BaseCommand):
         if not Mandate.objects.exists():
             self._mandates()
         self._statements()
+        # The federal office's wording of the contribution receipts, to adapt in the admin.
+        receipts.current_wording()
 
     def _statements(self) -> None:
         """Made the way the monthly run makes them, without sending: nobody gets an e-mail,
@@ -82,6 +84,19 @@ class Command(BaseCommand):
                         reference=f"MB{year} {number}",
                     )
                 )
+        # A few donations last year: the contribution receipts confirm them with the dues.
+        rows += [
+            Payment(
+                member_id=member_id,
+                match=Payment.Match.NUMBER,
+                amount=Decimal(rng.choice(["25.00", "50.00", "100.00", "250.00"])),
+                booked_on=date(year - 1, rng.randint(1, 12), rng.randint(1, 28)),
+                purpose=Payment.Purpose.DONATION,
+                reference=f"Spende {number}",
+            )
+            for member_id, number, _total, first_due in owed
+            if first_due.year < year and rng.random() < 0.1
+        ]
         Payment.objects.bulk_create(rows, batch_size=2000)
         # Every member's state from the ledger, exempt ones included; whoever paid is active.
         payments.recompute_all()
