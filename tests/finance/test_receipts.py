@@ -508,8 +508,12 @@ def test_the_federal_office_runs_it_in_the_admin_dry_run_first_and_watches_it(
     page = client.get(dry["Location"])
     assert page.status_code == 200
     assert 'name="start"' in page.text and 'data-done="4" data-total="4"' in page.text
+    # The button posts what a browser posts: the fields of its own form, to its action (a
+    # form inside the change form would send the change form instead).
+    action, fields = form_of_button(page.text, "start")
+    assert action == new
     with at(TODAY), django_capture_on_commit_callbacks(execute=True):
-        started = client.post(new, {"year": "2025", "division": "", "start": "1"})
+        started = client.post(action, {**fields, "start": "1"})
     run = ReceiptRun.objects.get(dry_run=False)
     assert started.status_code == 302
     assert ContributionReceipt.objects.filter(run=run).count() == 3
@@ -574,3 +578,32 @@ def test_the_wording_is_the_federal_offices_and_a_version_in_use_stays(
     with at(date(2026, 1, 21)):
         receipts.issue_receipts(year=YEAR)
     assert "Partei der Zukunft" in pdf_text(receipts.render(current(ledger["nora"])))
+
+
+def form_of_button(html, name):
+    """The action and the fields of the form a browser submits with the button `name`: the
+    outermost open form (browsers ignore a form tag nested in another)."""
+    from html.parser import HTMLParser
+
+    class Forms(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.stack, self.found = [], None
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "form":
+                self.stack.append([attrs.get("action", ""), {}])
+            elif self.stack and tag == "input" and attrs.get("name"):
+                self.stack[0][1][attrs["name"]] = attrs.get("value") or ""
+            elif self.stack and tag == "button" and attrs.get("name") == name:
+                self.found = self.stack[0]
+
+        def handle_endtag(self, tag):
+            if tag == "form" and self.stack:
+                self.stack.pop()
+
+    parser = Forms()
+    parser.feed(html)
+    assert parser.found is not None, f"no button {name}"
+    return parser.found[0], parser.found[1]
