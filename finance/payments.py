@@ -662,7 +662,7 @@ def _money_out(statement: BankStatement, bookings: list[Booking], by: User | Non
         divided = (
             original is not None
             and original.match == Payment.Match.DIVIDED
-            and original.amount == abs(booking.amount)
+            and original.amount == abs(booking.amount) - booking.fees
         )
         if original is not None and original.match == Payment.Match.DIVIDED and not divided:
             original = None  # a partial return of a divided booking: a person decides

@@ -371,7 +371,11 @@ def start_run(
     ReceiptRun.objects.filter(year=year).filter(
         Q(status=ReceiptRun.Status.RUNNING, heartbeat_at__lt=now - LEASE)
         | Q(status=ReceiptRun.Status.QUEUED, created_at__lt=now - QUEUED_TOO_LONG)
-    ).update(status=ReceiptRun.Status.FAILED, error="Interrupted; a later run took over.")
+    ).update(
+        status=ReceiptRun.Status.FAILED,
+        error="Interrupted; a later run took over.",
+        token="",  # a worker still holding the old token can write nothing more
+    )
     try:
         with transaction.atomic():
             run = ReceiptRun.objects.create(

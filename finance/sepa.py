@@ -430,15 +430,19 @@ def _plan_batch(
         # open); otherwise one per year.
         month = due_on.month if usable is not None and usable.monthly else 0
         this_year = [d for d in debits[pk] if d.year == year]
-        live = [
-            d for d in this_year if d.returned_on is None and (month == 0 or d.month in (0, month))
-        ]
+        # A year's debit covers the year; a month's only its month (a member who went from
+        # monthly to yearly mid-year still owes the months not collected: the money on its
+        # way is counted below).
+        live = [d for d in this_year if d.returned_on is None and d.month in (0, month)]
         if live:
             skip(_("already collected (%(id)s)") % {"id": live[0].end_to_end_id})
             continue
         if usable is None:
             skip(reason)
             continue
+        # Returns count over the year, also for monthly payers: a refund the member asked for
+        # (MD06 and the like) means the dues are in dispute, and after two returns for lack of
+        # funds the reminders take over.
         returned = [d for d in this_year if d.returned_on is not None]
         if returned and returned[-1].return_reason not in RETRYABLE:
             skip(
@@ -656,6 +660,19 @@ def make_run(token: str, due_on: date, division_id: int | None, user_id: int) ->
         message = " ".join(getattr(error, "messages", [str(error)]))
         _set_run_state(token, error=message, percent=100, user=user_id)
         return
+    except BaseException:  # a time limit, a lost database: the page stops waiting, says so
+        _set_run_state(
+            token,
+            error=str(
+                _(
+                    "The collection stopped with an error. Look at the list of collections "
+                    "before you start it again."
+                )
+            ),
+            percent=100,
+            user=user_id,
+        )
+        raise
     _set_run_state(
         token,
         collection=collection.pk,

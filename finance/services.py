@@ -379,7 +379,8 @@ def _run_batch(
     )
     charged = dict(
         Charge.objects.filter(member_id__in=ids, year=year)
-        .exclude(kind=Charge.Kind.OPENING)
+        # An opening balance and the banks' charges for a return are owed, not dues.
+        .exclude(kind__in=[Charge.Kind.OPENING, Charge.Kind.RETURN_FEE])
         .values("member_id")
         .annotate(net=Sum("amount"))
         .values_list("member_id", "net")

@@ -345,6 +345,12 @@ def record_payout(*, quarter: date, state: Division, by: User | None) -> Payout:
     totals = payout.shares.aggregate(state=Sum("state_amount"), district=Sum("district_amount"))
     payout.state_amount = _cents(totals["state"])
     payout.district_amount = _cents(totals["district"])
+    if payout.state_amount + payout.district_amount <= 0:
+        # Returns outweigh the dues: nothing to pay; the shares stay open and are set off
+        # against the next quarter's (the transaction is rolled back).
+        raise ValidationError(
+            _("Nothing is owed to %(state)s up to the end of this quarter.") % {"state": state.name}
+        )
     payout.save(update_fields=["state_amount", "district_amount"])
     record_audit(
         actor=by,

@@ -542,6 +542,10 @@ def test_the_finance_order_may_pass_the_charges_on_to_the_member(tree, rules, se
     assert nora.balance == Decimal("-123.50")
     fee = Charge.objects.get(kind="return_fee")
     assert (fee.member_id, fee.amount, fee.due_on) == (nora.pk, Decimal("3.50"), date(2026, 3, 10))
+    # The charges are owed, not dues: the dues run finds the year's dues unchanged.
+    with at(date(2026, 3, 11)):
+        assert services.run_dues(year=2026).unchanged == 1
+    assert Charge.objects.filter(member=nora).count() == 2
 
 
 def test_charges_larger_than_the_return_refuse_the_file(tree, rules):
@@ -553,3 +557,50 @@ def test_charges_larger_than_the_return_refuse_the_file(tree, rules):
     with pytest.raises(StatementError, match=r"200\.00"):
         returned_with_fees(debit, '<Chrgs><Amt Ccy="EUR">200.00</Amt></Chrgs>')
     assert not Payment.objects.exists() and not BankStatement.objects.exists()
+
+
+def test_a_collection_that_fails_unexpectedly_stops_the_progress_page(
+    tree, rules, federal_admin, client, monkeypatch, django_capture_on_commit_callbacks
+):
+    member_with_mandate(tree.leipzig)
+
+    def broken(**kwargs):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(sepa, "create", broken)
+    client.force_login(federal_admin)
+    with at(TODAY), django_capture_on_commit_callbacks() as queued:
+        started = client.post(
+            "/admin/finance/collection/new/", {"due_on": DUE.isoformat(), "create": "1"}
+        )
+    with pytest.raises(RuntimeError):
+        queued[0]()
+    with at(TODAY):
+        page = client.get(started.url).content.decode()
+    assert "mit einem Fehler abgebrochen" in page and 'http-equiv="refresh"' not in page
+
+
+def test_a_member_gone_from_monthly_to_yearly_is_collected_the_months_left(tree, rules):
+    nora = admit(tree.leipzig, date(2026, 1, 5))
+    book(entry("120.00", ref="B-1", reference=f"MB2026 {nora.membership_number}"))
+    with at(TODAY):
+        sepa.record_mandate(
+            member=nora, iban=IBAN, holder="Nora Neu", signed_on=TODAY, by=None, monthly=True
+        )
+    with at(date(2026, 12, 1)):
+        services.run_dues(year=2027)
+    with at(date(2026, 12, 15)):
+        sepa.create(due_on=date(2027, 1, 4))  # January's instalment, monthly
+    with at(date(2027, 1, 2)):
+        tasks.follow_payment_calendar()
+        sepa.record_mandate(
+            member=nora, iban=IBAN, holder="Nora Neu", signed_on=date(2027, 1, 2), by=None
+        )
+        tasks.follow_payment_calendar()
+    for night in (date(2027, 2, 2), date(2027, 3, 2)):
+        with at(night):
+            tasks.follow_payment_calendar()  # the nightly job: an instalment fell due
+    with at(date(2027, 3, 10)):
+        result = sepa.plan(due_on=date(2027, 3, 25))
+    # Yearly now: January's 10 € are on their way, February's and March's are owed.
+    assert [(d.amount, d.month) for d in result.debits] == [(Decimal("20.00"), 0)], result.skipped

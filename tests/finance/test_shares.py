@@ -129,6 +129,7 @@ def test_the_payout_pays_what_is_open_and_locks_it(tree, rules, federal_admin):
         shares.record_payout(quarter=q3, state=tree.sn, by=federal_admin)
     with pytest.raises(ValidationError, match="Nichts"):  # nothing owed: no empty payout
         shares.record_payout(quarter=date(2026, 4, 1), state=tree.sn, by=federal_admin)
+
     # Paid out: gone from the report; a late booking of the quarter waits for the next one.
     assert {row.code for row in shares.payout_rows(q3)} == {"SH"}
     pay(nora, "10.00", "P-3", day=date(2026, 10, 5), booked="2026-09-30")
