@@ -932,13 +932,19 @@ class PayoutAdmin(ReadOnlyRecordAdmin):
     """The quarterly payouts to the state associations and their districts: the report of
     what is owed (.xlsx), then each payout recorded, after which its shares are locked."""
 
-    list_display = ["quarter", "state", "state_amount", "district_amount", "recorded_by"]
+    list_display = ["period", "state", "state_amount", "district_amount", "recorded_by"]
     list_filter = ["quarter"]
     list_select_related = ["state", "recorded_by"]
     change_list_template = "admin/finance/payout/change_list.html"
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return access.has_global_access(request.user) and super().has_view_permission(request, obj)
+
+    @admin.display(description=_("quarter"), ordering="quarter")
+    def period(self, obj: Payout) -> str:
+        if obj.carried_over:
+            return str(_("settled before payouts were recorded"))
+        return f"{obj.quarter:%Y} Q{(obj.quarter.month + 2) // 3}"
 
     def get_urls(self) -> list:
         wrap = self.admin_site.admin_view

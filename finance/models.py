@@ -742,6 +742,9 @@ class Payout(models.Model):
         related_name="+",
         verbose_name=_("recorded by"),
     )
+    # The dues booked before payouts were recorded here, settled by hand then (migration
+    # 0018): tied to this so that no later payout pays them again.
+    carried_over = models.BooleanField(_("settled before payouts were recorded"), default=False)
 
     class Meta:
         verbose_name = _("payout")
@@ -752,6 +755,8 @@ class Payout(models.Model):
         ]
 
     def __str__(self) -> str:
+        if self.carried_over:
+            return f"{self.state}: {_('settled before payouts were recorded')}"
         return f"{self.state} {self.quarter:%Y}-Q{(self.quarter.month + 2) // 3}"
 
 

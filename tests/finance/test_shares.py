@@ -215,3 +215,26 @@ def test_libreoffice_opens_the_payout_report_and_its_sum_is_the_ledgers(tree, ru
     ledger = shares.sums(date(2026, 7, 1), date(2026, 9, 30))
     total = next(row for row in rows if row[0] == "Summe")[5]
     assert Decimal(total) == ledger.state + ledger.district == Decimal("96.01")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dues_booked_before_the_split_was_recorded_are_not_paid_out_again(tree, rules):
+    """Upgrading a database that already holds dues: migration 0018 splits them and ties them
+    to a carried-over payout per state, so the first quarterly report offers only new money."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    nora = admit(tree.leipzig, date(2026, 1, 5), email="")
+    pay(nora, "120.00", "OLD-1", day=date(2026, 3, 20))
+    Share.objects.all().delete()  # as before the split was recorded
+    executor = MigrationExecutor(connection)
+    executor.migrate([("finance", "0017_contribution_receipts")])
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate([("finance", "0018_settle_earlier_shares")])
+    share = Share.objects.get()
+    assert (share.federal_amount, share.state_amount, share.state_id) == (60, 60, tree.sn.pk)
+    payout = share.payout
+    assert (payout.carried_over, payout.state_amount) == (True, 60)
+    assert shares.payout_rows(date(2026, 7, 1)) == []
+    assert shares.split_pending() == 0  # the nightly job finds nothing left to split
