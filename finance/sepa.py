@@ -23,11 +23,12 @@ import re
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -41,7 +42,7 @@ from finance.arrears import months_before
 from finance.models import Charge, Collection, Debit, Mandate, Payment
 from finance.references import reference_for
 from members import access
-from members.bulk import insert_rows
+from members.bulk import insert_values
 from members.models import Division, Member, MemberStatus
 
 if TYPE_CHECKING:
@@ -98,9 +99,15 @@ def mandate_state(mandate: Mandate | MandateRow, on: date) -> str:
         return "revoked"
     if mandate.unusable_since is not None:
         return "unusable"
-    if months_before(on, LAPSE_MONTHS) > (mandate.last_collected_on or mandate.signed_on):
+    if _lapse_boundary(on) > (mandate.last_collected_on or mandate.signed_on):
         return "lapsed"
     return "usable"
+
+
+@lru_cache(maxsize=64)
+def _lapse_boundary(on: date) -> date:
+    """Mandates last used before this day have lapsed on `on`."""
+    return months_before(on, LAPSE_MONTHS)
 
 
 def state_label(mandate: Mandate, on: date) -> str:
@@ -257,9 +264,9 @@ class MandateRequests:
 # --- Planning a collection -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class MandateRow:
-    """A mandate as a collection reads it (200,000 of them: no model instances)."""
+class MandateRow(NamedTuple):
+    """A mandate as a collection reads it (200,000 of them: no model instances, and tuples
+    are made faster than frozen dataclasses)."""
 
     pk: int
     member_id: int
@@ -274,24 +281,8 @@ class MandateRow:
     unusable_reason: str
     monthly: bool
 
-    FIELDS = (
-        "pk",
-        "member_id",
-        "reference",
-        "signed_on",
-        "holder",
-        "iban",
-        "bic",
-        "last_collected_on",
-        "revoked_on",
-        "unusable_since",
-        "unusable_reason",
-        "monthly",
-    )
 
-
-@dataclass(frozen=True)
-class Planned:
+class Planned(NamedTuple):
     member_id: int
     number: int
     name: str
@@ -302,8 +293,7 @@ class Planned:
     month: int = 0  # paid monthly: the month's instalment (Debit.month)
 
 
-@dataclass(frozen=True)
-class Skipped:
+class Skipped(NamedTuple):
     member_id: int
     number: int
     name: str
@@ -416,7 +406,7 @@ def _plan_batch(
         ).values_list("end_to_end_id", flat=True)
     )
     mandates: dict[int, list[MandateRow]] = defaultdict(list)
-    for values in Mandate.objects.filter(**within).order_by("-pk").values_list(*MandateRow.FIELDS):
+    for values in Mandate.objects.filter(**within).order_by("-pk").values_list(*MandateRow._fields):
         mandates[values[1]].append(MandateRow(*values))
     for pk, number, first, last, state_id, balance in rows:
         name = f"{first} {last}".strip()
@@ -425,11 +415,12 @@ def _plan_batch(
         def skip(reason: str, who: tuple[int, int, str, str] = (pk, number, name, state)) -> None:
             result.skipped.append(Skipped(*who, reason))
 
-        usable, reason = _usable_mandate(mandates[pk], due_on)
+        usable, reason = _usable_mandate(mandates.get(pk, ()), due_on)
+        earlier = debits.get(pk, ())
         # Paid monthly: one debit per month (that month's instalment and anything still
         # open); otherwise one per year.
         month = due_on.month if usable is not None and usable.monthly else 0
-        this_year = [d for d in debits[pk] if d.year == year]
+        this_year = [d for d in earlier if d.year == year]
         # A year's debit covers the year; a month's only its month (a member who went from
         # monthly to yearly mid-year still owes the months not collected: the money on its
         # way is counted below).
@@ -454,11 +445,7 @@ def _plan_batch(
             skip(_("returned twice: no further retry"))
             continue
         in_flight = sum(
-            (
-                d.amount
-                for d in debits[pk]
-                if d.returned_on is None and d.end_to_end_id not in booked
-            ),
+            (d.amount for d in earlier if d.returned_on is None and d.end_to_end_id not in booked),
             Decimal(0),
         )
         owed = (falling_due.get(pk) or Decimal(0)) - balance - in_flight
@@ -564,32 +551,53 @@ def create(
                 total=result.total,
                 created_by=by,
             )
-            rows = [
-                Debit(
-                    collection=collection,
-                    member_id=d.member_id,
-                    mandate_id=d.mandate.pk,
-                    year=result.year,
-                    month=d.month,
-                    amount=d.amount,
-                    sequence=d.sequence,
-                    end_to_end_id=end_to_end_id(collection.pk, d.member_id, result.year, d.month),
-                )
+            ids = [
+                end_to_end_id(collection.pk, d.member_id, result.year, d.month)
                 for d in result.debits
             ]
-            insert_rows(rows)
-            _mark_collected([d.mandate.pk for d in result.debits], due_on)
-            if progress is not None:
-                progress(str(_("Making the file and checking it against the schema")), 75)
-            collection.file_gz = gzip.compress(build_xml(collection, result, rows), 1)
+            # The file is made (Python, the interpreter's lock held) while the database
+            # writes the debits and marks the mandates (waiting on the server, the lock
+            # released): a 200,000 debit collection takes a third less time.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                made = pool.submit(_file, collection.message_id, result, ids)
+                insert_values(
+                    Debit,
+                    [
+                        "collection_id",
+                        "member_id",
+                        "mandate_id",
+                        "year",
+                        "month",
+                        "amount",
+                        "sequence",
+                        "end_to_end_id",
+                    ],
+                    (
+                        (
+                            collection.pk,
+                            d.member_id,
+                            d.mandate.pk,
+                            result.year,
+                            d.month,
+                            d.amount,
+                            d.sequence,
+                            e2e,
+                        )
+                        for d, e2e in zip(result.debits, ids, strict=True)
+                    ),
+                )
+                _mark_collected([d.mandate.pk for d in result.debits], due_on)
+                if progress is not None:
+                    progress(str(_("Making the file and checking it against the schema")), 75)
+                collection.file_gz = made.result()
             collection.save(update_fields=["file_gz"])
             record_audit(
                 actor=by,
                 action="collection.create",
                 obj=collection,
                 division=division,
-                summary=f"Direct debit due {due_on}: {len(rows)} debits, {result.total} €",
-                data={"count": len(rows), "total": str(result.total)},
+                summary=f"Direct debit due {due_on}: {len(ids)} debits, {result.total} €",
+                data={"count": len(ids), "total": str(result.total)},
             )
     except IntegrityError as error:
         raise ValidationError(
@@ -699,7 +707,12 @@ def _mark_collected(mandate_ids: list[int], on: date) -> None:
         Mandate.objects.filter(pk__in=mandate_ids[start : start + 500]).update(last_collected_on=on)
 
 
-def build_xml(collection: Collection, result: Plan, rows: Sequence[Debit]) -> bytes:
+def _file(message_id: str, result: Plan, end_to_end_ids: Sequence[str]) -> bytes:
+    """The file as kept: checked against the schema, gzip-compressed."""
+    return gzip.compress(build_xml(message_id, result, end_to_end_ids), 1)
+
+
+def build_xml(message_id: str, result: Plan, end_to_end_ids: Sequence[str]) -> bytes:
     """The pain.008.001.08 file, refused unless it is valid against the schema."""
     from sepaxml import SepaDD
 
@@ -709,12 +722,12 @@ def build_xml(collection: Collection, result: Plan, rows: Sequence[Debit]) -> by
     # sepaxml's own cleaning transliterates every name and text anew; ours only where needed.
     config["name"] = _sepa_text(config["name"], 70)
     document = SepaDD(config, schema=SCHEMA, clean=False)
-    document.msg_id = collection.message_id
+    document.msg_id = message_id
     with translation.override(settings.LANGUAGE_CODE):  # the bank's file: the site's language
         dues = _("Membership dues")
     purpose = f"{dues} {result.year}"
     monthly = f"{dues} {result.due_on:%m/%Y}"
-    for planned, debit in zip(result.debits, rows, strict=True):
+    for planned, e2e in zip(result.debits, end_to_end_ids, strict=True):
         mandate = planned.mandate
         payment = {
             "name": _sepa_text(mandate.holder, 70),
@@ -729,7 +742,7 @@ def build_xml(collection: Collection, result: Plan, rows: Sequence[Debit]) -> by
                 f"{monthly if planned.month else purpose}",
                 140,
             ),
-            "endtoend_id": debit.end_to_end_id,
+            "endtoend_id": e2e,
         }
         if mandate.bic:
             payment["BIC"] = mandate.bic
