@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "finance",
     "mailings",
     "onboarding",
+    "assemblies",
 ]
 
 MIDDLEWARE = [
@@ -249,6 +250,14 @@ MUSTERROLLE_SEPA_CREDITOR_NAME = env("MUSTERROLLE_SEPA_CREDITOR_NAME", "Musterpa
 MUSTERROLLE_SEPA_CREDITOR_IBAN = env("MUSTERROLLE_SEPA_CREDITOR_IBAN") or MUSTERROLLE_DUES_IBAN
 MUSTERROLLE_SEPA_CREDITOR_BIC = env("MUSTERROLLE_SEPA_CREDITOR_BIC")
 MUSTERROLLE_SEPA_PRENOTIFICATION_DAYS = int(env("MUSTERROLLE_SEPA_PRENOTIFICATION_DAYS", "14"))
+# Assemblies (DESIGN.md, rules: voting rights): how many days before an assembly its
+# invitation must go out, per kind, as the statutes say (conventions: at least 8 weeks).
+MUSTERROLLE_ASSEMBLY_NOTICE_DAYS = {
+    "members": int(env("MUSTERROLLE_ASSEMBLY_NOTICE_DAYS_MEMBERS", "14")),
+    "delegates": int(env("MUSTERROLLE_ASSEMBLY_NOTICE_DAYS_DELEGATES", "28")),
+    "nomination": int(env("MUSTERROLLE_ASSEMBLY_NOTICE_DAYS_NOMINATION", "14")),
+    "convention": max(56, int(env("MUSTERROLLE_ASSEMBLY_NOTICE_DAYS_CONVENTION", "56"))),
+}
 # The banks' charges for a returned debit are the party's unless the finance order passes
 # them on to the member (then they are charged to the member's account).
 # Dues are split: this part (per cent) is the federal party's, the rest the member's state

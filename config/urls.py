@@ -32,6 +32,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon),
+    path("assemblies/", include("assemblies.urls")),
     path("finance/", include("finance.urls")),
     path("mailings/", include("mailings.urls")),
     path("onboarding/", include("onboarding.urls")),

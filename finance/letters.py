@@ -51,7 +51,7 @@ def letters_pdf(reminders: Iterable[Reminder]) -> bytes:
     people = _members_of(reminders)
     firsts = _first_reminders([reminder for reminder in reminders if reminder.level == 2])
     with translation.override(settings.LANGUAGE_CODE):
-        sender, signature = _sender()
+        sender, signature = sender_and_signature()
         pages = [
             _reminder_letter(
                 reminder,
@@ -102,7 +102,7 @@ def strike_off_letters_pdf(strikes: Iterable[StrikeOff]) -> bytes:
     strikes = [strike for strike in strikes if strike.status == StrikeOff.Status.DECIDED]
     people = _members_of(strikes)
     with translation.override(settings.LANGUAGE_CODE):
-        sender, signature = _sender()
+        sender, signature = sender_and_signature()
         pages = [
             _strike_off_letter(strike, people[strike.member_id], signature) for strike in strikes
         ]
@@ -114,7 +114,7 @@ def prenotification_letters_pdf(debits: Sequence[Debit]) -> bytes:
     in postal-code order."""
     debits = sorted(debits, key=lambda d: (d.member.postal_code, d.member.last_name, d.member_id))
     with translation.override(settings.LANGUAGE_CODE):
-        sender, signature = _sender()
+        sender, signature = sender_and_signature()
         pages = [_prenotification_letter(debit, signature) for debit in debits]
         return render(pages, sender=sender, title=_("Direct debit pre-notifications"))
 
@@ -154,7 +154,7 @@ def _prenotification_letter(debit: Debit, signature: str) -> Letter:
     )
 
 
-def _sender() -> tuple[str, str]:
+def sender_and_signature() -> tuple[str, str]:
     """The return line above the address, and the name that signs the letter."""
     root = Division.objects.get_root_nodes().first()
     name = root.name if root else "Musterrolle"

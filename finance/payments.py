@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import NamedTuple
@@ -27,6 +27,7 @@ from finance.references import numbers_in
 from members import access
 from members import services as members
 from members.models import Division, FeeClass, Member, MemberStatus, PaymentStatus, User
+from members.policy import Owed
 from members.services import record_audit
 
 logger = logging.getLogger(__name__)
@@ -852,3 +853,15 @@ def split_payment(
         data={"parts": [[m.membership_number, str(a)] for m, a in parts]},
     )
     return created
+
+
+class Ledger:
+    """The ledger as the register's other apps may ask it (members.policy.DuesLedger)."""
+
+    def owed_on(self, member_ids: Sequence[int] | None, on: date) -> dict[int, Owed]:
+        states = payment_states(member_ids, on)  # None: the whole ledger in one pass
+        return {
+            pk: Owed(-balance, since)
+            for pk, (balance, _status, since) in states.items()
+            if balance < 0
+        }

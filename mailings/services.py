@@ -7,7 +7,7 @@ crafted filter nor a foreign division id can reach a member outside the sender's
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
@@ -42,7 +42,18 @@ def release_required(division: Division) -> bool:
     ).exists()
 
 
-def clean_audience(division: Division, audience: dict[str, Any]) -> dict[str, list[Any]]:
+# Audiences the apps built on mailings define (an assembly's eligible members): the key in
+# `Mailing.audience` and what narrows the division's members to them (members, not
+# mailings, decide who is in a division; the app decides who of them is meant).
+Narrowing = Callable[[Division, Any], Q]
+_AUDIENCES: dict[str, Narrowing] = {}
+
+
+def register_audience(key: str, narrowing: Narrowing) -> None:
+    _AUDIENCES[key] = narrowing
+
+
+def clean_audience(division: Division, audience: dict[str, Any]) -> dict[str, Any]:
     """Keep only filters that make sense for this division; raise on anything foreign."""
     divisions = sorted({int(pk) for pk in audience.get("divisions") or []})
     if divisions:
@@ -59,7 +70,13 @@ def clean_audience(division: Division, audience: dict[str, Any]) -> dict[str, li
     fee_classes = sorted(set(audience.get("fee_classes") or []))
     if set(fee_classes) - set(FeeClass.values):
         raise ValidationError(_("Unknown fee class."))
-    return {"divisions": divisions, "payment_statuses": statuses, "fee_classes": fee_classes}
+    extra = {key: audience[key] for key in _AUDIENCES if audience.get(key) is not None}
+    return {
+        "divisions": divisions,
+        "payment_statuses": statuses,
+        "fee_classes": fee_classes,
+        **extra,
+    }
 
 
 def _members(division: Division, audience: dict[str, Any], user: User) -> Any:
@@ -77,6 +94,9 @@ def _members(division: Division, audience: dict[str, Any], user: User) -> Any:
         qs = qs.filter(payment_status__in=audience["payment_statuses"])
     if audience["fee_classes"]:
         qs = qs.filter(fee_class__in=audience["fee_classes"])
+    for key, narrowing in _AUDIENCES.items():
+        if key in audience:
+            qs = qs.filter(narrowing(division, audience[key]))
     return qs
 
 
@@ -108,7 +128,7 @@ def count_audience(
     audience figures (models.AudienceFigure, kept by triggers: mailings.audience), a few rows
     of each chosen subtree's top division however many members it holds; on SQLite from the
     members themselves."""
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and not any(key in audience for key in _AUDIENCES):
         return _count_from_figures(division, kind, audience, user)
     return _count_members(division, kind, audience, user)
 

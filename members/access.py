@@ -46,6 +46,7 @@ class Action(StrEnum):
     RECEIVE_STATEMENT = "receive_statement"
     MANAGE_ROLES = "manage_roles"
     COORDINATE_ONBOARDING = "coordinate_onboarding"
+    MANAGE_ASSEMBLIES = "manage_assemblies"  # eligibility, invitations, postal vote, check-in
 
 
 # The permission matrix of DESIGN.md. A role grants its actions on its division and below.
@@ -62,6 +63,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.RELEASE_MAILING,
             Action.RECEIVE_STATEMENT,
             Action.MANAGE_ROLES,
+            Action.MANAGE_ASSEMBLIES,
         }
     ),
     Role.TREASURER: frozenset(

@@ -51,6 +51,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         or any(access.Action.VIEW_FINANCE in g.actions for g in access.grants_of(user)),
         "nav_mailings": access.has_global_access(user)
         or any(access.Action.SEND_MAILING in g.actions for g in access.grants_of(user)),
+        "nav_assemblies": access.has_global_access(user)
+        or any(access.Action.MANAGE_ASSEMBLIES in g.actions for g in access.grants_of(user)),
         "nav_onboarding": SimpleLazyObject(
             lambda: access.holds_privileges(user) and _in_circle(user)
         ),

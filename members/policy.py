@@ -7,10 +7,10 @@ anything is accepted (as in a project that has no finance app).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 
 class FeePolicy(Protocol):
@@ -93,3 +93,31 @@ def set_mandate_policy(policy: MandatePolicy | None) -> None:
 def mandate_policy() -> MandatePolicy | None:
     """None where no app keeps mandates: boards cannot ask for one then."""
     return _mandates
+
+
+class DuesLedger(Protocol):
+    """What members owed on a day, as the app that keeps the ledger knows it (charges due by
+    then, payments booked by then): an assembly's cut-off asks it."""
+
+    def owed_on(self, member_ids: Sequence[int] | None, on: date) -> dict[int, Owed]:
+        """The members (these ids, or everyone for None) who owed dues on `on`: the amount
+        and, once the grace period had run out, the day the arrears began."""
+        ...
+
+
+class Owed(NamedTuple):
+    amount: Decimal  # positive: what was owed
+    since: date | None  # in arrears since (None: still within the grace period)
+
+
+_ledger: DuesLedger | None = None
+
+
+def set_dues_ledger(ledger: DuesLedger | None) -> None:
+    global _ledger
+    _ledger = ledger
+
+
+def dues_ledger() -> DuesLedger | None:
+    """None where no app keeps a ledger: then nobody owes anything."""
+    return _ledger

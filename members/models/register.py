@@ -161,6 +161,9 @@ class Member(models.Model):
     )
     joined_on = models.DateField(_("joined on"))
     left_on = models.DateField(_("left on"), null=True, blank=True)
+    # The day the first dues were settled and a pending membership became active (empty for
+    # members brought in active): an assembly's cut-off asks whether it was still pending.
+    active_since = models.DateField(_("active since"), null=True, blank=True, editable=False)
     fee_class = models.CharField(
         _("fee class"), max_length=10, choices=FeeClass.choices, default=FeeClass.REGULAR
     )

@@ -357,10 +357,12 @@ def transfer_member(
     return member
 
 
-def activate_members(member_ids: Iterable[int], *, reason: str) -> list[int]:
-    """Pending members become active (finance calls it in the transaction of the payment
-    that settles their first dues); an active member never goes back to pending. Returns
-    the ids that changed."""
+def activate_members(
+    member_ids: Iterable[int], *, reason: str, on: date | None = None
+) -> list[int]:
+    """Pending members become active on `on` (today: finance calls it in the transaction
+    of the payment that settles their first dues); an active member never goes back to
+    pending. Returns the ids that changed."""
     members = list(
         Member.objects.select_for_update()
         .filter(pk__in=list(member_ids), status=MemberStatus.PENDING)
@@ -372,8 +374,9 @@ def activate_members(member_ids: Iterable[int], *, reason: str) -> list[int]:
         figures.count_member(division_id=member.division_id, status=MemberStatus.PENDING, delta=-1)
         figures.count_member(division_id=member.division_id, status=MemberStatus.ACTIVE, delta=1)
         member.status = MemberStatus.ACTIVE
+        member.active_since = on or timezone.localdate()
         member.version += 1
-        member.save(update_fields=["status", "version"])
+        member.save(update_fields=["status", "active_since", "version"])
         _save_version(member=member, by=None, reason=reason, before=before, change_request=None)
         record_audit(
             actor=None,

@@ -1,12 +1,13 @@
 """The access rule: out of scope is 404, roles cover subtrees, delegation never escalates."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from assemblies import services as assemblies
 from finance import statements
 from mailings import services as mailings
 from members import access, imports, services
@@ -41,6 +42,19 @@ FOREIGN_OBJECT_URLS = {
     "finance:statement_detail": lambda objs: [objs["statement"].pk],
     "finance:statement_download": lambda objs: [objs["statement"].pk],
     "mailings:mailing_new": lambda objs: [objs["division"].pk],
+    **{
+        f"assemblies:assembly_{name}": lambda objs: [objs["assembly"].pk]
+        for name in [
+            "detail",
+            "edit",
+            "freeze",
+            "entries",
+            "changes",
+            "export",
+            "invite",
+            "letters",
+        ]
+    },
     "mailings:audience_count": lambda objs: [objs["division"].pk],
     **{
         f"mailings:mailing_{name}": lambda objs: [objs["mailing"].pk]
@@ -66,6 +80,8 @@ OWN_STATUS = {
     "members:import_values": 302,
     "members:import_discard": 302,
     "members:import_progress": 204,
+    "assemblies:assembly_freeze": 302,  # an action: a GET goes back to the assembly
+    "assemblies:assembly_letters": 302,  # before the invitation: back to the assembly
     **{
         f"mailings:mailing_{name}": 302
         for name in ["test_send", "release", "withdraw", "pause", "resume"]
@@ -81,6 +97,8 @@ URLS_WITHOUT_OBJECT = {
     "finance:contributions",  # the federal office alone: tests/finance/test_year_rules.py
     "mailings:mailing_list",
     "mailings:bounced",
+    "assemblies:assembly_list",  # scoped: tests/assemblies/test_pages.py
+    "assemblies:assembly_new",  # the division offered are scoped: same place
 }
 # Open to anyone: the signed unsubscribe link (tested in tests/mailings/test_feedback.py).
 PUBLIC_URLS = {"mailings:unsubscribe", "mailings:unsubscribe_sample"}
@@ -88,7 +106,7 @@ PUBLIC_URLS = {"mailings:unsubscribe", "mailings:unsubscribe_sample"}
 
 def _board_url_names() -> set[str]:
     names = set()
-    for namespace in ["members", "finance", "mailings"]:
+    for namespace in ["members", "finance", "mailings", "assemblies"]:
         resolver = get_resolver().namespace_dict[namespace][1]
         for pattern in resolver.url_patterns:
             assert isinstance(pattern, URLPattern | URLResolver)
@@ -112,6 +130,22 @@ def _a_mailing(board, division):
         "body": "Hallo {{ vorname }}",
     }
     return mailings.create_mailing(by=board, division=division, values=values)
+
+
+def _an_assembly(board, division):
+    return assemblies.create_assembly(
+        by=board,
+        values={
+            "division": division,
+            "kind": "convention",
+            "title": "Landesparteitag",
+            "starts_at": timezone.now() + timedelta(days=90),
+            "place": "Stadthalle",
+            "online": False,
+            "cutoff_on": timezone.localdate() + timedelta(days=60),
+            "agenda": "",
+        },
+    )
 
 
 def _foreign_transfer(tree, board_sh, member):
@@ -143,6 +177,7 @@ def test_sachsen_board_gets_404_for_schleswig_holstein_objects(
         "import": _an_import(board_sh, tree.sh),
         "statement": statements.prepare(tree.sh, date(2026, 1, 1)),
         "mailing": _a_mailing(board_sh, tree.sh),
+        "assembly": _an_assembly(board_sh, tree.sh),
     }
     client.force_login(board_sn)
     url = reverse(name, args=FOREIGN_OBJECT_URLS[name](foreign))
@@ -174,6 +209,7 @@ def test_the_same_urls_open_for_the_own_state(
         "member": own_member,
         "request": incoming,
         "mailing": _a_mailing(board_sn, tree.sn),
+        "assembly": _an_assembly(board_sn, tree.sn),
     }
     client.force_login(board_sn)
     response = client.get(reverse(name, args=FOREIGN_OBJECT_URLS[name](own)))

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from assemblies.models import Assembly
+from members.models import Division
+
+
+class AssemblyForm(forms.ModelForm):
+    class Meta:
+        model = Assembly
+        fields = [
+            "division",
+            "kind",
+            "title",
+            "starts_at",
+            "place",
+            "online",
+            "cutoff_on",
+            "agenda",
+        ]
+        widgets = {
+            "starts_at": forms.DateTimeInput(
+                attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
+            ),
+            "cutoff_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "agenda": forms.Textarea(attrs={"rows": 6}),
+        }
+
+    def __init__(self, *args: Any, divisions: QuerySet[Division], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["division"].queryset = divisions.order_by("path")
+        self.fields["starts_at"].input_formats = ["%Y-%m-%dT%H:%M", "%d.%m.%Y %H:%M"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        starts, cutoff = data.get("starts_at"), data.get("cutoff_on")
+        if starts and cutoff and cutoff > starts.date():
+            self.add_error("cutoff_on", _("The cut-off date must not be after the assembly."))
+        if not data.get("online") and not (data.get("place") or "").strip():
+            self.add_error("place", _("Give the place, or mark the assembly as online."))
+        return data

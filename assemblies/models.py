@@ -1,0 +1,122 @@
+"""Assemblies of a division and who may vote at them (DESIGN.md, rules: voting rights)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from members import access
+from members.models import Division, Member
+
+
+class AssemblyKind(models.TextChoices):
+    MEMBERS = "members", _("member assembly")
+    DELEGATES = "delegates", _("delegates' assembly")
+    NOMINATION = "nomination", _("candidate nomination for a public election")
+    CONVENTION = "convention", _("party convention")
+
+
+class AssemblyQuerySet(models.QuerySet["Assembly"]):
+    def visible_to(self, user: Any, action: access.Action) -> AssemblyQuerySet:
+        return access.scope_by_division(self, user, action)
+
+
+class Assembly(models.Model):
+    """A meeting of a division whose voters are those eligible at its cut-off date."""
+
+    division = models.ForeignKey(
+        Division, on_delete=models.PROTECT, related_name="+", verbose_name=_("division")
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=AssemblyKind.choices)
+    title = models.CharField(_("title"), max_length=200)
+    starts_at = models.DateTimeField(_("begins at"))
+    place = models.CharField(_("place"), max_length=300, blank=True)
+    online = models.BooleanField(_("online"), default=False)
+    cutoff_on = models.DateField(
+        _("cut-off date"), help_text=_("Who may vote is judged as of this day.")
+    )
+    agenda = models.TextField(_("agenda"), blank=True)
+    invited_at = models.DateTimeField(_("invitation sent at"), null=True, blank=True)
+    invitation = models.ForeignKey(
+        "mailings.Mailing",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("invitation"),
+    )
+    frozen_at = models.DateTimeField(_("list frozen at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+
+    objects = AssemblyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("assembly")
+        verbose_name_plural = _("assemblies")
+        ordering = ["-starts_at", "-pk"]
+        indexes = [models.Index(fields=["division", "starts_at"], name="assemblies_div_start")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def notice_days(self) -> int:
+        """How long before the assembly the invitation must go out (the statutes, per kind)."""
+        return int(settings.MUSTERROLLE_ASSEMBLY_NOTICE_DAYS[self.kind])
+
+    @property
+    def invitation_deadline(self) -> date:
+        from django.utils import timezone
+
+        return timezone.localtime(self.starts_at).date() - timedelta(days=self.notice_days)
+
+    @property
+    def arrears_count(self) -> bool:
+        """Whether dues owed take away the vote (not at nominations for public elections)."""
+        return self.kind != AssemblyKind.NOMINATION
+
+
+class Reason(models.TextChoices):
+    ELIGIBLE = "", _("eligible")
+    NOT_YET = "not_yet", _("not a member then")
+    PENDING = "pending", _("pending (first dues not yet paid)")
+    ARREARS = "arrears", _("dues owed")
+    TRANSFERRED = "transferred", _("transferred away")
+    ENDED = "ended", _("membership ended")
+
+
+class Entry(models.Model):
+    """One member on an assembly's frozen list: eligible or not, and why (what the
+    invitation went out with; later changes are shown against it)."""
+
+    assembly = models.ForeignKey(Assembly, on_delete=models.CASCADE, related_name="entries")
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+")
+    division = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("reason"), max_length=12, choices=Reason.choices, blank=True)
+    owed = models.DecimalField(_("owed (€)"), max_digits=9, decimal_places=2, null=True)
+    since = models.DateField(_("since"), null=True)
+
+    class Meta:
+        verbose_name = _("list entry")
+        verbose_name_plural = _("list entries")
+        constraints = [
+            models.UniqueConstraint(fields=["assembly", "member"], name="assemblies_entry_once")
+        ]
+        indexes = [
+            models.Index(fields=["assembly", "reason", "division"], name="assemblies_entry_list")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.assembly_id} {self.member_id} {self.reason or 'eligible'}"

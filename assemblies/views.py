@@ -1,0 +1,281 @@
+"""The boards' assembly pages: the assembly, its list of who may vote, and what changed."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from assemblies import invitations, services
+from assemblies.forms import AssemblyForm
+from assemblies.models import Assembly, Entry, Reason
+from members import access, exports
+from members.access import Action, get_visible_or_404
+from members.models import Division
+
+PAGE_SIZE = 50
+
+
+def _assembly(request: HttpRequest, pk: int) -> Assembly:
+    return get_visible_or_404(request.user, Assembly, Action.MANAGE_ASSEMBLIES, pk=pk)
+
+
+def _divisions(request: HttpRequest):  # type: ignore[no-untyped-def]
+    return access.divisions_visible_to(request.user, Action.MANAGE_ASSEMBLIES)
+
+
+@login_required
+def assembly_list(request: HttpRequest) -> HttpResponse:
+    assemblies = (
+        Assembly.objects.visible_to(request.user, Action.MANAGE_ASSEMBLIES)
+        .select_related("division")
+        .order_by("-starts_at", "-pk")
+    )
+    page = Paginator(assemblies, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "assemblies/assembly_list.html",
+        {"page_obj": page, "may_create": _divisions(request).exists()},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def assembly_new(request: HttpRequest) -> HttpResponse:
+    divisions = _divisions(request)
+    if not divisions.exists():
+        return render(request, "403.html", status=403)
+    form = AssemblyForm(request.POST or None, divisions=divisions)
+    if form.is_valid():
+        assembly = services.create_assembly(by=request.user, values=form.cleaned_data)
+        messages.success(
+            request, _("Assembly created. Freeze its list when the invitation is due.")
+        )
+        return redirect("assemblies:assembly_detail", pk=assembly.pk)
+    return render(request, "assemblies/assembly_form.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def assembly_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    assembly = _assembly(request, pk)
+    form = AssemblyForm(request.POST or None, instance=assembly, divisions=_divisions(request))
+    if request.method == "POST" and form.is_valid():
+        # The form wrote its values onto the instance; the service compares them with the
+        # stored ones for the audit entry.
+        values = dict(form.cleaned_data)
+        assembly.refresh_from_db()
+        services.update_assembly(by=request.user, assembly=assembly, values=values)
+        messages.success(request, _("Assembly saved."))
+        return redirect("assemblies:assembly_detail", pk=assembly.pk)
+    return render(request, "assemblies/assembly_form.html", {"form": form, "assembly": assembly})
+
+
+@login_required
+def assembly_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    assembly = _assembly(request, pk)
+    today = timezone.localdate()
+    return render(
+        request,
+        "assemblies/assembly_detail.html",
+        {
+            "assembly": assembly,
+            "counts": services.counts(assembly) if assembly.frozen_at else None,
+            "deadline_missed": assembly.invited_at is None and assembly.invitation_deadline < today,
+            "days_left": (assembly.invitation_deadline - today).days,
+        },
+    )
+
+
+@login_required
+def assembly_freeze(request: HttpRequest, pk: int) -> HttpResponse:
+    assembly = _assembly(request, pk)
+    if request.method != "POST":
+        return redirect("assemblies:assembly_detail", pk=assembly.pk)
+    again = assembly.frozen_at is not None
+    count = services.freeze(assembly=assembly, by=request.user)
+    if again:
+        messages.success(
+            request,
+            _("The list was computed anew and frozen again (%(count)s members).")
+            % {"count": count},
+        )
+    else:
+        messages.success(request, _("The list is frozen (%(count)s members).") % {"count": count})
+    return redirect("assemblies:assembly_detail", pk=assembly.pk)
+
+
+@login_required
+def assembly_entries(request: HttpRequest, pk: int) -> HttpResponse:
+    """The frozen list, eligible or not (and why), by sub-division, searchable by name."""
+    assembly = _assembly(request, pk)
+    show = request.GET.get("show", "eligible")
+    entries = Entry.objects.filter(assembly=assembly).select_related("member", "division")
+    entries = entries.filter(reason="") if show == "eligible" else entries.exclude(reason="")
+    division = request.GET.get("division")
+    if division and division.isdigit():
+        sub = Division.objects.filter(
+            path__startswith=assembly.division.path, depth__gt=assembly.division.depth, pk=division
+        ).first()
+        if sub is not None:
+            entries = entries.filter(division__path__startswith=sub.path)
+    query = (request.GET.get("q") or "").strip()
+    if query.isdigit():
+        entries = entries.filter(member__membership_number=int(query))
+    elif query:
+        entries = entries.filter(member__search_text__contains=query.lower())
+    entries = entries.order_by("member__last_name", "member__first_name", "member_id")
+    page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "assemblies/assembly_entries.html",
+        {
+            "assembly": assembly,
+            "page_obj": page,
+            "show": show,
+            "query": query,
+            "subdivisions": Division.objects.get_children(assembly.division).order_by("name"),
+            "division": division or "",
+        },
+    )
+
+
+@login_required
+def assembly_changes(request: HttpRequest, pk: int) -> HttpResponse:
+    """What is different now from the frozen list, with the re-freeze."""
+    assembly = _assembly(request, pk)
+    changes, total = services.changes(assembly) if assembly.frozen_at else ([], 0)
+    return render(
+        request,
+        "assemblies/assembly_changes.html",
+        {"assembly": assembly, "changes": changes, "total": total},
+    )
+
+
+@login_required
+def assembly_export(request: HttpRequest, pk: int) -> HttpResponse:
+    """The frozen list as .xlsx: one row per member, eligible or with the reason."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    assembly = _assembly(request, pk)
+    labels = {k: str(v) for k, v in Reason.choices}
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(_("Voting rights"))
+    sheet.append(
+        [
+            _("Membership number"),
+            _("Last name"),
+            _("First name"),
+            _("Division"),
+            _("Eligible"),
+            _("Reason"),
+            _("Owed (€)"),
+            _("Since"),
+        ]
+    )
+    rows = (
+        Entry.objects.filter(assembly=assembly)
+        .order_by("division__path", "member__last_name", "member__first_name", "member_id")
+        .values_list(
+            "member__membership_number",
+            "member__last_name",
+            "member__first_name",
+            "division__name",
+            "reason",
+            "owed",
+            "since",
+        )
+    )
+    count = 0
+    for number, last, first, division, reason, owed, since in rows.iterator(chunk_size=5000):
+        count += 1
+        cells = []
+        values = [
+            number,
+            last,
+            first,
+            division,
+            _("yes") if reason == "" else _("no"),
+            labels[reason] if reason else "",
+            owed,
+            since,
+        ]
+        for value in values:
+            cell = WriteOnlyCell(sheet, value=value)
+            if isinstance(value, date):
+                cell.number_format = "DD.MM.YYYY"
+            elif isinstance(value, str):
+                cell.data_type = "s"
+            cells.append(cell)
+        sheet.append(cells)
+    handle = tempfile.TemporaryFile()  # noqa: SIM115 - the response closes it
+    workbook.save(handle)
+    handle.seek(0)
+    exports.log_export(
+        by=request.user,
+        division=assembly.division,
+        purpose=_("Voting rights list of %(title)s") % {"title": assembly.title},
+        filters={"assembly": str(assembly.pk)},
+        file_format="xlsx",
+        rows=count,
+    )
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=f"stimmrecht-{assembly.pk}-{assembly.cutoff_on:%Y%m%d}.xlsx",
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def assembly_invite(request: HttpRequest, pk: int) -> HttpResponse:
+    """Confirm, then freeze the list and send the invitation."""
+    assembly = _assembly(request, pk)
+    if request.method == "POST" and assembly.invited_at is None:
+        try:
+            invitations.invite(assembly=assembly, by=request.user)
+        except (ValidationError, PermissionDenied) as error:
+            messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+        else:
+            messages.success(
+                request,
+                _(
+                    "The list is frozen and the invitation is on its way. Print the letters "
+                    "for those without an e-mail address."
+                ),
+            )
+        return redirect("assemblies:assembly_detail", pk=assembly.pk)
+    subject, body = invitations.texts(assembly)
+    return render(
+        request,
+        "assemblies/assembly_invite.html",
+        {
+            "assembly": assembly,
+            "subject": subject,
+            "body": body,
+            "late": assembly.invitation_deadline < timezone.localdate(),
+        },
+    )
+
+
+@login_required
+def assembly_letters(request: HttpRequest, pk: int) -> HttpResponse:
+    """The invitation on paper, for the eligible members without a usable e-mail address."""
+    assembly = _assembly(request, pk)
+    if assembly.invited_at is None:
+        messages.error(request, _("The letters are printed once the invitation has gone out."))
+        return redirect("assemblies:assembly_detail", pk=assembly.pk)
+    pdf = invitations.letters_pdf(assembly, request.user)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="einladung-{assembly.pk}-briefe.pdf"'
+    return response

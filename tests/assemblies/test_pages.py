@@ -1,0 +1,131 @@
+"""The boards' assembly pages: create, freeze, the lists, the export."""
+
+import io
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from openpyxl import load_workbook
+
+from assemblies.models import Assembly, Entry
+from finance.models import Charge
+from members import services
+from members.models import ExportLog
+from tests.factories import make_member
+
+pytestmark = pytest.mark.django_db
+
+
+def _form(division, **more):
+    starts = timezone.localtime() + timedelta(days=100)
+    return {
+        "division": division.pk,
+        "kind": "convention",
+        "title": "Landesparteitag 2027",
+        "starts_at": starts.strftime("%Y-%m-%dT%H:%M"),
+        "place": "Messe Leipzig",
+        "cutoff_on": (starts.date() - timedelta(days=14)).isoformat(),
+        "agenda": "1. Eröffnung\n2. Wahlen",
+        **more,
+    }
+
+
+def _member(division, **values):
+    member = make_member(division, **values)
+    services.activate_members([member.pk], reason="first dues", on=date(2020, 1, 1))
+    return member
+
+
+def test_board_creates_a_convention_of_its_state_and_not_of_another(client, tree, board_sn):
+    client.force_login(board_sn)
+    response = client.post(reverse("assemblies:assembly_new"), _form(tree.sh))
+    assert response.status_code == 200  # the other state is not among the choices
+    assert not Assembly.objects.exists()
+    response = client.post(reverse("assemblies:assembly_new"), _form(tree.sn))
+    assembly = Assembly.objects.get()
+    assert response.url == reverse("assemblies:assembly_detail", args=[assembly.pk])
+    assert assembly.division == tree.sn and assembly.created_by == board_sn
+    assert assembly.invitation_deadline == timezone.localtime(
+        assembly.starts_at
+    ).date() - timedelta(days=56)
+
+
+def test_the_cutoff_may_not_follow_the_assembly(client, tree, board_sn):
+    client.force_login(board_sn)
+    form = _form(tree.sn)
+    form["cutoff_on"] = (date.fromisoformat(form["starts_at"][:10]) + timedelta(days=1)).isoformat()
+    response = client.post(reverse("assemblies:assembly_new"), form)
+    assert response.status_code == 200 and "cutoff_on" in response.context["form"].errors
+    assert not Assembly.objects.exists()
+
+
+def test_a_missed_invitation_deadline_is_shown(client, tree, board_sn):
+    client.force_login(board_sn)
+    form = _form(tree.sn)
+    soon = timezone.localtime() + timedelta(days=20)
+    form["starts_at"] = soon.strftime("%Y-%m-%dT%H:%M")
+    form["cutoff_on"] = timezone.localdate().isoformat()
+    client.post(reverse("assemblies:assembly_new"), form)
+    page = client.get(reverse("assemblies:assembly_detail", args=[Assembly.objects.get().pk]))
+    assert page.context["deadline_missed"] is True
+    assert 'class="alert alert-danger"' in page.text
+
+
+def test_lists_show_eligible_and_why_not(client, tree, board_sn, django_assert_max_num_queries):
+    eligible = [_member(tree.leipzig) for _ in range(3)]
+    owing = _member(tree.dresden, last_name="Schuldig")
+    Charge.objects.create(
+        member=owing,
+        year=2026,
+        amount=Decimal("120.00"),
+        due_on=date(2026, 3, 1),
+        overdue_on=date(2026, 3, 31),
+    )
+    client.force_login(board_sn)
+    client.post(reverse("assemblies:assembly_new"), _form(tree.sn))
+    assembly = Assembly.objects.get()
+    response = client.post(reverse("assemblies:assembly_freeze", args=[assembly.pk]))
+    assert response.status_code == 302
+    assert Entry.objects.filter(assembly=assembly).count() == 4
+
+    detail = client.get(reverse("assemblies:assembly_detail", args=[assembly.pk]))
+    assert (detail.context["counts"].eligible, detail.context["counts"].not_eligible) == (3, 1)
+    url = reverse("assemblies:assembly_entries", args=[assembly.pk])
+    with django_assert_max_num_queries(12):
+        page = client.get(url, {"show": "eligible"})
+    assert {e.member_id for e in page.context["page_obj"]} == {m.pk for m in eligible}
+    not_eligible = client.get(url, {"show": "not"})
+    assert [e.member_id for e in not_eligible.context["page_obj"]] == [owing.pk]
+    assert "120,00" in not_eligible.text and "31.03.2026" in not_eligible.text
+    only_dresden = client.get(url, {"show": "eligible", "division": tree.dresden.pk})
+    assert list(only_dresden.context["page_obj"]) == []
+    by_number = client.get(url, {"show": "eligible", "q": str(eligible[1].membership_number)})
+    assert [e.member_id for e in by_number.context["page_obj"]] == [eligible[1].pk]
+
+
+def test_export_is_the_frozen_list_and_logged(client, tree, board_sn):
+    members = [_member(tree.leipzig) for _ in range(2)]
+    client.force_login(board_sn)
+    client.post(reverse("assemblies:assembly_new"), _form(tree.sn))
+    assembly = Assembly.objects.get()
+    client.post(reverse("assemblies:assembly_freeze", args=[assembly.pk]))
+    response = client.get(reverse("assemblies:assembly_export", args=[assembly.pk]))
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert len(rows) == 3
+    assert sorted(r[0] for r in rows[1:]) == sorted(m.membership_number for m in members)
+    log = ExportLog.objects.get()
+    assert (log.rows, log.exported_by, log.division) == (2, board_sn, tree.sn)
+
+
+def test_assembly_list_shows_only_the_own_subtree(client, tree, board_sn, board_sh, board_leipzig):
+    client.force_login(board_sn)
+    client.post(reverse("assemblies:assembly_new"), _form(tree.sn))
+    client.post(reverse("assemblies:assembly_new"), _form(tree.leipzig, title="KMV Leipzig"))
+    client.force_login(board_sh)
+    assert list(client.get(reverse("assemblies:assembly_list")).context["page_obj"]) == []
+    client.force_login(board_leipzig)
+    titles = [a.title for a in client.get(reverse("assemblies:assembly_list")).context["page_obj"]]
+    assert titles == ["KMV Leipzig"]
