@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from assemblies.models import Assembly
+from assemblies.seats import METHODS
 from members.models import Division
 
 
@@ -44,3 +45,13 @@ class AssemblyForm(forms.ModelForm):
         if not data.get("online") and not (data.get("place") or "").strip():
             self.add_error("place", _("Give the place, or mark the assembly as online."))
         return data
+
+
+class SeatsForm(forms.Form):
+    seats = forms.IntegerField(label=_("Delegate seats"), min_value=1, max_value=10000)
+    method = forms.ChoiceField(label=_("Method"), choices=list(METHODS.items()))
+    minimum = forms.BooleanField(
+        label=_("At least one seat per sub-division"),
+        required=False,
+        help_text=_("A basic seat each, the others by the method (where the statutes say so)."),
+    )

@@ -194,3 +194,41 @@ def changes(assembly: Assembly, limit: int = 500) -> tuple[list[Change], int]:
         ).values_list("pk", "membership_number", "first_name", "last_name"):
             found.append(Change(pk, number, f"{last}, {first}", labels[frozen[pk]], ""))
     return found, total
+
+
+AT_CUTOFF = (Reason.ELIGIBLE, Reason.PENDING, Reason.ARREARS)
+
+
+def members_at_cutoff(assembly: Assembly) -> tuple[list[tuple[Division, int]], int]:
+    """Members on the cut-off date per sub-division (from the frozen list, else computed
+    now), and how many belonged to the division itself, outside every sub-division."""
+    division = assembly.division
+    children = list(Division.objects.get_children(division).order_by("name"))
+    by_path = {c.path: c for c in children}
+    tally = {c.pk: 0 for c in children}
+    own = 0
+    if assembly.frozen_at:
+        paths: Iterable[tuple[str, int]] = (
+            Entry.objects.filter(assembly=assembly, reason__in=AT_CUTOFF)
+            .values("division__path")
+            .order_by()
+            .annotate(n=Count("pk"))
+            .values_list("division__path", "n")
+        )
+    else:
+        paths_of = dict(
+            Division.objects.filter(path__startswith=division.path).values_list("pk", "path")
+        )
+        counter: Counter[str] = Counter(
+            paths_of[row.division_id]
+            for row in eligibility.rows(assembly)
+            if row.reason in AT_CUTOFF
+        )
+        paths = counter.items()
+    for path, n in paths:
+        child = by_path.get(path[: len(division.path) + Division.steplen])
+        if child is None:
+            own += n
+        else:
+            tally[child.pk] += n
+    return [(c, tally[c.pk]) for c in children], own

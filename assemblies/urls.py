@@ -14,5 +14,6 @@ urlpatterns = [
     path("<int:pk>/changes/", views.assembly_changes, name="assembly_changes"),
     path("<int:pk>/list.xlsx", views.assembly_export, name="assembly_export"),
     path("<int:pk>/invite/", views.assembly_invite, name="assembly_invite"),
+    path("<int:pk>/seats/", views.assembly_seats, name="assembly_seats"),
     path("<int:pk>/letters.pdf", views.assembly_letters, name="assembly_letters"),
 ]

@@ -15,8 +15,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from assemblies import invitations, services
-from assemblies.forms import AssemblyForm
+from assemblies import invitations, seats, services
+from assemblies.forms import AssemblyForm, SeatsForm
 from assemblies.models import Assembly, Entry, Reason
 from members import access, exports
 from members.access import Action, get_visible_or_404
@@ -279,3 +279,61 @@ def assembly_letters(request: HttpRequest, pk: int) -> HttpResponse:
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="einladung-{assembly.pk}-briefe.pdf"'
     return response
+
+
+@login_required
+def assembly_seats(request: HttpRequest, pk: int) -> HttpResponse:
+    """Delegate seats per sub-division from the member counts at the cut-off, step by step;
+    with ?format=xlsx the same as a workbook."""
+    assembly = _assembly(request, pk)
+    form = SeatsForm(request.GET or None)
+    result = None
+    counts, own = services.members_at_cutoff(assembly)
+    if form.is_valid():
+        try:
+            result = seats.allocate(
+                [(d.name, n) for d, n in counts],
+                form.cleaned_data["seats"],
+                form.cleaned_data["method"],
+                minimum=form.cleaned_data["minimum"],
+            )
+        except ValueError:
+            form.add_error("seats", _("Fewer seats than sub-divisions: not everyone can have one."))
+    if result is not None and request.GET.get("format") == "xlsx":
+        return _seats_workbook(assembly, result)
+    return render(
+        request,
+        "assemblies/assembly_seats.html",
+        {
+            "assembly": assembly,
+            "form": form,
+            "result": result,
+            "counts": counts,
+            "own": own,
+            "method_name": seats.METHODS.get(form.cleaned_data["method"]) if result else "",
+        },
+    )
+
+
+def _seats_workbook(assembly: Assembly, result: seats.Result) -> HttpResponse:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = str(_("Seats"))
+    sheet.append([assembly.title, str(seats.METHODS[result.method]), result.seats])
+    sheet.append([_("Sub-division"), _("Members at the cut-off"), _("Seats")])
+    for name, count, got in result.rows():
+        sheet.append([name, count, got])
+    if result.tied:
+        sheet.append([_("Tie for the last seat, to be decided by lot:"), ", ".join(result.tied)])
+    steps = workbook.create_sheet(str(_("Steps")))
+    steps.append([_("Seat"), _("Sub-division"), _("Quotient or share"), _("Note")])
+    for step in result.steps:
+        steps.append([step.seat or "", step.name, float(step.value), step.note])
+    handle = tempfile.TemporaryFile()  # noqa: SIM115 - the response closes it
+    workbook.save(handle)
+    handle.seek(0)
+    return FileResponse(
+        handle, as_attachment=True, filename=f"delegierte-{assembly.pk}-{result.method}.xlsx"
+    )

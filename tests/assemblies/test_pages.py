@@ -129,3 +129,33 @@ def test_assembly_list_shows_only_the_own_subtree(client, tree, board_sn, board_
     client.force_login(board_leipzig)
     titles = [a.title for a in client.get(reverse("assemblies:assembly_list")).context["page_obj"]]
     assert titles == ["KMV Leipzig"]
+
+
+def test_delegate_seats_for_the_districts_step_by_step(client, tree, board_sn):
+    for division, n in [(tree.leipzig, 3), (tree.leipzig_sued, 2), (tree.dresden, 2)]:
+        for _ in range(n):
+            _member(division)
+    _member(tree.sn)  # the state itself: in no district
+    client.force_login(board_sn)
+    client.post(reverse("assemblies:assembly_new"), _form(tree.sn, kind="delegates"))
+    assembly = Assembly.objects.get()
+    url = reverse("assemblies:assembly_seats", args=[assembly.pk])
+    page = client.get(url, {"seats": 5, "method": "dhondt"})
+    # Leipzig 5 (with its chapter), Dresden 2: quotients 5, 2.5, 2, 1.67, 1.25.
+    rows = page.context["result"].rows()
+    assert rows == [("Kreisverband Dresden", 2, 1), ("Kreisverband Leipzig", 5, 4)]
+    assert page.context["own"] == 1
+    assert [s.name for s in page.context["result"].steps][:3] == [
+        "Kreisverband Leipzig",
+        "Kreisverband Leipzig",
+        "Kreisverband Dresden",
+    ]
+    minimum = client.get(url, {"seats": 1, "method": "sainte_lague", "minimum": "on"})
+    assert "seats" in minimum.context["form"].errors
+    workbook = client.get(url, {"seats": 5, "method": "dhondt", "format": "xlsx"})
+    book = load_workbook(io.BytesIO(b"".join(workbook.streaming_content)))
+    assert [r for r in book.worksheets[0].iter_rows(min_row=3, values_only=True)] == [
+        ("Kreisverband Dresden", 2, 1),
+        ("Kreisverband Leipzig", 5, 4),
+    ]
+    assert book.worksheets[1].max_row == 6

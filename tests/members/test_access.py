@@ -53,6 +53,7 @@ FOREIGN_OBJECT_URLS = {
             "export",
             "invite",
             "letters",
+            "seats",
         ]
     },
     "mailings:audience_count": lambda objs: [objs["division"].pk],
