@@ -23,6 +23,7 @@ class AssemblyForm(forms.ModelForm):
             "online",
             "cutoff_on",
             "agenda",
+            "postal_deadline",
         ]
         widgets = {
             "starts_at": forms.DateTimeInput(
@@ -30,12 +31,16 @@ class AssemblyForm(forms.ModelForm):
             ),
             "cutoff_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "agenda": forms.Textarea(attrs={"rows": 6}),
+            "postal_deadline": forms.DateTimeInput(
+                attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
+            ),
         }
 
     def __init__(self, *args: Any, divisions: QuerySet[Division], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["division"].queryset = divisions.order_by("path")
-        self.fields["starts_at"].input_formats = ["%Y-%m-%dT%H:%M", "%d.%m.%Y %H:%M"]
+        for name in ("starts_at", "postal_deadline"):
+            self.fields[name].input_formats = ["%Y-%m-%dT%H:%M", "%d.%m.%Y %H:%M"]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -50,6 +50,12 @@ class Assembly(models.Model):
         verbose_name=_("invitation"),
     )
     frozen_at = models.DateTimeField(_("list frozen at"), null=True, blank=True)
+    postal_deadline = models.DateTimeField(
+        _("postal vote deadline"),
+        null=True,
+        blank=True,
+        help_text=_("Envelopes arriving later are recorded as late and not counted."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -120,3 +126,46 @@ class Entry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.assembly_id} {self.member_id} {self.reason or 'eligible'}"
+
+
+class Ballot(models.Model):
+    """A postal ballot sent to an eligible member: its number is on the voting certificate
+    in the return envelope. Only the envelope's return is recorded, never a vote."""
+
+    assembly = models.ForeignKey(Assembly, on_delete=models.CASCADE, related_name="ballots")
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+")
+    number = models.CharField(_("ballot number"), max_length=8)
+    returned_at = models.DateTimeField(_("returned at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("postal ballot")
+        verbose_name_plural = _("postal ballots")
+        constraints = [
+            models.UniqueConstraint(fields=["assembly", "member"], name="assemblies_ballot_once"),
+            models.UniqueConstraint(fields=["assembly", "number"], name="assemblies_ballot_number"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class Attendance(models.Model):
+    """A member checked in at the door (once: a second check-in changes nothing)."""
+
+    assembly = models.ForeignKey(Assembly, on_delete=models.CASCADE, related_name="attendance")
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+")
+    eligible = models.BooleanField(_("eligible"))
+    checked_in_at = models.DateTimeField(_("checked in at"), auto_now_add=True)
+    checked_in_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("attendance")
+        verbose_name_plural = _("attendance")
+        constraints = [
+            models.UniqueConstraint(fields=["assembly", "member"], name="assemblies_present_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.assembly_id} {self.member_id}"

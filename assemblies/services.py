@@ -21,7 +21,17 @@ from members.bulk import insert_values
 from members.models import Division, User
 from members.services import record_audit
 
-FIELDS = ("division", "kind", "title", "starts_at", "place", "online", "cutoff_on", "agenda")
+FIELDS = (
+    "division",
+    "kind",
+    "title",
+    "starts_at",
+    "place",
+    "online",
+    "cutoff_on",
+    "agenda",
+    "postal_deadline",
+)
 
 
 def _may_manage(by: User, division: Division) -> None:
@@ -32,7 +42,7 @@ def _may_manage(by: User, division: Division) -> None:
 def create_assembly(*, by: User, values: Mapping[str, Any]) -> Assembly:
     """A board's assembly of its own division or one below; the federal office's of any."""
     _may_manage(by, values["division"])
-    assembly = Assembly.objects.create(**{f: values[f] for f in FIELDS}, created_by=by)
+    assembly = Assembly.objects.create(**{f: values.get(f) for f in FIELDS}, created_by=by)
     record_audit(
         actor=by,
         action="assembly.create",
@@ -48,12 +58,12 @@ def update_assembly(*, by: User, assembly: Assembly, values: Mapping[str, Any]) 
     _may_manage(by, assembly.division)
     _may_manage(by, values["division"])
     changes = {
-        f: [str(getattr(assembly, f)), str(values[f])]
+        f: [str(getattr(assembly, f)), str(values.get(f))]
         for f in FIELDS
-        if getattr(assembly, f) != values[f]
+        if getattr(assembly, f) != values.get(f)
     }
     for name in FIELDS:
-        setattr(assembly, name, values[name])
+        setattr(assembly, name, values.get(name))
     assembly.save()
     record_audit(
         actor=by,

@@ -15,5 +15,10 @@ urlpatterns = [
     path("<int:pk>/list.xlsx", views.assembly_export, name="assembly_export"),
     path("<int:pk>/invite/", views.assembly_invite, name="assembly_invite"),
     path("<int:pk>/seats/", views.assembly_seats, name="assembly_seats"),
+    path("<int:pk>/postal/", views.assembly_postal, name="assembly_postal"),
+    path("<int:pk>/checkin/", views.assembly_checkin, name="assembly_checkin"),
+    path("<int:pk>/checkin/count/", views.assembly_presence, name="assembly_presence"),
+    path("<int:pk>/checkin/<int:member_pk>/", views.assembly_check_in, name="assembly_check_in"),
+    path("<int:pk>/postal/dispatch.xlsx", views.assembly_dispatch, name="assembly_dispatch"),
     path("<int:pk>/letters.pdf", views.assembly_letters, name="assembly_letters"),
 ]

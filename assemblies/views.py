@@ -9,15 +9,17 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_http_methods
 
-from assemblies import invitations, seats, services
+from assemblies import checkin, invitations, postal, seats, services
 from assemblies.forms import AssemblyForm, SeatsForm
-from assemblies.models import Assembly, Entry, Reason
+from assemblies.models import Assembly, Ballot, Entry, Reason
 from members import access, exports
 from members.access import Action, get_visible_or_404
 from members.models import Division
@@ -336,4 +338,174 @@ def _seats_workbook(assembly: Assembly, result: seats.Result) -> HttpResponse:
     handle.seek(0)
     return FileResponse(
         handle, as_attachment=True, filename=f"delegierte-{assembly.pk}-{result.method}.xlsx"
+    )
+
+
+OUTCOME_MESSAGES = {
+    postal.Outcome.RECORDED: (messages.SUCCESS, _lazy("Envelope %(number)s recorded.")),
+    postal.Outcome.LATE: (
+        messages.WARNING,
+        _lazy("Envelope %(number)s arrived after the deadline: recorded as late, not counted."),
+    ),
+    postal.Outcome.ALREADY: (
+        messages.INFO,
+        _lazy("Envelope %(number)s was recorded before; it counts once."),
+    ),
+    postal.Outcome.UNKNOWN: (
+        messages.ERROR,
+        _lazy("There is no ballot %(number)s for this assembly."),
+    ),
+    postal.Outcome.MISTYPED: (
+        messages.ERROR,
+        _lazy("%(number)s is not a ballot number (eight digits, the last a check digit)."),
+    ),
+}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def assembly_postal(request: HttpRequest, pk: int) -> HttpResponse:
+    """The postal vote: ballots for the eligible, the dispatch list, returned envelopes."""
+    assembly = _assembly(request, pk)
+    if request.method == "POST":
+        if "create" in request.POST:
+            try:
+                added = postal.create_ballots(assembly=assembly, by=request.user)
+            except ValidationError as error:
+                messages.error(request, " ".join(error.messages))
+            else:
+                messages.success(request, _("%(n)s ballots numbered.") % {"n": added})
+        else:
+            number = (request.POST.get("number") or "").strip()[:40]
+            outcome = postal.record_return(assembly=assembly, number=number, by=request.user)
+            level, text = OUTCOME_MESSAGES[outcome]
+            messages.add_message(request, level, text % {"number": number})
+        return redirect("assemblies:assembly_postal", pk=assembly.pk)
+    return render(
+        request,
+        "assemblies/assembly_postal.html",
+        {"assembly": assembly, "counts": postal.counts(assembly)},
+    )
+
+
+@login_required
+def assembly_dispatch(request: HttpRequest, pk: int) -> HttpResponse:
+    """Who gets a ballot, where to, under which number (.xlsx, in postal-code order)."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    assembly = _assembly(request, pk)
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(str(_("Postal ballots")))
+    sheet.append(
+        [
+            _("Ballot number"),
+            _("Membership number"),
+            _("Name"),
+            _("Street and number"),
+            _("Postal code"),
+            _("City"),
+            _("Country"),
+        ]
+    )
+    rows = (
+        Ballot.objects.filter(assembly=assembly)
+        .order_by("member__postal_code", "member__last_name", "member_id")
+        .values_list(
+            "number",
+            "member__membership_number",
+            "member__first_name",
+            "member__last_name",
+            "member__street",
+            "member__postal_code",
+            "member__city",
+            "member__country",
+        )
+    )
+    count = 0
+    for number, membership, first, last, street, code, city, country in rows.iterator(2000):
+        count += 1
+        values = [number, membership, f"{first} {last}".strip(), street, code, city, country]
+        cells = []
+        for value in values:
+            cell = WriteOnlyCell(sheet, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"
+            cells.append(cell)
+        sheet.append(cells)
+    handle = tempfile.TemporaryFile()  # noqa: SIM115 - the response closes it
+    workbook.save(handle)
+    handle.seek(0)
+    exports.log_export(
+        by=request.user,
+        division=assembly.division,
+        purpose=_("Postal vote dispatch of %(title)s") % {"title": assembly.title},
+        filters={"assembly": str(assembly.pk)},
+        file_format="xlsx",
+        rows=count,
+    )
+    return FileResponse(handle, as_attachment=True, filename=f"briefwahl-{assembly.pk}.xlsx")
+
+
+@login_required
+def assembly_checkin(request: HttpRequest, pk: int) -> HttpResponse:
+    """The door: search by name or number, see eligibility, mark present; the count of
+    eligible members present (for the quorum) updates itself."""
+    assembly = _assembly(request, pk)
+    if assembly.frozen_at is None:
+        messages.error(request, _("Freeze the list first: the check-in works from it."))
+        return redirect("assemblies:assembly_detail", pk=assembly.pk)
+    query = (request.GET.get("q") or "").strip()[:100]
+    return render(
+        request,
+        "assemblies/assembly_checkin.html",
+        {
+            "assembly": assembly,
+            "query": query,
+            "entries": checkin.search(assembly, query) if query else [],
+            "presence": checkin.presence(assembly),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def assembly_check_in(request: HttpRequest, pk: int, member_pk: int) -> HttpResponse:
+    """One check-in (idempotent): JSON for the page's script, a redirect without it."""
+    assembly = _assembly(request, pk)
+    if request.method != "POST":
+        return redirect("assemblies:assembly_checkin", pk=assembly.pk)
+    try:
+        entry, created = checkin.check_in(assembly=assembly, member_id=member_pk, by=request.user)
+    except Entry.DoesNotExist as error:
+        raise Http404 from error
+    presence = checkin.presence(assembly)
+    if request.headers.get("Accept") == "application/json":
+        return JsonResponse(
+            {
+                "member": member_pk,
+                "eligible": entry.reason == "",
+                "created": created,
+                "eligible_present": presence.eligible_present,
+                "present": presence.present,
+            }
+        )
+    name = f"{entry.member.first_name} {entry.member.last_name}"
+    if entry.reason == "":
+        messages.success(request, _("%(name)s is present and may vote.") % {"name": name})
+    else:
+        messages.warning(request, _("%(name)s is present but may not vote.") % {"name": name})
+    return redirect(f"{reverse('assemblies:assembly_checkin', args=[assembly.pk])}")
+
+
+@login_required
+def assembly_presence(request: HttpRequest, pk: int) -> HttpResponse:
+    assembly = _assembly(request, pk)
+    presence = checkin.presence(assembly)
+    return JsonResponse(
+        {
+            "eligible_present": presence.eligible_present,
+            "present": presence.present,
+            "eligible": presence.eligible,
+        }
     )

@@ -54,8 +54,13 @@ FOREIGN_OBJECT_URLS = {
             "invite",
             "letters",
             "seats",
+            "postal",
+            "dispatch",
+            "checkin",
+            "presence",
         ]
     },
+    "assemblies:assembly_check_in": lambda objs: [objs["assembly"].pk, objs["member"].pk],
     "mailings:audience_count": lambda objs: [objs["division"].pk],
     **{
         f"mailings:mailing_{name}": lambda objs: [objs["mailing"].pk]
@@ -83,6 +88,8 @@ OWN_STATUS = {
     "members:import_progress": 204,
     "assemblies:assembly_freeze": 302,  # an action: a GET goes back to the assembly
     "assemblies:assembly_letters": 302,  # before the invitation: back to the assembly
+    "assemblies:assembly_checkin": 302,  # before the list is frozen: back to the assembly
+    "assemblies:assembly_check_in": 302,  # an action: a GET goes back to the check-in
     **{
         f"mailings:mailing_{name}": 302
         for name in ["test_send", "release", "withdraw", "pause", "resume"]
