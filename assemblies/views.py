@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from assemblies import checkin, invitations, postal, seats, services
@@ -342,22 +342,24 @@ def _seats_workbook(assembly: Assembly, result: seats.Result) -> HttpResponse:
 
 
 OUTCOME_MESSAGES = {
-    postal.Outcome.RECORDED: (messages.SUCCESS, _lazy("Envelope %(number)s recorded.")),
+    postal.Outcome.RECORDED: (messages.SUCCESS, gettext_lazy("Envelope %(number)s recorded.")),
     postal.Outcome.LATE: (
         messages.WARNING,
-        _lazy("Envelope %(number)s arrived after the deadline: recorded as late, not counted."),
+        gettext_lazy(
+            "Envelope %(number)s arrived after the deadline: recorded as late, not counted."
+        ),
     ),
     postal.Outcome.ALREADY: (
         messages.INFO,
-        _lazy("Envelope %(number)s was recorded before; it counts once."),
+        gettext_lazy("Envelope %(number)s was recorded before; it counts once."),
     ),
     postal.Outcome.UNKNOWN: (
         messages.ERROR,
-        _lazy("There is no ballot %(number)s for this assembly."),
+        gettext_lazy("There is no ballot %(number)s for this assembly."),
     ),
     postal.Outcome.MISTYPED: (
         messages.ERROR,
-        _lazy("%(number)s is not a ballot number (eight digits, the last a check digit)."),
+        gettext_lazy("%(number)s is not a ballot number (eight digits, the last a check digit)."),
     ),
 }
 

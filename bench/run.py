@@ -255,6 +255,8 @@ def main() -> None:
     bench_statements(total)
     bench_sepa_collect()
     bench_receipts()
+    bench_eligibility(total)
+    bench_checkin(state, client)
     bench_switchover()
     bench_simulate_year()
 
@@ -646,6 +648,88 @@ def bench_sepa_collect() -> None:
         f"file_mb={len(collection.xml) / 1e6:.0f}",
         flush=True,
     )
+
+
+def _convention(division: Division) -> Any:
+    from datetime import datetime, timedelta
+
+    from assemblies.models import Assembly
+
+    today = timezone.localdate()
+    return Assembly.objects.create(
+        division=division,
+        kind="convention",
+        title="Bench",
+        starts_at=timezone.make_aware(
+            datetime.combine(today + timedelta(days=70), datetime.min.time())
+        ),
+        place="Bench",
+        cutoff_on=today,
+    )
+
+
+def bench_eligibility(total: int) -> None:
+    """Who may vote at a federal convention: every member's periods at the cut-off, the
+    ledger asked for each batch, the list written (frozen). Rolled back afterwards; memory
+    is traced in a second run (tracing slows a run down)."""
+    import tracemalloc
+
+    from django.db import transaction
+
+    from assemblies import services
+
+    federal = Division.objects.get(depth=1)
+    seconds = peak = 0.0
+    for traced in (False, True):
+        with transaction.atomic():
+            assembly = _convention(federal)
+            if traced:
+                tracemalloc.start()
+            started = time.perf_counter()
+            written = services.freeze(assembly=assembly, by=None)
+            if traced:
+                peak = tracemalloc.get_traced_memory()[1] / 1e6
+                tracemalloc.stop()
+            else:
+                seconds = time.perf_counter() - started
+                eligible = services.counts(assembly).eligible
+            transaction.set_rollback(True)
+    print(
+        f"BENCH eligibility members={total} seconds={seconds:.1f} peak_mb={peak:.1f} "
+        f"listed={written} eligible={eligible}",
+        flush=True,
+    )
+
+
+def bench_checkin(state: Division, client: Client) -> None:
+    """The door: one check-in request (a board member's phone) against a state
+    convention's frozen list, for members picked at random."""
+    from django.db import transaction
+
+    from assemblies import services
+    from assemblies.models import Entry
+
+    with transaction.atomic():
+        assembly = _convention(state)
+        services.freeze(assembly=assembly, by=None)
+        members = list(
+            Entry.objects.filter(assembly=assembly)
+            .order_by("?")
+            .values_list("member_id", flat=True)[: RUNS + 10]
+        )
+        timings = []
+        for i, member_id in enumerate(members):
+            url = reverse("assemblies:assembly_check_in", args=[assembly.pk, member_id])
+            started = time.perf_counter()
+            response = client.post(url, HTTP_ACCEPT="application/json")
+            if i >= 10:  # the first ones warm caches and connections
+                timings.append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200:
+                raise SystemExit(f"checkin: {url} answered {response.status_code}")
+        transaction.set_rollback(True)
+    p50 = statistics.median(timings)
+    p95 = statistics.quantiles(timings, n=20)[18]
+    print(f"BENCH checkin p50_ms={p50:.1f} p95_ms={p95:.1f} requests={len(timings)}", flush=True)
 
 
 def bench_receipts() -> None:

@@ -8,7 +8,7 @@
 
   function show(data) {
     if (counter && typeof data.eligible_present === "number") counter.textContent = data.eligible_present;
-    if (present && typeof data.present === "number") present.textContent = present.dataset.label.replace("%s", data.present);
+    if (present && typeof data.present === "number") present.textContent = present.dataset.label.replace("{n}", data.present);
   }
 
   function send(form, attempt) {
