@@ -32,7 +32,7 @@ class Assembly(models.Model):
         Division, on_delete=models.PROTECT, related_name="+", verbose_name=_("division")
     )
     kind = models.CharField(_("kind"), max_length=12, choices=AssemblyKind.choices)
-    title = models.CharField(_("title"), max_length=200)
+    title = models.CharField(_("name of the assembly"), max_length=200)
     starts_at = models.DateTimeField(_("begins at"))
     place = models.CharField(_("place"), max_length=300, blank=True)
     online = models.BooleanField(_("online"), default=False)
