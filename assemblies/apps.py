@@ -7,7 +7,9 @@ class AssembliesConfig(AppConfig):
     verbose_name = _("Assemblies")
 
     def ready(self) -> None:
-        from assemblies import invitations
+        from assemblies import invitations, simulation
+        from finance.simulation import register_month_end_check
         from mailings.services import register_audience
 
         register_audience("assembly", invitations.eligible_members)
+        register_month_end_check(simulation.check_eligibility)

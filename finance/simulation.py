@@ -69,6 +69,7 @@ class Options:
     # Test hook: a dues payment's share made a cent larger than the payment (its parts still
     # adding up to it), for the monthly check of the split.
     corrupt_share_on: date | None = None
+    corrupt_activation_on: date | None = None
 
 
 @dataclass
@@ -118,6 +119,17 @@ class Totals:
     struck_off: int = 0
     admitted: int = 0
     files: int = 0
+
+
+# Checks that the apps built on the register add at each month's end (assemblies: who may
+# vote on that day), registered at start-up: the simulation imports none of them.
+MonthEndCheck = Callable[[Checker, date], None]
+MONTH_END_CHECKS: list[MonthEndCheck] = []
+
+
+def register_month_end_check(check: MonthEndCheck) -> None:
+    if check not in MONTH_END_CHECKS:
+        MONTH_END_CHECKS.append(check)
 
 
 def simulate(options: Options, write: Callable[[str], None]) -> int:
@@ -271,11 +283,15 @@ class Simulation:
             self._corrupt(unseen=True)
         if day == self.options.corrupt_share_on:
             self._corrupt_share()
+        if day == self.options.corrupt_activation_on:
+            self._corrupt_activation(day)
         self.checker.daily(day, self.touched)
         self._learn(day)
         if day == self.last or (day + timedelta(days=1)).day == 1:
             self.checker.check_files(day)
             self.checker.check_shares(day)
+            for check in MONTH_END_CHECKS:
+                check(self.checker, day)
             months = sorted({d.replace(day=1) for d in _days(self.first, day)})
             self.checker.check_dashboard(day, self.state, months)
             self.report_month(day)
@@ -313,6 +329,15 @@ class Simulation:
             self.checker.check_statement(day, statement)
         self.checker.check_reminders(day)
         self.checker.check_struck_off(day)
+
+    def _corrupt_activation(self, day: date) -> None:
+        """An active member recorded as active only from tomorrow: pending on the cut-off
+        to whoever reads the register's dates, active to whoever reads its status."""
+        from members.models import Member, MemberStatus
+
+        victim = Member.objects.filter(status=MemberStatus.ACTIVE).order_by("pk").first()
+        if victim is not None:
+            Member.objects.filter(pk=victim.pk).update(active_since=day + timedelta(days=1))
 
     def _corrupt_share(self) -> None:
         from django.db.models import F

@@ -200,3 +200,21 @@ def test_the_bank_files_are_camt_053_as_the_import_reads_them():
     ]
     assert sum(b.amount for b in parsed.bookings) == bank_file.total == Decimal("67.60")
     assert parsed.bookings[0].iban == iban(1) and len(iban(1)) == 22
+
+
+def test_voting_rights_other_than_the_register_says_stop_the_run_at_the_month_end():
+    # assemblies.simulation: the lists of who may vote, checked at every month's end.
+    code, lines, _stderr = finish(
+        start(
+            "--members",
+            "40",
+            "--seed",
+            "3",
+            "--months",
+            "1",
+            "--corrupt-activation-on",
+            "2025-12-31",
+        )
+    )
+    assert code == 1
+    assert lines[-1].startswith("SIMULATION violation day=2025-12-31 eligibility_pending: ")

@@ -40,6 +40,7 @@ class Command(BaseCommand):
         parser.add_argument("--corrupt-balance-on", type=date.fromisoformat, help=SUPPRESS)
         parser.add_argument("--corrupt-unseen-on", type=date.fromisoformat, help=SUPPRESS)
         parser.add_argument("--corrupt-share-on", type=date.fromisoformat, help=SUPPRESS)
+        parser.add_argument("--corrupt-activation-on", type=date.fromisoformat, help=SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["members"] < 1 or not 1 <= options["months"] <= 24:
@@ -84,7 +85,12 @@ class Command(BaseCommand):
         ]
         if options["verbose"]:
             command.append("--verbose")
-        for name in ("corrupt_balance_on", "corrupt_unseen_on", "corrupt_share_on"):
+        for name in (
+            "corrupt_balance_on",
+            "corrupt_unseen_on",
+            "corrupt_share_on",
+            "corrupt_activation_on",
+        ):
             if options[name]:
                 command += [f"--{name.replace('_', '-')}", options[name].isoformat()]
         try:
@@ -115,6 +121,7 @@ class Command(BaseCommand):
                 corrupt_balance_on=options["corrupt_balance_on"],
                 corrupt_unseen_on=options["corrupt_unseen_on"],
                 corrupt_share_on=options["corrupt_share_on"],
+                corrupt_activation_on=options["corrupt_activation_on"],
             ),
             write=lambda line: self.stdout.write(line),
         )
