@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:pk>/list/", views.assembly_entries, name="assembly_entries"),
     path("<int:pk>/changes/", views.assembly_changes, name="assembly_changes"),
     path("<int:pk>/list.xlsx", views.assembly_export, name="assembly_export"),
+    path("<int:pk>/list.pdf", views.assembly_print, name="assembly_print"),
     path("<int:pk>/invite/", views.assembly_invite, name="assembly_invite"),
     path("<int:pk>/seats/", views.assembly_seats, name="assembly_seats"),
     path("<int:pk>/postal/", views.assembly_postal, name="assembly_postal"),

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from assemblies import checkin, invitations, postal, seats, services
+from assemblies import checkin, invitations, postal, printing, seats, services
 from assemblies.forms import AssemblyForm, SeatsForm
 from assemblies.models import Assembly, Ballot, Entry, Reason
 from members import access, exports
@@ -511,3 +511,36 @@ def assembly_presence(request: HttpRequest, pk: int) -> HttpResponse:
             "eligible": presence.eligible,
         }
     )
+
+
+@login_required
+def assembly_print(request: HttpRequest, pk: int) -> HttpResponse:
+    """The list as shown (eligible or not, a sub-division) as a print-ready PDF."""
+    assembly = _assembly(request, pk)
+    show = request.GET.get("show", "eligible")
+    entries = Entry.objects.filter(assembly=assembly).select_related("member", "division")
+    entries = entries.filter(reason="") if show == "eligible" else entries.exclude(reason="")
+    division = request.GET.get("division")
+    if division and division.isdigit():
+        sub = Division.objects.filter(
+            path__startswith=assembly.division.path,
+            depth__gt=assembly.division.depth,
+            pk=division,
+        ).first()
+        if sub is not None:
+            entries = entries.filter(division__path__startswith=sub.path)
+    entries = entries.order_by("division__path", "member__last_name", "member__first_name")
+    title = _("eligible") if show == "eligible" else _("not eligible")
+    count = entries.count()
+    exports.log_export(
+        by=request.user,
+        division=assembly.division,
+        purpose=_("Voting rights list of %(title)s") % {"title": assembly.title},
+        filters={"assembly": str(assembly.pk), "show": show, "division": division or ""},
+        file_format="pdf",
+        rows=count,
+    )
+    pdf = printing.list_pdf(assembly, entries.iterator(chunk_size=2000), title=title)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="stimmrecht-{assembly.pk}-{show}.pdf"'
+    return response

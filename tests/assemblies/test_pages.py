@@ -159,3 +159,30 @@ def test_delegate_seats_for_the_districts_step_by_step(client, tree, board_sn):
         ("Kreisverband Leipzig", 5, 4),
     ]
     assert book.worksheets[1].max_row == 6
+
+
+def test_the_list_prints_with_names_and_reasons(client, tree, board_sn, settings):
+    from tests.finance.test_receipts import pages, pdf_text
+
+    settings.LANGUAGE_CODE = "en"
+    voters = [_member(tree.leipzig, last_name=f"Wähler{i:03}") for i in range(50)]
+    owing = _member(tree.dresden, last_name="Schuldig")
+    Charge.objects.create(
+        member=owing,
+        year=2026,
+        amount=Decimal("120.00"),
+        due_on=date(2026, 3, 1),
+        overdue_on=date(2026, 3, 31),
+    )
+    client.force_login(board_sn)
+    client.post(reverse("assemblies:assembly_new"), _form(tree.sn))
+    assembly = Assembly.objects.get()
+    client.post(reverse("assemblies:assembly_freeze", args=[assembly.pk]))
+    url = reverse("assemblies:assembly_print", args=[assembly.pk])
+    eligible = client.get(url, {"show": "eligible"})
+    assert eligible["Content-Type"] == "application/pdf" and pages(eligible.content) == 2
+    text = pdf_text(eligible.content)
+    assert f"{voters[0].last_name}, {voters[0].first_name}" in text and "Schuldig" not in text
+    not_eligible = pdf_text(client.get(url, {"show": "not"}).content)
+    assert "Schuldig" in not_eligible and "arrears of 120.00 € since" in not_eligible
+    assert ExportLog.objects.filter(file_format="pdf").count() == 2

@@ -58,6 +58,7 @@ FOREIGN_OBJECT_URLS = {
             "dispatch",
             "checkin",
             "presence",
+            "print",
         ]
     },
     "assemblies:assembly_check_in": lambda objs: [objs["assembly"].pk, objs["member"].pk],
