@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +76,9 @@ def update_assembly(*, by: User, assembly: Assembly, values: Mapping[str, Any]) 
     return assembly
 
 
+ENTRY_FIELDS = ["assembly_id", "member_id", "division_id", "reason", "owed", "since"]
+
+
 @transaction.atomic
 def freeze(*, assembly: Assembly, by: User | None) -> int:
     """Compute the list and keep it as the assembly's (the invitation goes out with it);
@@ -86,15 +89,16 @@ def freeze(*, assembly: Assembly, by: User | None) -> int:
     before = counts(assembly) if assembly.frozen_at else None
     Entry.objects.filter(assembly=assembly).delete()
     written = Counter[str]()
-
-    def values() -> Iterator[tuple[Any, ...]]:
-        for row in eligibility.rows(assembly):
-            written[row.reason] += 1
-            yield (assembly.pk, row.member_id, row.division_id, row.reason, row.owed, row.since)
-
-    insert_values(
-        Entry, ["assembly_id", "member_id", "division_id", "reason", "owed", "since"], values()
-    )
+    # Written in batches: the rows are read through the same connection, which a COPY
+    # holds until it ends.
+    batch: list[tuple[Any, ...]] = []
+    for row in eligibility.rows(assembly):
+        written[row.reason] += 1
+        batch.append((assembly.pk, row.member_id, row.division_id, row.reason, row.owed, row.since))
+        if len(batch) == eligibility.BATCH:
+            insert_values(Entry, ENTRY_FIELDS, batch)
+            batch = []
+    insert_values(Entry, ENTRY_FIELDS, batch)
     assembly.frozen_at = timezone.now()
     assembly.save(update_fields=["frozen_at"])
     eligible = written[Reason.ELIGIBLE]
