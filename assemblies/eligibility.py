@@ -86,25 +86,28 @@ def rows(assembly: Assembly) -> Iterator[Row]:
             "member__active_since",
         )
     )
-    last_id = 0
-    while True:
-        # Keyset batches by member (a member's periods stay in one batch).
-        batch = list(queryset.filter(member_id__gt=last_id)[:BATCH])
-        if not batch:
-            return
-        if len(batch) == BATCH:
-            last_id = batch[-1][0]
-            while batch and batch[-1][0] == last_id:
-                batch.pop()  # the last member's periods may go on: read them next time
-            if not batch:  # one member with more periods than a batch: not in a register
-                batch = list(queryset.filter(member_id=last_id))
-            last_id = batch[-1][0]
-        else:
-            last_id = batch[-1][0]
-        yield from _judge(batch, cutoff, ledger)
+    # One pass over the periods in member order (a server-side cursor on PostgreSQL), cut
+    # into batches of whole members; for a federal assembly the ledger answers once for
+    # everyone (only the owing come back), else once per batch.
+    owed_by_all = (
+        ledger.owed_on(None, cutoff) if ledger is not None and division.is_root() else None
+    )
+    batch: list[tuple] = []
+    for period in queryset.iterator(chunk_size=BATCH):
+        if len(batch) >= BATCH and period[0] != batch[-1][0]:
+            yield from _judge(batch, cutoff, ledger, owed_by_all)
+            batch = []
+        batch.append(period)
+    if batch:
+        yield from _judge(batch, cutoff, ledger, owed_by_all)
 
 
-def _judge(batch: list[tuple], cutoff: date, ledger: DuesLedger | None) -> Iterator[Row]:
+def _judge(
+    batch: list[tuple],
+    cutoff: date,
+    ledger: DuesLedger | None,
+    owed_by_all: dict[int, Owed] | None,
+) -> Iterator[Row]:
     by_member: dict[int, list[tuple]] = {}
     for period in batch:
         by_member.setdefault(period[0], []).append(period)
@@ -112,8 +115,8 @@ def _judge(batch: list[tuple], cutoff: date, ledger: DuesLedger | None) -> Itera
         pk: next((p for p in ps if p[2] <= cutoff and (p[3] is None or p[3] > cutoff)), None)
         for pk, ps in by_member.items()
     }
-    owed: dict[int, Owed] = {}
-    if ledger is not None:
+    owed: dict[int, Owed] = owed_by_all if owed_by_all is not None else {}
+    if ledger is not None and owed_by_all is None:
         voters = [pk for pk, p in at_cutoff.items() if p is not None]
         if voters:
             owed = ledger.owed_on(voters, cutoff)

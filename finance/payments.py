@@ -858,10 +858,36 @@ def split_payment(
 class Ledger:
     """The ledger as the register's other apps may ask it (members.policy.DuesLedger)."""
 
+    CHUNK = 10_000
+
     def owed_on(self, member_ids: Sequence[int] | None, on: date) -> dict[int, Owed]:
-        states = payment_states(member_ids, on)  # None: the whole ledger in one pass
-        return {
-            pk: Owed(-balance, since)
-            for pk, (balance, _status, since) in states.items()
-            if balance < 0
-        }
+        if connection.vendor != "postgresql":
+            states = payment_states(member_ids, on)
+            return {
+                pk: Owed(-balance, since)
+                for pk, (balance, _status, since) in states.items()
+                if balance < 0
+            }
+        # On PostgreSQL only the owing rows come back: for everyone (a federal convention)
+        # the whole ledger in one pass, else the members as one array per 10,000 (one
+        # parameter, not one per member).
+        owing = "SELECT id, balance, since FROM ({states}) s WHERE balance < 0"
+        if member_ids is None:
+            queries = [
+                (owing.format(states=STATES_SQL.format(chosen=ALL_MEMBERS, **WHOLE_LEDGER)), {})
+            ]
+        else:
+            chosen = "SELECT id, fee_class FROM members_member WHERE id = ANY(%(ids)s)"
+            sql = owing.format(states=STATES_SQL.format(chosen=chosen, **IN_CHOSEN))
+            ids = list(member_ids)
+            queries = [
+                (sql, {"ids": ids[start : start + self.CHUNK]})
+                for start in range(0, len(ids), self.CHUNK)
+            ]
+        result: dict[int, Owed] = {}
+        with connection.cursor() as cursor:
+            for sql, params in queries:
+                cursor.execute(sql, {"on": on, **params})
+                for pk, balance, since in cursor.fetchall():
+                    result[pk] = Owed(-Decimal(balance).quantize(Decimal("0.01")), since)
+        return result

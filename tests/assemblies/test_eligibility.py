@@ -182,3 +182,17 @@ def test_freeze_counts_changes_and_refreeze(tree, board_sn):
     audit = AuditEntry.objects.filter(action="assembly.refreeze").get()
     assert audit.data["eligible"] == 2 and audit.data["before"] == 1
     assert paid.pk and pending.pk
+
+
+def test_a_federal_convention_asks_the_ledger_once_for_everyone(tree):
+    owing = _active(tree.kiel)
+    _owes(owing, "72.00", date(2026, 3, 1))
+    paid = _active(tree.leipzig)
+    _owes(paid, "120.00", date(2026, 3, 1))
+    payments.record_payment(
+        member=paid, amount=Decimal("120.00"), booked_on=date(2026, 3, 5), method="cash", by=None
+    )
+    judged = _judged(_assembly(tree.bund, date(2026, 6, 1)))
+    assert (judged[owing.pk].reason, judged[owing.pk].owed) == (Reason.ARREARS, Decimal("72.00"))
+    assert judged[owing.pk].since == date(2026, 3, 31)
+    assert judged[paid.pk].reason == Reason.ELIGIBLE
