@@ -51,8 +51,7 @@ def presence(assembly: Assembly) -> Presence:
     present = Attendance.objects.filter(assembly=assembly).aggregate(
         all=Count("pk"), eligible=Count("pk", filter=Q(eligible=True))
     )
-    eligible = Entry.objects.filter(assembly=assembly, reason="").count()
-    return Presence(present["eligible"], present["all"], eligible)
+    return Presence(present["eligible"], present["all"], assembly.eligible_count or 0)
 
 
 def check_in(*, assembly: Assembly, member_id: int, by: User) -> tuple[Entry, bool]:

@@ -50,6 +50,8 @@ class Assembly(models.Model):
         verbose_name=_("invitation"),
     )
     frozen_at = models.DateTimeField(_("list frozen at"), null=True, blank=True)
+    # The frozen list's eligible, counted when it was frozen (the door's quorum count).
+    eligible_count = models.PositiveIntegerField(null=True, blank=True, editable=False)
     postal_deadline = models.DateTimeField(
         _("postal vote deadline"),
         null=True,

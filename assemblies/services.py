@@ -99,9 +99,10 @@ def freeze(*, assembly: Assembly, by: User | None) -> int:
             insert_values(Entry, ENTRY_FIELDS, batch)
             batch = []
     insert_values(Entry, ENTRY_FIELDS, batch)
-    assembly.frozen_at = timezone.now()
-    assembly.save(update_fields=["frozen_at"])
     eligible = written[Reason.ELIGIBLE]
+    assembly.frozen_at = timezone.now()
+    assembly.eligible_count = eligible
+    assembly.save(update_fields=["frozen_at", "eligible_count"])
     record_audit(
         actor=by,
         action="assembly.refreeze" if before is not None else "assembly.freeze",
