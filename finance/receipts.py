@@ -516,17 +516,21 @@ def _write(
             if marked != len(superseded):
                 raise IntegrityError("A receipt of this batch was superseded meanwhile.")
         ContributionReceipt.objects.bulk_create(new)
-        for receipt in new:
-            if receipt.channel == ContributionReceipt.Channel.EMAIL:
-                outbox.send_templated(
-                    name="contribution_receipt",
+        outbox.send_templated_many(
+            name="contribution_receipt",
+            messages=[
+                outbox.Templated(
                     to=[receipt.member.email],
                     context=_email_context(receipt),
                     attachments=[
                         (receipts_pdf.file_name(receipt), attachments[receipt.number], PDF)
                     ],
-                    sensitive=True,
                 )
+                for receipt in new
+                if receipt.channel == ContributionReceipt.Channel.EMAIL
+            ],
+            sensitive=True,
+        )
 
 
 def _count(run: ReceiptRun, token: str, batch: _Batch) -> None:
