@@ -47,7 +47,7 @@ def texts(assembly: Assembly) -> tuple[str, str]:
         subject = _("Invitation: %(title)s") % {"title": assembly.title}
         parts = [
             _("Hello {{ vorname }},"),
-            _("we invite you to **%(title)s** of %(division)s.")
+            _("%(division)s invites you to: **%(title)s**.")
             % {"title": assembly.title, "division": assembly.division.name},
             f"- {_('When')}: {_when(assembly)}\n- {_('Where')}: {_where(assembly)}",
         ]
@@ -121,7 +121,8 @@ def letters_pdf(assembly: Assembly, user: User) -> bytes:
     """One DIN 5008 letter per eligible member without a usable e-mail address."""
     subject, _body = texts(assembly)
     with translation.override(settings.LANGUAGE_CODE):
-        sender, signature = letters.sender_and_signature()
+        # The division invites: its name on the return line and under the letter.
+        sender = signature = assembly.division.name
         pages = [
             letters.Letter(
                 address=letters.address_lines(member),
@@ -132,7 +133,7 @@ def letters_pdf(assembly: Assembly, user: User) -> bytes:
                 subject=subject,
                 greeting=_("Hello %(name)s,") % {"name": member.first_name},
                 intro=[
-                    _("we invite you to %(title)s of %(division)s.")
+                    _("%(division)s invites you to: %(title)s.")
                     % {"title": assembly.title, "division": assembly.division.name}
                 ],
                 table=[
