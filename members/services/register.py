@@ -357,6 +357,7 @@ def transfer_member(
     return member
 
 
+@transaction.atomic
 def activate_members(
     member_ids: Iterable[int], *, reason: str, on: date | None = None
 ) -> list[int]:
