@@ -14,6 +14,7 @@ from assemblies.models import Assembly, Entry, Reason
 from finance.letters import Pdf, line
 
 ROWS = 42
+PART_ROWS = ROWS * 100  # a print file of a hundred pages at most
 TOP, ROW_HEIGHT = 30, 5.9
 COLUMNS = (20, 43, 98, 146)  # number, name, division, eligible / why not
 
@@ -41,7 +42,9 @@ def reason_text(entry: Entry) -> str:
     return str(entry.get_reason_display())
 
 
-def list_pdf(assembly: Assembly, entries: Iterable[Entry], *, title: str) -> bytes:
+def list_pdf(
+    assembly: Assembly, entries: Iterable[Entry], *, title: str, first_page: int = 1
+) -> bytes:
     with translation.override(settings.LANGUAGE_CODE):
         pdf = Pdf(bold=True)
         pdf.set_title(f"{assembly.title}: {title}")
@@ -53,7 +56,7 @@ def list_pdf(assembly: Assembly, entries: Iterable[Entry], *, title: str) -> byt
         )
         printed = formats.date_format(timezone.localtime(), "SHORT_DATETIME_FORMAT")
         labels = [_("Number"), _("Name"), _("Division"), _("Eligible / why not")]
-        page = 0
+        page = first_page - 1
         row = ROWS
         for entry in entries:
             if row == ROWS:
@@ -85,7 +88,7 @@ def list_pdf(assembly: Assembly, entries: Iterable[Entry], *, title: str) -> byt
             pdf.line(20, y + ROW_HEIGHT, 190, y + ROW_HEIGHT)
             pdf.set_draw_color(0)
             row += 1
-        if page == 0:
+        if page == first_page - 1:
             pdf.add_page()
             pdf.use(11, "B")
             line(pdf, 20, 12, 6, pdf.text_of(heading)[:120])

@@ -146,6 +146,7 @@ def assembly_entries(request: HttpRequest, pk: int) -> HttpResponse:
             "show": show,
             "query": query,
             "subdivisions": Division.objects.get_children(assembly.division).order_by("name"),
+            "print_parts": range(1, -(-page.paginator.count // printing.PART_ROWS) + 1),
             "division": division or "",
         },
     )
@@ -529,18 +530,40 @@ def assembly_print(request: HttpRequest, pk: int) -> HttpResponse:
         ).first()
         if sub is not None:
             entries = entries.filter(division__path__startswith=sub.path)
-    entries = entries.order_by("division__path", "member__last_name", "member__first_name")
+    entries = entries.order_by(
+        "division__path", "member__last_name", "member__first_name", "member_id"
+    )
     title = _("eligible") if show == "eligible" else _("not eligible")
-    count = entries.count()
+    # In parts of a hundred pages: one PDF is built in memory, a federal list has thousands.
+    total = entries.count()
+    parts = max(1, -(-total // printing.PART_ROWS))
+    part = request.GET.get("part", "1")
+    part = min(max(int(part), 1), parts) if part.isdigit() else 1
+    start = (part - 1) * printing.PART_ROWS
+    entries = entries[start : start + printing.PART_ROWS]
+    count = min(printing.PART_ROWS, total - start)
     exports.log_export(
         by=request.user,
         division=assembly.division,
         purpose=_("Voting rights list of %(title)s") % {"title": assembly.title},
-        filters={"assembly": str(assembly.pk), "show": show, "division": division or ""},
+        filters={
+            "assembly": str(assembly.pk),
+            "show": show,
+            "division": division or "",
+            "part": f"{part}/{parts}",
+        },
         file_format="pdf",
         rows=count,
     )
-    pdf = printing.list_pdf(assembly, entries.iterator(chunk_size=2000), title=title)
+    if parts > 1:
+        title = f"{title} ({_('part %(n)s of %(of)s') % {'n': part, 'of': parts}})"
+    pdf = printing.list_pdf(
+        assembly,
+        entries.iterator(chunk_size=2000),
+        title=title,
+        first_page=(part - 1) * printing.PART_ROWS // printing.ROWS + 1,
+    )
     response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="stimmrecht-{assembly.pk}-{show}.pdf"'
+    name = f"stimmrecht-{assembly.pk}-{show}" + (f"-teil{part}" if parts > 1 else "")
+    response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
     return response

@@ -186,3 +186,31 @@ def test_the_list_prints_with_names_and_reasons(client, tree, board_sn, settings
     not_eligible = pdf_text(client.get(url, {"show": "not"}).content)
     assert "Schuldig" in not_eligible and "arrears of 120.00 € since" in not_eligible
     assert ExportLog.objects.filter(file_format="pdf").count() == 2
+
+
+def test_a_long_list_prints_in_parts_that_number_their_pages_on(
+    client, tree, board_sn, monkeypatch
+):
+    from assemblies import printing
+    from tests.finance.test_receipts import pages, pdf_text
+
+    monkeypatch.setattr(printing, "ROWS", 4)
+    monkeypatch.setattr(printing, "PART_ROWS", 8)  # two pages a part
+    members = sorted(
+        (_member(tree.leipzig, last_name=f"Teil{i:02}") for i in range(19)),
+        key=lambda m: m.last_name,
+    )
+    client.force_login(board_sn)
+    client.post(reverse("assemblies:assembly_new"), _form(tree.sn))
+    assembly = Assembly.objects.get()
+    client.post(reverse("assemblies:assembly_freeze", args=[assembly.pk]))
+    entries = client.get(reverse("assemblies:assembly_entries", args=[assembly.pk]))
+    assert list(entries.context["print_parts"]) == [1, 2, 3]
+    url = reverse("assemblies:assembly_print", args=[assembly.pk])
+    second = client.get(url, {"show": "eligible", "part": 2})
+    assert pages(second.content) == 2
+    text = pdf_text(second.content)
+    assert members[8].last_name in text and members[7].last_name not in text
+    assert "Seite 3" in text and "Seite 4" in text and "Seite 1" not in text
+    last = pdf_text(client.get(url, {"show": "eligible", "part": 9}).content)
+    assert members[18].last_name in last and members[15].last_name not in last
