@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -122,21 +122,28 @@ def record_return(*, assembly: Assembly, number: str, by: User) -> Outcome:
 class PostalCounts:
     sent: int
     returned: int
-    valid: int  # returned by the deadline: counted
+    valid: int  # returned by the deadline by a member eligible on the list: counted
     late: int  # returned after it: not counted
+    ineligible: int  # returned in time, but its member is no longer eligible (a re-freeze)
 
 
 def counts(assembly: Assembly) -> PostalCounts:
     deadline = assembly.postal_deadline
     late = Q(returned_at__gt=deadline) if deadline else Q(pk__in=[])
+    eligible = Exists(
+        Entry.objects.filter(assembly=assembly, member_id=OuterRef("member_id"), reason="")
+    )
+    returned = Q(returned_at__isnull=False)
     figures = Ballot.objects.filter(assembly=assembly).aggregate(
         sent=Count("pk"),
-        returned=Count("pk", filter=Q(returned_at__isnull=False)),
-        late=Count("pk", filter=Q(returned_at__isnull=False) & late),
+        returned=Count("pk", filter=returned),
+        late=Count("pk", filter=returned & late),
+        valid=Count("pk", filter=returned & ~late & Q(eligible)),
     )
     return PostalCounts(
         figures["sent"],
         figures["returned"],
-        figures["returned"] - figures["late"],
+        figures["valid"],
         figures["late"],
+        figures["returned"] - figures["late"] - figures["valid"],
     )

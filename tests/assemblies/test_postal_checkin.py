@@ -143,3 +143,17 @@ def test_check_in_page_keeps_its_queries_constant(client, frozen, board_sn, tree
     with CaptureQueriesContext(connection) as many:
         assert len(client.get(url, {"q": "wahl"}).context["entries"]) == 18
     assert len(many) == len(few) <= 8
+
+
+def test_a_ballot_of_a_member_no_longer_eligible_is_not_counted(frozen, board_sn):
+    postal.create_ballots(assembly=frozen, by=board_sn)
+    dropped = frozen.eligible[2]
+    Charge.objects.create(
+        member=dropped, year=2026, amount=60, due_on=date(2026, 3, 1), overdue_on=date(2026, 3, 31)
+    )
+    services.freeze(assembly=frozen, by=board_sn)  # re-frozen: no longer eligible
+    for member in (frozen.eligible[0], dropped):
+        number = Ballot.objects.get(member=member).number
+        assert postal.record_return(assembly=frozen, number=number, by=board_sn) == "recorded"
+    counts = postal.counts(frozen)
+    assert (counts.returned, counts.valid, counts.ineligible, counts.late) == (2, 1, 1, 0)
