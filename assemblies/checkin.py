@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 
-from assemblies.models import Assembly, Attendance, Entry
+from assemblies.models import Assembly, Attendance, Ballot, Entry
 from members import access
 from members.access import Action
 from members.models import User
@@ -31,9 +31,12 @@ def search(assembly: Assembly, query: str) -> QuerySet[Entry]:
         for word in query.lower().split():
             entries = entries.filter(member__search_text__contains=word)
     present = Attendance.objects.filter(assembly=assembly, member_id=OuterRef("member_id"))
+    by_post = Ballot.objects.filter(
+        assembly=assembly, member_id=OuterRef("member_id"), returned_at__isnull=False
+    )
     return (
         entries.select_related("member", "division")
-        .annotate(present=Exists(present))
+        .annotate(present=Exists(present), voted_by_post=Exists(by_post))
         .order_by("member__last_name", "member__first_name", "member_id")[:RESULTS]
     )
 
@@ -48,8 +51,12 @@ class Presence:
 def presence(assembly: Assembly) -> Presence:
     from django.db.models import Count, Q
 
+    # Eligible as the list is now frozen (a re-freeze after the doors opened counts).
+    eligible = Exists(
+        Entry.objects.filter(assembly=assembly, member_id=OuterRef("member_id"), reason="")
+    )
     present = Attendance.objects.filter(assembly=assembly).aggregate(
-        all=Count("pk"), eligible=Count("pk", filter=Q(eligible=True))
+        all=Count("pk"), eligible=Count("pk", filter=Q(eligible))
     )
     return Presence(present["eligible"], present["all"], assembly.eligible_count or 0)
 

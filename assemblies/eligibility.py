@@ -20,9 +20,16 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import Q
+from django.utils import timezone
 
 from assemblies.models import Assembly, Reason
-from members.models import TRANSFER_OUT, Division, MembershipPeriod, MemberStatus
+from members.models import (
+    TRANSFER_OUT,
+    Division,
+    MembershipPeriod,
+    MemberStatus,
+    MemberVersion,
+)
 from members.policy import DuesLedger, Owed, dues_ledger
 
 BATCH = 5000
@@ -120,12 +127,24 @@ def _judge(
         voters = [pk for pk, p in at_cutoff.items() if p is not None]
         if voters:
             owed = ledger.owed_on(voters, cutoff)
+    pending_then = _pending_in_history(
+        [
+            pk
+            for pk, ps in by_member.items()
+            if at_cutoff[pk] is not None and ps[0][8] == MemberStatus.ENDED and ps[0][9] is None
+        ],
+        cutoff,
+    )
     for pk, ps in by_member.items():
         _, _, _, _, _, number, first, last, status, active_since = ps[0]
         who = (pk, number, first, last)
         period = at_cutoff[pk]
         if period is not None:
-            if status == MemberStatus.PENDING or (active_since and active_since > cutoff):
+            if (
+                status == MemberStatus.PENDING
+                or (active_since and active_since > cutoff)
+                or pk in pending_then
+            ):
                 yield Row(*who, period[1], Reason.PENDING)
             elif pk in owed:
                 yield Row(*who, period[1], Reason.ARREARS, owed[pk].amount, owed[pk].since)
@@ -139,3 +158,21 @@ def _judge(
         gone = ps[-1]
         reason = Reason.TRANSFERRED if gone[4] == TRANSFER_OUT else Reason.ENDED
         yield Row(*who, gone[1], reason, since=gone[3])
+
+
+def _pending_in_history(member_ids: list[int], cutoff: date) -> set[int]:
+    """Of members whose membership has ended and who never became active on record (their
+    status no longer says whether they were pending): those whose record on the cut-off
+    date, as its versions kept it, was pending (the last version recorded by then; for a
+    member entered later with an earlier date of entry, the first version)."""
+    if not member_ids:
+        return set()
+    status: dict[int, str] = {}
+    for member_id, recorded_at, values in (
+        MemberVersion.objects.filter(member_id__in=member_ids)
+        .order_by("member_id", "version")
+        .values_list("member_id", "recorded_at", "values")
+    ):
+        if member_id not in status or timezone.localdate(recorded_at) <= cutoff:
+            status[member_id] = values.get("status", "")
+    return {pk for pk, value in status.items() if value == MemberStatus.PENDING}

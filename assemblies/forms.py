@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -9,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 from assemblies.models import Assembly
 from assemblies.seats import METHODS
 from members.models import Division
+
+MAX_CUTOFF_DAYS = 365  # a cut-off further back would list (and address) people long gone
 
 
 class AssemblyForm(forms.ModelForm):
@@ -47,6 +50,10 @@ class AssemblyForm(forms.ModelForm):
         starts, cutoff = data.get("starts_at"), data.get("cutoff_on")
         if starts and cutoff and cutoff > starts.date():
             self.add_error("cutoff_on", _("The cut-off date must not be after the assembly."))
+        if starts and cutoff and cutoff < starts.date() - timedelta(days=MAX_CUTOFF_DAYS):
+            self.add_error(
+                "cutoff_on", _("The cut-off date must be within a year before the assembly.")
+            )
         if not data.get("online") and not (data.get("place") or "").strip():
             self.add_error("place", _("Give the place, or mark the assembly as online."))
         return data

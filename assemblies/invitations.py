@@ -17,6 +17,8 @@ from assemblies.models import Assembly, Entry
 from finance import letters  # the DIN 5008 letter layout (see the note in the module's docstring)
 from mailings import services as mailings
 from mailings.models import Mailing
+from members import access
+from members.access import Action
 from members.models import Division, Member, User
 from members.services import record_audit
 
@@ -71,9 +73,9 @@ def by_letter(assembly: Assembly, user: User) -> QuerySet[Member]:
         assembly.division, Mailing.Kind.OFFICIAL, {AUDIENCE: assembly.pk}, user
     )
     eligible = Entry.objects.filter(assembly=assembly, reason="").values("member_id")
+    members = access.scope_members(Member.objects.current(), user, Action.VIEW_MEMBERS)
     return (
-        Member.objects.filter(pk__in=eligible)
-        .current()
+        members.filter(pk__in=eligible)
         .exclude(pk__in=reached.values("pk"))
         .order_by("postal_code", "last_name", "first_name", "pk")
     )
@@ -100,7 +102,7 @@ def invite(*, assembly: Assembly, by: User) -> Mailing:
             "audience": {AUDIENCE: assembly.pk},
         },
     )
-    mailings.request_sending(by=by, mailing=mailing)
+    mailing = mailings.request_sending(by=by, mailing=mailing)
     assembly.invitation = mailing
     assembly.invited_at = timezone.now()
     assembly.save(update_fields=["invitation", "invited_at"])

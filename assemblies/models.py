@@ -137,7 +137,10 @@ class Ballot(models.Model):
     assembly = models.ForeignKey(Assembly, on_delete=models.CASCADE, related_name="ballots")
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+")
     number = models.CharField(_("ballot number"), max_length=8)
-    returned_at = models.DateTimeField(_("returned at"), null=True, blank=True)
+    returned_at = models.DateTimeField(_("returned at"), null=True, blank=True)  # recorded
+    # The day the envelope arrived (envelopes are often opened after the deadline): what
+    # the deadline is held against.
+    arrived_on = models.DateField(_("arrived on"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("postal ballot")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -21,7 +22,7 @@ from assemblies.models import Assembly, Ballot, Entry
 from members import access
 from members.access import Action
 from members.bulk import insert_values
-from members.models import User
+from members.models import Member, User
 from members.services import record_audit
 
 DIGITS = 7  # and a check digit: a typing error is found, not recorded as someone's return
@@ -65,9 +66,14 @@ def create_ballots(*, assembly: Assembly, by: User) -> int:
     if assembly.frozen_at is None:
         raise ValidationError(_("Freeze the list first: ballots go to the eligible on it."))
     have = set(Ballot.objects.filter(assembly=assembly).values_list("member_id", flat=True))
+    # Ballots go to members who still are members, and whose address the user may see (one
+    # who moved to another state after the cut-off is that state's to write to).
+    reachable = access.scope_members(Member.objects.current(), by, Action.VIEW_MEMBERS)
     new = [
         pk
-        for pk in Entry.objects.filter(assembly=assembly, reason="")
+        for pk in Entry.objects.filter(
+            assembly=assembly, reason="", member__in=reachable.values("pk")
+        )
         .order_by("member_id")
         .values_list("member_id", flat=True)
         if pk not in have
@@ -98,24 +104,36 @@ class Outcome(StrEnum):
     MISTYPED = "mistyped"
 
 
-def record_return(*, assembly: Assembly, number: str, by: User) -> Outcome:
-    """The envelope with this ballot number came back (now). Idempotent."""
+def record_return(
+    *, assembly: Assembly, number: str, by: User, arrived_on: date | None = None
+) -> Outcome:
+    """The envelope with this ballot number came back on `arrived_on` (today). Idempotent."""
     _may(by, assembly)
     number = "".join(number.split())
     if not valid_number(number):
         return Outcome.MISTYPED
-    now = timezone.now()
+    arrived_on = arrived_on or timezone.localdate()
     updated = Ballot.objects.filter(
         assembly=assembly, number=number, returned_at__isnull=True
-    ).update(returned_at=now)
+    ).update(returned_at=timezone.now(), arrived_on=arrived_on)
     if not updated:
         return (
             Outcome.ALREADY
             if Ballot.objects.filter(assembly=assembly, number=number).exists()
             else Outcome.UNKNOWN
         )
-    late = assembly.postal_deadline is not None and now > assembly.postal_deadline
-    return Outcome.LATE if late else Outcome.RECORDED
+    return Outcome.LATE if _late(assembly, arrived_on) else Outcome.RECORDED
+
+
+def _last_day(assembly: Assembly) -> date | None:
+    """Envelopes that arrive on the deadline's day are in time."""
+    deadline = assembly.postal_deadline
+    return timezone.localtime(deadline).date() if deadline is not None else None
+
+
+def _late(assembly: Assembly, arrived_on: date) -> bool:
+    last = _last_day(assembly)
+    return last is not None and arrived_on > last
 
 
 @dataclass(frozen=True)
@@ -128,8 +146,8 @@ class PostalCounts:
 
 
 def counts(assembly: Assembly) -> PostalCounts:
-    deadline = assembly.postal_deadline
-    late = Q(returned_at__gt=deadline) if deadline else Q(pk__in=[])
+    last = _last_day(assembly)
+    late = Q(arrived_on__gt=last) if last else Q(pk__in=[])
     eligible = Exists(
         Entry.objects.filter(assembly=assembly, member_id=OuterRef("member_id"), reason="")
     )

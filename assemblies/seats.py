@@ -104,12 +104,16 @@ def _highest_averages(
             key=lambda q: (-q[0], order[q[1]]),
         )
         best, name = candidates[0]
-        tied = [n for q, n in candidates if q == best]
-        if seat == seats and len(tied) > 1:
-            result.tied = tied
         taken[name] += 1
         result.allocation[name] += 1
         result.steps.append(Step(seat, name, best))
+    # A tie for the last seats: everyone who won a seat at the last quotient or would have
+    # won the next one at it, if they are more than the seats given at it.
+    last = result.steps[-1].value
+    given = [s.name for s in result.steps if s.seat and s.value == last]
+    waiting = [name for name, count in counts if count and quotient(name, count) == last]
+    if waiting:
+        result.tied = sorted(set(given) | set(waiting), key=lambda n: order[n])
 
 
 def _largest_remainder(result: Result, counts: Sequence[tuple[str, int]], seats: int) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -39,6 +39,7 @@ def _may_manage(by: User, division: Division) -> None:
         raise PermissionDenied(_("You may not hold assemblies of this division."))
 
 
+@transaction.atomic
 def create_assembly(*, by: User, values: Mapping[str, Any]) -> Assembly:
     """A board's assembly of its own division or one below; the federal office's of any."""
     _may_manage(by, values["division"])
@@ -54,9 +55,22 @@ def create_assembly(*, by: User, values: Mapping[str, Any]) -> Assembly:
     return assembly
 
 
+FROZEN_FIELDS = ("division", "kind", "cutoff_on")  # what the frozen list was computed for
+
+
+@transaction.atomic
 def update_assembly(*, by: User, assembly: Assembly, values: Mapping[str, Any]) -> Assembly:
     _may_manage(by, assembly.division)
     _may_manage(by, values["division"])
+    if assembly.frozen_at is not None and any(
+        getattr(assembly, f) != values.get(f) for f in FROZEN_FIELDS
+    ):
+        raise ValidationError(
+            _(
+                "The list is frozen for this division, kind and cut-off date; they cannot "
+                "change any more. Create a new assembly instead."
+            )
+        )
     changes = {
         f: [str(getattr(assembly, f)), str(values.get(f))]
         for f in FIELDS

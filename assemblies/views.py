@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from datetime import date
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -22,7 +23,7 @@ from assemblies.forms import AssemblyForm, SeatsForm
 from assemblies.models import Assembly, Ballot, Entry, Reason
 from members import access, exports
 from members.access import Action, get_visible_or_404
-from members.models import Division
+from members.models import Division, Member
 
 PAGE_SIZE = 50
 
@@ -76,9 +77,13 @@ def assembly_edit(request: HttpRequest, pk: int) -> HttpResponse:
         # stored ones for the audit entry.
         values = dict(form.cleaned_data)
         assembly.refresh_from_db()
-        services.update_assembly(by=request.user, assembly=assembly, values=values)
-        messages.success(request, _("Assembly saved."))
-        return redirect("assemblies:assembly_detail", pk=assembly.pk)
+        try:
+            services.update_assembly(by=request.user, assembly=assembly, values=values)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Assembly saved."))
+            return redirect("assemblies:assembly_detail", pk=assembly.pk)
     return render(request, "assemblies/assembly_form.html", {"form": form, "assembly": assembly})
 
 
@@ -120,21 +125,7 @@ def assembly_freeze(request: HttpRequest, pk: int) -> HttpResponse:
 def assembly_entries(request: HttpRequest, pk: int) -> HttpResponse:
     """The frozen list, eligible or not (and why), by sub-division, searchable by name."""
     assembly = _assembly(request, pk)
-    show = request.GET.get("show", "eligible")
-    entries = Entry.objects.filter(assembly=assembly).select_related("member", "division")
-    entries = entries.filter(reason="") if show == "eligible" else entries.exclude(reason="")
-    division = request.GET.get("division")
-    if division and division.isdigit():
-        sub = Division.objects.filter(
-            path__startswith=assembly.division.path, depth__gt=assembly.division.depth, pk=division
-        ).first()
-        if sub is not None:
-            entries = entries.filter(division__path__startswith=sub.path)
-    query = (request.GET.get("q") or "").strip()
-    if query.isdigit():
-        entries = entries.filter(member__membership_number=int(query))
-    elif query:
-        entries = entries.filter(member__search_text__contains=query.lower())
+    show, division, query, entries = _filtered(request, assembly)
     entries = entries.order_by("member__last_name", "member__first_name", "member_id")
     page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
@@ -150,6 +141,27 @@ def assembly_entries(request: HttpRequest, pk: int) -> HttpResponse:
             "division": division or "",
         },
     )
+
+
+def _filtered(request: HttpRequest, assembly: Assembly) -> tuple[str, str, str, Any]:
+    """The list as the page filters it: eligible or not, a sub-division, a name or number."""
+    show = request.GET.get("show", "eligible")
+    entries = Entry.objects.filter(assembly=assembly).select_related("member", "division")
+    entries = entries.filter(reason="") if show == "eligible" else entries.exclude(reason="")
+    division = request.GET.get("division") or ""
+    if division.isdigit():
+        sub = Division.objects.filter(
+            path__startswith=assembly.division.path, depth__gt=assembly.division.depth, pk=division
+        ).first()
+        if sub is not None:
+            entries = entries.filter(division__path__startswith=sub.path)
+    query = (request.GET.get("q") or "").strip()[:100]
+    if query.isdigit():
+        entries = entries.filter(member__membership_number=int(query))
+    else:
+        for word in query.lower().split():
+            entries = entries.filter(member__search_text__contains=word)
+    return show, division, query, entries
 
 
 @login_required
@@ -278,6 +290,14 @@ def assembly_letters(request: HttpRequest, pk: int) -> HttpResponse:
     if assembly.invited_at is None:
         messages.error(request, _("The letters are printed once the invitation has gone out."))
         return redirect("assemblies:assembly_detail", pk=assembly.pk)
+    exports.log_export(
+        by=request.user,
+        division=assembly.division,
+        purpose=_("Invitation letters of %(title)s") % {"title": assembly.title},
+        filters={"assembly": str(assembly.pk)},
+        file_format="pdf",
+        rows=invitations.by_letter(assembly, request.user).count(),
+    )
     pdf = invitations.letters_pdf(assembly, request.user)
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="einladung-{assembly.pk}-briefe.pdf"'
@@ -380,14 +400,29 @@ def assembly_postal(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, _("%(n)s ballots numbered.") % {"n": added})
         else:
             number = (request.POST.get("number") or "").strip()[:40]
-            outcome = postal.record_return(assembly=assembly, number=number, by=request.user)
+            try:
+                arrived_on = date.fromisoformat(request.POST.get("arrived_on") or "")
+            except ValueError:
+                arrived_on = timezone.localdate()
+            arrived_on = min(arrived_on, timezone.localdate())
+            outcome = postal.record_return(
+                assembly=assembly, number=number, by=request.user, arrived_on=arrived_on
+            )
             level, text = OUTCOME_MESSAGES[outcome]
             messages.add_message(request, level, text % {"number": number})
+            # The next envelope of the same pile arrived the same day.
+            url = reverse("assemblies:assembly_postal", args=[assembly.pk])
+            return redirect(f"{url}?arrived_on={arrived_on.isoformat()}")
         return redirect("assemblies:assembly_postal", pk=assembly.pk)
     return render(
         request,
         "assemblies/assembly_postal.html",
-        {"assembly": assembly, "counts": postal.counts(assembly)},
+        {
+            "assembly": assembly,
+            "counts": postal.counts(assembly),
+            "today": timezone.localdate().isoformat(),
+            "arrived_on": (request.GET.get("arrived_on") or "")[:10],
+        },
     )
 
 
@@ -411,8 +446,9 @@ def assembly_dispatch(request: HttpRequest, pk: int) -> HttpResponse:
             _("Country"),
         ]
     )
+    reachable = access.scope_members(Member.objects.current(), request.user, Action.VIEW_MEMBERS)
     rows = (
-        Ballot.objects.filter(assembly=assembly)
+        Ballot.objects.filter(assembly=assembly, member__in=reachable.values("pk"))
         .order_by("member__postal_code", "member__last_name", "member_id")
         .values_list(
             "number",
@@ -518,18 +554,7 @@ def assembly_presence(request: HttpRequest, pk: int) -> HttpResponse:
 def assembly_print(request: HttpRequest, pk: int) -> HttpResponse:
     """The list as shown (eligible or not, a sub-division) as a print-ready PDF."""
     assembly = _assembly(request, pk)
-    show = request.GET.get("show", "eligible")
-    entries = Entry.objects.filter(assembly=assembly).select_related("member", "division")
-    entries = entries.filter(reason="") if show == "eligible" else entries.exclude(reason="")
-    division = request.GET.get("division")
-    if division and division.isdigit():
-        sub = Division.objects.filter(
-            path__startswith=assembly.division.path,
-            depth__gt=assembly.division.depth,
-            pk=division,
-        ).first()
-        if sub is not None:
-            entries = entries.filter(division__path__startswith=sub.path)
+    show, division, query, entries = _filtered(request, assembly)
     entries = entries.order_by(
         "division__path", "member__last_name", "member__first_name", "member_id"
     )
@@ -549,7 +574,8 @@ def assembly_print(request: HttpRequest, pk: int) -> HttpResponse:
         filters={
             "assembly": str(assembly.pk),
             "show": show,
-            "division": division or "",
+            "division": division,
+            "q": query,
             "part": f"{part}/{parts}",
         },
         file_format="pdf",

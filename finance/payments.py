@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -15,7 +16,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Max, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
@@ -235,9 +236,25 @@ def activate_settled(member_ids: Iterable[int]) -> list[int]:
     settled: list[int] = []
     for start in range(0, len(ids), BATCH):
         settled += first_dues_paid(ids[start : start + BATCH])
-    if settled:
-        return members.activate_members(settled, reason=_("First dues paid in full"))
-    return []
+    if not settled:
+        return []
+    # Active from the booking day of the last dues payment, not the day it was entered: a
+    # statement imported late, or a cash payment booked afterwards, knows its own date.
+    by_day: dict[date, list[int]] = defaultdict(list)
+    for member_id, day in (
+        Payment.objects.filter(member_id__in=settled, purpose=Payment.Purpose.DUES)
+        .values("member_id")
+        .annotate(last=Max("booked_on"))
+        .values_list("member_id", "last")
+    ):
+        by_day[day].append(member_id)
+    without = set(settled) - {pk for ids in by_day.values() for pk in ids}  # exempt ones
+    if without:
+        by_day[timezone.localdate()].extend(without)
+    activated: list[int] = []
+    for day, ids in sorted(by_day.items()):
+        activated += members.activate_members(ids, reason=_("First dues paid in full"), on=day)
+    return activated
 
 
 # A night the calendar job missed (the worker was down) is caught up the nights after.

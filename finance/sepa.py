@@ -780,13 +780,16 @@ def validate_xml(xml: bytes) -> None:
         )
     except etree.XMLSyntaxError as error:
         raise ValidationError(_("The file is not XML: %(error)s") % {"error": error}) from error
-    schema = _schema()
-    if not schema.validate(document):
-        first = schema.error_log[0] if schema.error_log else None
+    try:
+        # The error travels with the exception: the cached schema's own error log is shared
+        # by every thread that validates with it.
+        _schema().assertValid(document)
+    except etree.DocumentInvalid as error:
+        first = error.error_log[0] if error.error_log else None
         raise ValidationError(
             _("The file does not match the pain.008 schema: %(error)s")
             % {"error": f"line {first.line}: {first.message}" if first else "?"}
-        )
+        ) from error
 
 
 # --- Pre-notification --------------------------------------------------------------------

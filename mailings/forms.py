@@ -8,7 +8,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from mailings import content
+from mailings import content, services
 from mailings.models import Mailing
 from members.models import Division, FeeClass, PaymentStatus
 
@@ -100,16 +100,19 @@ class MailingForm(forms.ModelForm):
             )
         return data
 
-    def audience(self) -> dict[str, list[Any]]:
+    def audience(self) -> dict[str, Any]:
         data = self.cleaned_data
+        stored = self.instance.audience or {}
         if "payment_statuses" in self.fields:
             payment_statuses = data.get("payment_statuses") or []
         else:  # not theirs to change: keep what a treasurer or board chose
-            payment_statuses = (self.instance.audience or {}).get("payment_statuses", [])
+            payment_statuses = stored.get("payment_statuses", [])
         return {
             "divisions": sorted(d.pk for d in data.get("divisions") or []),
             "payment_statuses": sorted(payment_statuses),
             "fee_classes": sorted(data.get("fee_classes") or []),
+            # An audience another app set (an assembly's eligible) is not the form's to drop.
+            **{key: stored[key] for key in services.registered_audiences() if key in stored},
         }
 
     def values(self) -> dict[str, Any]:

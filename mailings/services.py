@@ -53,6 +53,10 @@ def register_audience(key: str, narrowing: Narrowing) -> None:
     _AUDIENCES[key] = narrowing
 
 
+def registered_audiences() -> list[str]:
+    return list(_AUDIENCES)
+
+
 def clean_audience(division: Division, audience: dict[str, Any]) -> dict[str, Any]:
     """Keep only filters that make sense for this division; raise on anything foreign."""
     divisions = sorted({int(pk) for pk in audience.get("divisions") or []})

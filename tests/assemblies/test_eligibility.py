@@ -4,6 +4,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import models
 from django.utils import timezone
 
 from assemblies import eligibility
@@ -196,3 +197,28 @@ def test_a_federal_convention_asks_the_ledger_once_for_everyone(tree):
     assert (judged[owing.pk].reason, judged[owing.pk].owed) == (Reason.ARREARS, Decimal("72.00"))
     assert judged[owing.pk].since == date(2026, 3, 31)
     assert judged[paid.pk].reason == Reason.ELIGIBLE
+
+
+def test_pending_then_and_gone_since_is_not_eligible(tree):
+    never_paid = make_member(tree.leipzig, joined_on=date(2026, 1, 10))
+    services.end_membership(by=None, member=never_paid, on=date(2026, 5, 1), reason=EndReason.EXIT)
+    for kind in (AssemblyKind.CONVENTION, AssemblyKind.NOMINATION):
+        row = _judged(_assembly(tree.sn, date(2026, 3, 1), kind=kind))[never_paid.pk]
+        assert row.reason == Reason.PENDING
+
+
+def test_activation_is_dated_by_the_booking_not_by_its_entry(tree):
+    from tests.factories import make_fee_rules
+
+    make_fee_rules()
+    member = make_member(tree.leipzig, joined_on=date(2026, 1, 10))
+    charged = Charge.objects.filter(member=member).aggregate(total=models.Sum("amount"))["total"]
+    if not charged:
+        _owes(member, "110.00", date(2026, 1, 10))
+        charged = Decimal("110.00")
+    payments.record_payment(
+        member=member, amount=charged, booked_on=date(2026, 2, 1), method="cash", by=None
+    )
+    member.refresh_from_db()
+    assert (member.status, member.active_since) == ("active", date(2026, 2, 1))
+    assert _judged(_assembly(tree.sn, date(2026, 3, 1)))[member.pk].reason == Reason.ELIGIBLE

@@ -95,3 +95,36 @@ def test_a_late_invitation_is_warned_about_and_recorded(client, tree, board_sn, 
     assert client.get(url).context["late"] is True
     client.post(url)
     assert AuditEntry.objects.get(action="assembly.invite").data["late"] is True
+
+
+def test_an_invitation_edited_before_its_release_still_goes_to_the_eligible(
+    tree, board_sn, convention
+):
+    from mailings.forms import MailingForm
+    from mailings.models import MailingSettings
+    from mailings.services import recipients
+
+    MailingSettings.objects.create(division=tree.sn, release_required=True)
+    eligible = _member(tree.leipzig)
+    make_member(tree.leipzig)  # pending: not on the invitation's audience
+    from assemblies.invitations import invite
+
+    mailing = invite(assembly=convention, by=board_sn)
+    assert mailing.status == "awaiting_release"
+    form = MailingForm(
+        data={
+            "kind": "official",
+            "sender_name": "Landesverband Sachsen",
+            "reply_to": "lv@example.org",
+            "subject": mailing.subject,
+            "body": mailing.body + "\n\nNachtrag: Einlass ab 9 Uhr.",
+        },
+        instance=mailing,
+        division=tree.sn,
+        finance=False,
+    )
+    assert form.is_valid(), form.errors
+    audience = form.audience()
+    assert audience["assembly"] == convention.pk
+    reached = recipients(tree.sn, "official", audience, board_sn)
+    assert list(reached.values_list("pk", flat=True)) == [eligible.pk]

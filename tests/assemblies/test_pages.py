@@ -214,3 +214,21 @@ def test_a_long_list_prints_in_parts_that_number_their_pages_on(
     assert "Seite 3" in text and "Seite 4" in text and "Seite 1" not in text
     last = pdf_text(client.get(url, {"show": "eligible", "part": 9}).content)
     assert members[18].last_name in last and members[15].last_name not in last
+
+
+def test_a_frozen_list_keeps_its_cutoff(client, tree, board_sn):
+    client.force_login(board_sn)
+    client.post(reverse("assemblies:assembly_new"), _form(tree.sn))
+    assembly = Assembly.objects.get()
+    client.post(reverse("assemblies:assembly_freeze", args=[assembly.pk]))
+    form = _form(tree.sn)
+    form["cutoff_on"] = (date.fromisoformat(form["cutoff_on"]) - timedelta(days=7)).isoformat()
+    response = client.post(reverse("assemblies:assembly_edit", args=[assembly.pk]), form)
+    assert response.status_code == 200 and response.context["form"].non_field_errors()
+    assembly.refresh_from_db()
+    assert assembly.cutoff_on == date.fromisoformat(_form(tree.sn)["cutoff_on"])
+    form = _form(tree.sn, place="Kongresshalle")
+    response = client.post(reverse("assemblies:assembly_edit", args=[assembly.pk]), form)
+    assert response.status_code == 302
+    assembly.refresh_from_db()
+    assert assembly.place == "Kongresshalle"

@@ -82,7 +82,7 @@ def test_ballots_for_the_eligible_and_returns_counted_once(client, frozen, board
     assert (counts.sent, counts.returned, counts.valid, counts.late) == (3, 1, 1, 0)
 
     # The first envelope came two days ago; the deadline passed yesterday.
-    Ballot.objects.filter(number=first).update(returned_at=timezone.now() - timedelta(days=2))
+    Ballot.objects.filter(number=first).update(arrived_on=timezone.localdate() - timedelta(days=2))
     frozen.postal_deadline = timezone.now() - timedelta(days=1)
     frozen.save()
     late = ballots[frozen.eligible[1].pk]
@@ -97,6 +97,7 @@ def test_ballots_for_the_eligible_and_returns_counted_once(client, frozen, board
         "member",
         "number",
         "returned_at",
+        "arrived_on",
     }
     sheet = client.get(reverse("assemblies:assembly_dispatch", args=[frozen.pk]))
     assert sheet.status_code == 200
@@ -157,3 +158,34 @@ def test_a_ballot_of_a_member_no_longer_eligible_is_not_counted(frozen, board_sn
         assert postal.record_return(assembly=frozen, number=number, by=board_sn) == "recorded"
     counts = postal.counts(frozen)
     assert (counts.returned, counts.valid, counts.ineligible, counts.late) == (2, 1, 1, 0)
+
+
+def test_envelopes_count_by_the_day_they_arrived_not_the_day_they_are_opened(
+    client, frozen, board_sn
+):
+    postal.create_ballots(assembly=frozen, by=board_sn)
+    frozen.postal_deadline = timezone.now() - timedelta(days=3)
+    frozen.save()
+    in_time, late = (Ballot.objects.get(member=m).number for m in frozen.eligible[:2])
+    client.force_login(board_sn)
+    url = reverse("assemblies:assembly_postal", args=[frozen.pk])
+    arrived = (timezone.localdate() - timedelta(days=3)).isoformat()
+    response = client.post(url, {"number": in_time, "arrived_on": arrived})
+    assert response.url.endswith(f"?arrived_on={arrived}")  # the pile's day stays for the next
+    client.post(url, {"number": late})  # arrived today
+    counts = postal.counts(frozen)
+    assert (counts.returned, counts.valid, counts.late) == (2, 1, 1)
+
+
+def test_the_door_sees_who_voted_by_post(client, frozen, board_sn):
+    postal.create_ballots(assembly=frozen, by=board_sn)
+    voter = frozen.eligible[0]
+    postal.record_return(
+        assembly=frozen, number=Ballot.objects.get(member=voter).number, by=board_sn
+    )
+    client.force_login(board_sn)
+    page = client.get(
+        reverse("assemblies:assembly_checkin", args=[frozen.pk]), {"q": voter.last_name}
+    )
+    assert [e.voted_by_post for e in page.context["entries"]] == [True]
+    assert "text-bg-warning" in page.text

@@ -75,3 +75,11 @@ def test_every_seat_is_given_and_the_quota_is_kept(counts, seats, method, minimu
     for _name, count, got in result.rows():
         if count == 0 and not minimum:
             assert got == 0
+
+
+def test_a_tie_among_more_than_two_is_named_whole():
+    equal = [("A", 100), ("B", 100), ("C", 100)]
+    for method in ("dhondt", "sainte_lague", "hare_niemeyer"):
+        result = allocate(equal, 2, method, minimum=False)
+        assert sorted(result.tied) == ["A", "B", "C"], method
+    assert allocate(equal, 3, "dhondt", minimum=False).tied == []
