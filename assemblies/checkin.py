@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 
+from assemblies import services
 from assemblies.models import Assembly, Attendance, Ballot, Entry
-from members import access
-from members.access import Action
 from members.models import User
 
 RESULTS = 20
-
-
-def _may(by: User, assembly: Assembly) -> None:
-    if not access.can(by, Action.MANAGE_ASSEMBLIES, assembly.division):
-        raise PermissionDenied
 
 
 def search(assembly: Assembly, query: str) -> QuerySet[Entry]:
@@ -65,7 +58,7 @@ def check_in(*, assembly: Assembly, member_id: int, by: User) -> tuple[Entry, bo
     """Mark the member present; a repeated request (a flaky connection retrying) finds the
     first and changes nothing. Returns the member's entry and whether this request did it.
     Raises Entry.DoesNotExist for a member not on the list."""
-    _may(by, assembly)
+    services.may_manage(by, assembly.division)
     entry = Entry.objects.select_related("member").get(assembly=assembly, member_id=member_id)
     try:
         with transaction.atomic():

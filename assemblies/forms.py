@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from assemblies.models import Assembly
 from assemblies.seats import METHODS
+from assemblies.services import FIELDS
 from members.models import Division
 
 MAX_CUTOFF_DAYS = 365  # a cut-off further back would list (and address) people long gone
@@ -17,17 +18,7 @@ MAX_CUTOFF_DAYS = 365  # a cut-off further back would list (and address) people 
 class AssemblyForm(forms.ModelForm):
     class Meta:
         model = Assembly
-        fields = [
-            "division",
-            "kind",
-            "title",
-            "starts_at",
-            "place",
-            "online",
-            "cutoff_on",
-            "agenda",
-            "postal_deadline",
-        ]
+        fields = list(FIELDS)
         widgets = {
             "starts_at": forms.DateTimeInput(
                 attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"

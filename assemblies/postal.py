@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from assemblies import services
 from assemblies.models import Assembly, Ballot, Entry
 from members import access
 from members.access import Action
@@ -52,16 +53,11 @@ def _numbers(count: int, taken: set[str]) -> list[str]:
     return numbers
 
 
-def _may(by: User, assembly: Assembly) -> None:
-    if not access.can(by, Action.MANAGE_ASSEMBLIES, assembly.division):
-        raise PermissionDenied
-
-
 @transaction.atomic
 def create_ballots(*, assembly: Assembly, by: User) -> int:
     """A ballot for every eligible member of the frozen list who has none yet (a second run
     adds only those who became eligible by a re-freeze). Returns how many were added."""
-    _may(by, assembly)
+    services.may_manage(by, assembly.division)
     assembly = Assembly.objects.select_for_update().get(pk=assembly.pk)
     if assembly.frozen_at is None:
         raise ValidationError(_("Freeze the list first: ballots go to the eligible on it."))
@@ -108,7 +104,7 @@ def record_return(
     *, assembly: Assembly, number: str, by: User, arrived_on: date | None = None
 ) -> Outcome:
     """The envelope with this ballot number came back on `arrived_on` (today). Idempotent."""
-    _may(by, assembly)
+    services.may_manage(by, assembly.division)
     number = "".join(number.split())
     if not valid_number(number):
         return Outcome.MISTYPED

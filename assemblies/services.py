@@ -34,7 +34,8 @@ FIELDS = (
 )
 
 
-def _may_manage(by: User, division: Division) -> None:
+def may_manage(by: User, division: Division) -> None:
+    """Raise PermissionDenied unless the user holds assemblies of this division."""
     if not access.can(by, Action.MANAGE_ASSEMBLIES, division):
         raise PermissionDenied(_("You may not hold assemblies of this division."))
 
@@ -42,7 +43,7 @@ def _may_manage(by: User, division: Division) -> None:
 @transaction.atomic
 def create_assembly(*, by: User, values: Mapping[str, Any]) -> Assembly:
     """A board's assembly of its own division or one below; the federal office's of any."""
-    _may_manage(by, values["division"])
+    may_manage(by, values["division"])
     assembly = Assembly.objects.create(**{f: values.get(f) for f in FIELDS}, created_by=by)
     record_audit(
         actor=by,
@@ -60,8 +61,8 @@ FROZEN_FIELDS = ("division", "kind", "cutoff_on")  # what the frozen list was co
 
 @transaction.atomic
 def update_assembly(*, by: User, assembly: Assembly, values: Mapping[str, Any]) -> Assembly:
-    _may_manage(by, assembly.division)
-    _may_manage(by, values["division"])
+    may_manage(by, assembly.division)
+    may_manage(by, values["division"])
     if assembly.frozen_at is not None and any(
         getattr(assembly, f) != values.get(f) for f in FROZEN_FIELDS
     ):
@@ -98,7 +99,7 @@ def freeze(*, assembly: Assembly, by: User | None) -> int:
     """Compute the list and keep it as the assembly's (the invitation goes out with it);
     a second freeze replaces the first, audited with how the counts moved."""
     if by is not None:
-        _may_manage(by, assembly.division)
+        may_manage(by, assembly.division)
     assembly = Assembly.objects.select_for_update().get(pk=assembly.pk)
     before = counts(assembly) if assembly.frozen_at else None
     Entry.objects.filter(assembly=assembly).delete()

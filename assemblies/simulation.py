@@ -16,10 +16,9 @@ from django.db.models import Q
 
 from assemblies import eligibility
 from assemblies.models import Assembly, AssemblyKind, Reason
+from assemblies.services import AT_CUTOFF
 from finance.simulation_checks import Checker, State, Violation, state_on
 from members.models import Division, DivisionLevel, MembershipPeriod, MemberStatus
-
-AT_CUTOFF = {Reason.ELIGIBLE, Reason.PENDING, Reason.ARREARS}
 
 
 def check_eligibility(checker: Checker, day: date) -> None:

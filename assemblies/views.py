@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -179,25 +180,8 @@ def assembly_changes(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def assembly_export(request: HttpRequest, pk: int) -> HttpResponse:
     """The frozen list as .xlsx: one row per member, eligible or with the reason."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-
     assembly = _assembly(request, pk)
     labels = {k: str(v) for k, v in Reason.choices}
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(_("Voting rights"))
-    sheet.append(
-        [
-            _("Membership number"),
-            _("Last name"),
-            _("First name"),
-            _("Division"),
-            _("Eligible"),
-            _("Reason"),
-            _("Owed (€)"),
-            _("Since"),
-        ]
-    )
     rows = (
         Entry.objects.filter(assembly=assembly)
         .order_by("division__path", "member__last_name", "member__first_name", "member_id")
@@ -211,44 +195,80 @@ def assembly_export(request: HttpRequest, pk: int) -> HttpResponse:
             "since",
         )
     )
+    return _workbook(
+        request,
+        assembly,
+        sheet=_("Voting rights"),
+        header=[
+            _("Membership number"),
+            _("Last name"),
+            _("First name"),
+            _("Division"),
+            _("Eligible"),
+            _("Reason"),
+            _("Owed (€)"),
+            _("Since"),
+        ],
+        rows=(
+            [
+                number,
+                last,
+                first,
+                division,
+                _("yes") if reason == "" else _("no"),
+                labels[reason] if reason else "",
+                owed,
+                since,
+            ]
+            for number, last, first, division, reason, owed, since in rows.iterator(5000)
+        ),
+        purpose=_("Voting rights list of %(title)s") % {"title": assembly.title},
+        filename=f"stimmrecht-{assembly.pk}-{assembly.cutoff_on:%Y%m%d}.xlsx",
+    )
+
+
+def _workbook(
+    request: HttpRequest,
+    assembly: Assembly,
+    *,
+    sheet: str,
+    header: list[str],
+    rows: Iterable[list[Any]],
+    purpose: str,
+    filename: str,
+) -> HttpResponse:
+    """Rows into a workbook written row by row into a temporary file (dates as dates, texts
+    never as formulas), on the export log before the file leaves."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    workbook = Workbook(write_only=True)
+    worksheet = workbook.create_sheet(str(sheet))
+    worksheet.append([str(label) for label in header])
     count = 0
-    for number, last, first, division, reason, owed, since in rows.iterator(chunk_size=5000):
+    for row in rows:
         count += 1
         cells = []
-        values = [
-            number,
-            last,
-            first,
-            division,
-            _("yes") if reason == "" else _("no"),
-            labels[reason] if reason else "",
-            owed,
-            since,
-        ]
-        for value in values:
-            cell = WriteOnlyCell(sheet, value=value)
+        for value in row:
+            cell = WriteOnlyCell(worksheet, value=value)
             if isinstance(value, date):
                 cell.number_format = "DD.MM.YYYY"
             elif isinstance(value, str):
                 cell.data_type = "s"
             cells.append(cell)
-        sheet.append(cells)
+        worksheet.append(cells)
     handle = tempfile.TemporaryFile()  # noqa: SIM115 - the response closes it
     workbook.save(handle)
     handle.seek(0)
     exports.log_export(
         by=request.user,
         division=assembly.division,
-        purpose=_("Voting rights list of %(title)s") % {"title": assembly.title},
+        purpose=purpose,
         filters={"assembly": str(assembly.pk)},
         file_format="xlsx",
         rows=count,
     )
-    return FileResponse(
-        handle,
-        as_attachment=True,
-        filename=f"stimmrecht-{assembly.pk}-{assembly.cutoff_on:%Y%m%d}.xlsx",
-    )
+    return FileResponse(handle, as_attachment=True, filename=filename)
 
 
 @login_required
@@ -429,23 +449,7 @@ def assembly_postal(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def assembly_dispatch(request: HttpRequest, pk: int) -> HttpResponse:
     """Who gets a ballot, where to, under which number (.xlsx, in postal-code order)."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-
     assembly = _assembly(request, pk)
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(str(_("Postal ballots")))
-    sheet.append(
-        [
-            _("Ballot number"),
-            _("Membership number"),
-            _("Name"),
-            _("Street and number"),
-            _("Postal code"),
-            _("City"),
-            _("Country"),
-        ]
-    )
     reachable = access.scope_members(Member.objects.current(), request.user, Action.VIEW_MEMBERS)
     rows = (
         Ballot.objects.filter(assembly=assembly, member__in=reachable.values("pk"))
@@ -461,29 +465,26 @@ def assembly_dispatch(request: HttpRequest, pk: int) -> HttpResponse:
             "member__country",
         )
     )
-    count = 0
-    for number, membership, first, last, street, code, city, country in rows.iterator(2000):
-        count += 1
-        values = [number, membership, f"{first} {last}".strip(), street, code, city, country]
-        cells = []
-        for value in values:
-            cell = WriteOnlyCell(sheet, value=value)
-            if isinstance(value, str):
-                cell.data_type = "s"
-            cells.append(cell)
-        sheet.append(cells)
-    handle = tempfile.TemporaryFile()  # noqa: SIM115 - the response closes it
-    workbook.save(handle)
-    handle.seek(0)
-    exports.log_export(
-        by=request.user,
-        division=assembly.division,
+    return _workbook(
+        request,
+        assembly,
+        sheet=_("Postal ballots"),
+        header=[
+            _("Ballot number"),
+            _("Membership number"),
+            _("Name"),
+            _("Street and number"),
+            _("Postal code"),
+            _("City"),
+            _("Country"),
+        ],
+        rows=(
+            [number, membership, f"{first} {last}".strip(), street, code, city, country]
+            for number, membership, first, last, street, code, city, country in rows.iterator(2000)
+        ),
         purpose=_("Postal vote dispatch of %(title)s") % {"title": assembly.title},
-        filters={"assembly": str(assembly.pk)},
-        file_format="xlsx",
-        rows=count,
+        filename=f"briefwahl-{assembly.pk}.xlsx",
     )
-    return FileResponse(handle, as_attachment=True, filename=f"briefwahl-{assembly.pk}.xlsx")
 
 
 @login_required
