@@ -224,6 +224,7 @@ def assembly_export(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         purpose=_("Voting rights list of %(title)s") % {"title": assembly.title},
         filename=f"stimmrecht-{assembly.pk}-{assembly.cutoff_on:%Y%m%d}.xlsx",
+        member_ids=rows.values_list("member_id", flat=True),
     )
 
 
@@ -236,6 +237,7 @@ def _workbook(
     rows: Iterable[list[Any]],
     purpose: str,
     filename: str,
+    member_ids: Iterable[int],
 ) -> HttpResponse:
     """Rows into a workbook written row by row into a temporary file (dates as dates, texts
     never as formulas), on the export log before the file leaves."""
@@ -267,6 +269,7 @@ def _workbook(
         filters={"assembly": str(assembly.pk)},
         file_format="xlsx",
         rows=count,
+        member_ids=member_ids,
     )
     return FileResponse(handle, as_attachment=True, filename=filename)
 
@@ -316,7 +319,8 @@ def assembly_letters(request: HttpRequest, pk: int) -> HttpResponse:
         purpose=_("Invitation letters of %(title)s") % {"title": assembly.title},
         filters={"assembly": str(assembly.pk)},
         file_format="pdf",
-        rows=invitations.by_letter(assembly, request.user).count(),
+        rows=0,
+        member_ids=invitations.by_letter(assembly, request.user).values_list("pk", flat=True),
     )
     pdf = invitations.letters_pdf(assembly, request.user)
     response = HttpResponse(pdf, content_type="application/pdf")
@@ -484,6 +488,7 @@ def assembly_dispatch(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         purpose=_("Postal vote dispatch of %(title)s") % {"title": assembly.title},
         filename=f"briefwahl-{assembly.pk}.xlsx",
+        member_ids=rows.values_list("member_id", flat=True),
     )
 
 
@@ -581,6 +586,7 @@ def assembly_print(request: HttpRequest, pk: int) -> HttpResponse:
         },
         file_format="pdf",
         rows=count,
+        member_ids=entries.values_list("member_id", flat=True),
     )
     if parts > 1:
         title = f"{title} ({_('part %(n)s of %(of)s') % {'n': part, 'of': parts}})"

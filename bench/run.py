@@ -774,7 +774,7 @@ def bench_receipts() -> None:
         flush=True,
     )
     print(
-        f"BENCH receipts_print receipts={letters} seconds={print_seconds:.1f} "
+        f"BENCH receipts_print receipts={len(letters)} seconds={print_seconds:.1f} "
         f"file_mb={len(printed) / 1e6:.1f}",
         flush=True,
     )

@@ -10,7 +10,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 # The schedule lives in code so that it is reviewed like code. Times are Europe/Berlin
-# (CELERY_TIMEZONE). Later issues add the monthly statements and retention jobs here.
+# (CELERY_TIMEZONE).
 from celery.schedules import crontab  # noqa: E402
 
 app.conf.beat_schedule = {
@@ -78,6 +78,12 @@ app.conf.beat_schedule = {
     "finance-fee-transitions": {
         "task": "finance.fee_transitions",
         "schedule": crontab(minute=45, hour=0),
+    },
+    # Retention on the 3rd, 04:00: the access log past its period is deleted, members due
+    # are told, and the federal office is asked to confirm the erasures (it alone confirms).
+    "privacy-retention": {
+        "task": "privacy.retention_monthly",
+        "schedule": crontab(minute=0, hour=4, day_of_month=3),
     },
     # The year's dues on 2 January; running again later only writes corrections.
     "finance-run-dues": {

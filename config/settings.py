@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "mailings",
     "onboarding",
     "assemblies",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -94,6 +95,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "members.middleware.RequireSecondFactorMiddleware",
+    "members.access_log.AccessLogMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -264,6 +266,24 @@ MUSTERROLLE_ASSEMBLY_NOTICE_DAYS = {
 # association's (which may pass part of it to its districts: finance.SharePolicy).
 MUSTERROLLE_FEDERAL_SHARE_PERCENT = Decimal(env("MUSTERROLLE_FEDERAL_SHARE_PERCENT", "50"))
 MUSTERROLLE_SEPA_RETURN_FEES_TO_MEMBER = env_bool("MUSTERROLLE_SEPA_RETURN_FEES_TO_MEMBER", False)
+
+# Data protection (DESIGN.md, rules: data protection). How long each kind of data is kept,
+# in months; the retention job (privacy.retention) anonymises or deletes what is older.
+MUSTERROLLE_ACCESS_LOG_MONTHS = int(env("MUSTERROLLE_ACCESS_LOG_MONTHS", "12"))
+MUSTERROLLE_RETENTION_MONTHS = {
+    # register data of an ended membership, after its end
+    "register": int(env("MUSTERROLLE_RETENTION_REGISTER_MONTHS", "24")),
+    # bookings, mandates, debits, receipts: ten years after the end of their year (§147 AO)
+    "finance": max(120, int(env("MUSTERROLLE_RETENTION_FINANCE_MONTHS", "120"))),
+    # declined or withdrawn candidates of the onboarding circles
+    "candidates": int(env("MUSTERROLLE_RETENTION_CANDIDATES_MONTHS", "6")),
+    # who received which mailing, and the copies of sent e-mails
+    "deliveries": int(env("MUSTERROLLE_RETENTION_DELIVERIES_MONTHS", "12")),
+}
+# Members are told this many months before their data is anonymised.
+MUSTERROLLE_RETENTION_NOTICE_MONTHS = int(env("MUSTERROLLE_RETENTION_NOTICE_MONTHS", "6"))
+# The need-to-know report warns where more people than this can see one member.
+MUSTERROLLE_NEED_TO_KNOW_LIMIT = int(env("MUSTERROLLE_NEED_TO_KNOW_LIMIT", "12"))
 
 # --- Cache, Celery: Redis when REDIS_URL is set, else in-process -------------------------
 REDIS_URL = env("REDIS_URL")

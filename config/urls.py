@@ -36,6 +36,7 @@ urlpatterns = [
     path("finance/", include("finance.urls")),
     path("mailings/", include("mailings.urls")),
     path("onboarding/", include("onboarding.urls")),
+    path("privacy/", include("privacy.urls")),
     # The e-mail provider's tracking webhook (bounces, complaints), signature-checked.
     path("anymail/<str:esp>/tracking/", tracking_webhook, name="anymail_tracking"),
     path("", include("members.urls")),

@@ -158,6 +158,7 @@ class ContributionReceiptAdmin(ReadOnlyRecordAdmin):
             filters={"receipt": receipt.number},
             file_format="pdf",
             rows=1,
+            member_ids=[receipt.member_id],
         )
         response = HttpResponse(receipts.render(receipt), content_type=PDF)
         response["Content-Disposition"] = content_disposition_header(
@@ -333,7 +334,7 @@ class ReceiptRunAdmin(ReadOnlyRecordAdmin):
         run = get_object_or_404(ReceiptRun, pk=pk)
         if run.status != ReceiptRun.Status.DONE or part >= receipts.print_parts(run):
             raise Http404
-        content, count = receipts.print_pdf(run, part)
+        content, member_ids = receipts.print_pdf(run, part)
         exports.log_export(
             by=request.user,
             division=run.division or Division.objects.filter(depth=1).order_by("path").first(),
@@ -343,7 +344,8 @@ class ReceiptRunAdmin(ReadOnlyRecordAdmin):
             ),
             filters={"run": str(run.pk), "part": str(part + 1)},
             file_format="pdf",
-            rows=count,
+            rows=len(member_ids),
+            member_ids=member_ids,
         )
         response = HttpResponse(content, content_type=PDF)
         response["Content-Disposition"] = content_disposition_header(

@@ -8,7 +8,7 @@ import csv
 from collections.abc import Iterator
 from decimal import Decimal
 
-from django.db.models import DecimalField, Q, Sum, Value
+from django.db.models import DecimalField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from finance.models import Payment
@@ -36,6 +36,16 @@ def counted(year: int) -> Q:
     return Q(
         booked_on__year=year, purpose__in=[Payment.Purpose.DUES, Payment.Purpose.DONATION]
     ) & ~Q(match=Payment.Match.DIVIDED)
+
+
+def members(year: int) -> QuerySet[Payment, int]:
+    """The ids of the members in the year's report."""
+    return (
+        Payment.objects.filter(counted(year), member__isnull=False)
+        .values_list("member_id", flat=True)
+        .distinct()
+        .order_by()
+    )
 
 
 def rows(year: int) -> Iterator[list[object]]:

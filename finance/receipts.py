@@ -639,10 +639,10 @@ def print_parts(run: ReceiptRun) -> int:
     return (count + PRINT_PART - 1) // PRINT_PART
 
 
-def print_pdf(run: ReceiptRun, part: int) -> tuple[bytes, int]:
-    """Part `part` (from 0) of the run's print file and how many receipts it holds."""
+def print_pdf(run: ReceiptRun, part: int) -> tuple[bytes, list[int]]:
+    """Part `part` (from 0) of the run's print file and the members whose receipts it holds."""
     rows = list(letters_of(run)[part * PRINT_PART : (part + 1) * PRINT_PART])
-    return receipts_pdf.receipts_pdf(rows), len(rows)
+    return receipts_pdf.receipts_pdf(rows), [row.member_id for row in rows]
 
 
 def print_file_name(run: ReceiptRun, part: int) -> str:

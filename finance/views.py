@@ -19,15 +19,16 @@ from finance import arrears, letters, sepa, statements
 from finance import contributions as contribution_report
 from finance.models import MonthlyStatement, Payment, Reminder, StrikeOff
 from finance.references import reference_for
-from members import access, charts, exports, queries, stats
+from members import access, access_log, charts, exports, queries, stats
 from members.access import Action, get_visible_or_404
-from members.models import Division, Member, PaymentStatus
+from members.models import AccessKind, Division, Member, PaymentStatus
 
 
 @login_required
 def member_account(request: HttpRequest, pk: int) -> HttpResponse:
     """A member's charges and payments, for boards and treasurers (an htmx fragment)."""
     member = get_visible_or_404(request.user, Member, Action.VIEW_FINANCE, pk=pk)
+    access_log.note(request, AccessKind.PAGE, member=member, detail="finance")
     return render(
         request,
         "finance/_member_account.html",
@@ -209,6 +210,7 @@ def reminder_letters(request: HttpRequest, day: str) -> HttpResponse:
         filters={"sent_on": sent_on.isoformat(), "channel": Reminder.Channel.LETTER},
         file_format="pdf",
         rows=len(rows),
+        member_ids=[row.member_id for row in rows],
     )
     response = HttpResponse(letters.letters_pdf(rows), content_type=letters.PDF)
     response["Content-Disposition"] = content_disposition_header(
@@ -240,7 +242,8 @@ def contributions(request: HttpRequest) -> HttpResponse:
             purpose=form.cleaned_data["purpose"],
             filters={"report": "contributions", "year": str(year)},
             file_format="csv",
-            rows=0,  # streamed: counted by nobody before it leaves
+            rows=0,  # counted from the members in it
+            member_ids=contribution_report.members(year),
         )
         response = StreamingHttpResponse(
             contribution_report.csv_lines(year), content_type="text/csv; charset=utf-8"

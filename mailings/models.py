@@ -151,9 +151,12 @@ class Delivery(models.Model):
     mailing = models.ForeignKey(
         Mailing, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("mailing")
     )
+    # Emptied with the address once the retention period is over (privacy.retention): the
+    # row stays for the mailing's figures.
     member = models.ForeignKey(
         "members.Member",
         on_delete=models.PROTECT,
+        null=True,
         related_name="deliveries",
         verbose_name=_("member"),
     )

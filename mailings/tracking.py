@@ -34,7 +34,7 @@ def unsubscribe(*, delivery: Delivery) -> bool:
     delivery.updated_at = timezone.now()
     delivery.save(update_fields=["status", "updated_at"])
     member = delivery.member
-    if member.newsletter_consent:
+    if member is not None and member.newsletter_consent:
         register.update_member(
             by=None,
             member=member,

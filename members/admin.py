@@ -15,9 +15,9 @@ from django.utils.translation import gettext_lazy as _
 from treebeard.admin import TreeAdmin
 from treebeard.forms import movenodeform_factory
 
-from members import access, services
+from members import access, access_log, services
 from members.admin_register import ReadOnlyRecordAdmin  # importing registers the register's admins
-from members.models import AuditEntry, Division, Role, RoleAssignment, User
+from members.models import AccessLog, AuditEntry, Division, Member, Role, RoleAssignment, User
 
 logger = logging.getLogger(__name__)
 
@@ -271,3 +271,36 @@ class AuditEntryAdmin(ReadOnlyRecordAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEntry]:
         qs = super().get_queryset(request)
         return qs if access.has_global_access(request.user) else qs.none()
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(ReadOnlyRecordAdmin):
+    """Who saw whose data. Search with a membership number: who saw that member (their
+    pages, the admin, and every export they were in); with an address: what that user saw."""
+
+    list_display = ["at", "user", "kind", "member", "count", "detail"]
+    list_filter = ["kind"]
+    search_fields = ["user__email"]
+    search_help_text = _(
+        "A membership number: who saw that member. An e-mail address: what that user saw."
+    )
+    list_select_related = ["user", "member"]
+    date_hierarchy = "at"
+    show_full_result_count = False
+    fields = ["at", "user", "kind", "member", "path", "detail", "count"]
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AccessLog]:
+        qs = super().get_queryset(request).defer("member_ids")
+        return qs if access.has_global_access(request.user) else qs.none()
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[AccessLog], search_term: str
+    ) -> tuple[QuerySet[AccessLog], bool]:
+        term = search_term.strip()
+        if term.isdigit():
+            member = Member.objects.visible_to(request.user).filter(membership_number=term).first()
+            if member is None:
+                return queryset.none(), False
+            return queryset.filter(pk__in=access_log.about(member).values("pk")), False
+        return super().get_search_results(request, queryset, term)

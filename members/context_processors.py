@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
 from members import access
+from members.models import Role
 
 
 def _in_circle(user: Any) -> bool:
@@ -53,6 +54,13 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         or any(access.Action.SEND_MAILING in g.actions for g in access.grants_of(user)),
         "nav_assemblies": access.has_global_access(user)
         or any(access.Action.MANAGE_ASSEMBLIES in g.actions for g in access.grants_of(user)),
+        # The data-protection pages: the federal office, and the boards of state associations
+        # (their need-to-know report).
+        "nav_privacy": access.has_global_access(user)
+        or any(
+            g.role == Role.BOARD and g.level in access.STATEMENT_LEVELS
+            for g in access.grants_of(user)
+        ),
         "nav_onboarding": SimpleLazyObject(
             lambda: access.holds_privileges(user) and _in_circle(user)
         ),

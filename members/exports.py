@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import IO, Any
 
@@ -14,8 +14,8 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from members import services
-from members.models import Division, ExportLog, Member, User
+from members import access_log, services
+from members.models import AccessKind, Division, ExportLog, Member, User
 from members.models.register import payment_reference
 from members.spreadsheets import neutralise
 
@@ -112,8 +112,12 @@ def log_export(
     filters: dict[str, str],
     file_format: str,
     rows: int,
+    member_ids: Iterable[int],
 ) -> ExportLog:
-    """Every export is on the record before its first byte leaves: who, why, what, how many."""
+    """Every export is on the record before its first byte leaves: who, why, what, how many,
+    and, in the access log, which members (so that "who saw member X" finds it)."""
+    ids = list(member_ids)
+    rows = rows or len(ids)
     log = ExportLog.objects.create(
         exported_by=by,
         division=division,
@@ -129,6 +133,14 @@ def log_export(
         division=division,
         summary=f"{rows} members exported: {purpose}",
         data={"filters": filters},
+    )
+    access_log.record(
+        by,
+        AccessKind.EXPORT,
+        path=f"export {log.pk} ({file_format})",
+        count=len(ids),
+        detail=purpose,
+        member_ids=ids,
     )
     return log
 

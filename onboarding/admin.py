@@ -101,8 +101,13 @@ class ReadOnly(FederalOnly):
         return False
 
 
+# Apps that build on onboarding add actions on candidates here (erasure on request).
+CANDIDATE_ACTIONS: list[Any] = []
+
+
 @admin.register(Candidate)
 class CandidateAdmin(ReadOnly, admin.ModelAdmin):
+    actions = CANDIDATE_ACTIONS
     list_display = ["__str__", "circle", "state", "veto_ends_on", "admitted_on"]
     list_filter = ["state", "circle"]
     search_fields = ["last_name", "first_name", "email"]

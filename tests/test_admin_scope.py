@@ -32,6 +32,7 @@ from mailings import services as mailings
 from mailings.models import Mailing
 from members import exports, imports, services
 from members.models import (
+    AccessLog,
     AuditEntry,
     ChangeRequest,
     Division,
@@ -42,6 +43,7 @@ from members.models import (
     RequestKind,
     RoleAssignment,
 )
+from privacy.models import LegalHold, RetentionNotice
 from tests.factories import make_member, make_user
 from tests.finance.statements import entry, statement
 
@@ -81,7 +83,13 @@ def sachsen(tree, board_sn):
         division=tree.sn, field="division", key="kv leipzig", choice=str(tree.leipzig.pk)
     )
     log = exports.log_export(
-        by=board_sn, division=tree.sn, purpose="Versand", filters={}, file_format="csv", rows=1
+        by=board_sn,
+        division=tree.sn,
+        purpose="Versand",
+        filters={},
+        file_format="csv",
+        rows=1,
+        member_ids=[member.pk],
     )
     mailing = mailings.create_mailing(
         by=board_sn,
@@ -161,6 +169,17 @@ def sachsen(tree, board_sn):
         Mailing: mailing,
         Division: tree.leipzig,
         RoleAssignment: board_sn.role_assignments.get(),
+        AccessLog: AccessLog.objects.create(user=board_sn, kind="page", member=member, path="/"),
+        LegalHold: LegalHold.objects.create(
+            member=member,
+            kind="dispute",
+            reason="Schiedsgericht",
+            placed_by=board_sn,
+            placed_on=date(2026, 1, 1),
+        ),
+        RetentionNotice: RetentionNotice.objects.create(
+            member=member, sent_on=date(2026, 1, 1), due_on=date(2026, 7, 1), channel="letter"
+        ),
     }
 
 
@@ -185,6 +204,9 @@ SCOPED = [
     Mailing,
     Division,
     RoleAssignment,
+    AccessLog,
+    LegalHold,
+    RetentionNotice,
 ]
 
 

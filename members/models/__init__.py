@@ -1,5 +1,5 @@
 from members.models.accounts import User, UserManager
-from members.models.audit import AuditEntry
+from members.models.audit import AccessKind, AccessLog, AuditEntry
 from members.models.divisions import (
     Division,
     DivisionLevel,
@@ -36,6 +36,8 @@ __all__ = [
     "PERIOD_END_CHOICES",
     "REGISTER_FIELDS",
     "TRANSFER_OUT",
+    "AccessKind",
+    "AccessLog",
     "AuditEntry",
     "ChangeRequest",
     "ChangeRequestQuerySet",

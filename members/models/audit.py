@@ -41,3 +41,51 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action}: {self.summary}"
+
+
+class AccessKind(models.TextChoices):
+    PAGE = "page", _("member page")
+    LIST = "list", _("member list")
+    EXPORT = "export", _("export")
+    ADMIN = "admin", _("admin")
+    REPORT = "report", _("data subject access report")
+
+
+class AccessLog(models.Model):
+    """Who looked at which member's data, when and how. One row per request at most: a
+    page names its member, a list its query and count, an export the members in it (their
+    ids, compressed: see members.access_log). Deleted after the retention period."""
+
+    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    kind = models.CharField(_("kind"), max_length=6, choices=AccessKind.choices)
+    member = models.ForeignKey(
+        "members.Member",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("member"),
+    )
+    path = models.CharField(_("page"), max_length=300)
+    detail = models.CharField(_("query or purpose"), max_length=300, blank=True)
+    count = models.PositiveIntegerField(_("members shown"), null=True, blank=True)
+    member_ids = models.BinaryField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("access")
+        verbose_name_plural = _("access log")
+        ordering = ["-at", "-pk"]
+        indexes = [
+            models.Index(fields=["member", "at"], name="members_access_member_idx"),
+            models.Index(fields=["user", "at"], name="members_access_user_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.user}: {self.get_kind_display()}"

@@ -164,6 +164,10 @@ class Member(models.Model):
     # The day the first dues were settled and a pending membership became active (empty for
     # members brought in active): an assembly's cut-off asks whether it was still pending.
     active_since = models.DateField(_("active since"), null=True, blank=True, editable=False)
+    # Set by privacy.retention when the person's data was removed after the retention period:
+    # the row stays (number, division, dates, fee class) so that the ledger and the figures
+    # of the past stay whole.
+    anonymised_on = models.DateField(_("anonymised on"), null=True, blank=True, editable=False)
     fee_class = models.CharField(
         _("fee class"), max_length=10, choices=FeeClass.choices, default=FeeClass.REGULAR
     )

@@ -10,10 +10,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.functional import cached_property
 
-from members import access, queries
+from members import access, access_log, queries
 from members.access import Action, get_visible_or_404
 from members.forms import MemberFilterForm
-from members.models import Division, Member, RequestKind
+from members.models import AccessKind, Division, Member, RequestKind
 from members.policy import mandate_policy
 
 PAGE_SIZE = 50
@@ -131,6 +131,12 @@ def member_list(request: HttpRequest, pk: int) -> HttpResponse:
             visible.filter(pk__in=page_ids).select_related("division").only(*ROW_FIELDS).in_bulk()
         )
         page.object_list = [rows[pk] for pk in page_ids]
+    access_log.note(
+        request,
+        AccessKind.LIST,
+        count=paginator.count,
+        detail=f"{division.code} {request.GET.urlencode()}".strip(),
+    )
     context = {
         "division": division,
         "ancestors": queries.visible_ancestors(request.user, division),
@@ -152,6 +158,7 @@ def member_list(request: HttpRequest, pk: int) -> HttpResponse:
 def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
     member = get_visible_or_404(request.user, Member, Action.VIEW_MEMBERS, pk=pk)
     versions = list(member.versions.select_related("recorded_by").order_by("-version")[:50])
+    access_log.note(request, AccessKind.PAGE, member=member)
     return render(
         request,
         "members/member_detail.html",

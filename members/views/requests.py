@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from members import access, queries, services
+from members import access, access_log, queries, services
 from members.access import Action, get_visible_or_404
 from members.forms import (
     ContactForm,
@@ -21,7 +21,14 @@ from members.forms import (
     MandateRequestForm,
     TransferForm,
 )
-from members.models import ChangeRequest, Division, Member, RequestKind, RequestStatus
+from members.models import (
+    AccessKind,
+    ChangeRequest,
+    Division,
+    Member,
+    RequestKind,
+    RequestStatus,
+)
 from members.policy import mandate_policy
 
 MEMBER_FORMS = {
@@ -83,6 +90,7 @@ def request_entry(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def request_for_member(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     member = get_visible_or_404(request.user, Member, Action.REQUEST_CHANGE, pk=pk)
+    access_log.note(request, AccessKind.PAGE, member=member, detail=f"request {kind}")
     try:
         kind = RequestKind(kind)
         form_class = MEMBER_FORMS[kind]

@@ -320,7 +320,8 @@ def member_export(request: HttpRequest, pk: int) -> HttpResponse:
             purpose=form.cleaned_data["purpose"],
             filters={k: v for k, v in request.GET.items() if k != "page"},
             file_format=form.cleaned_data["file_format"],
-            rows=members.count(),
+            rows=0,  # counted from the members in it
+            member_ids=members.values_list("pk", flat=True).order_by(),
         )
         stamp = timezone.localdate().isoformat()
         if log.file_format == "csv":

@@ -339,8 +339,8 @@ def test_members_with_an_address_get_an_e_mail_with_the_pdf_the_others_the_print
     letter = current(ledger["jörg"])
     assert letter.channel == "letter"
     assert receipts.print_parts(run) == 1
-    printed, count = receipts.print_pdf(run, 0)
-    assert count == 1 and pages(printed) == 2
+    printed, member_ids = receipts.print_pdf(run, 0)
+    assert member_ids == [letter.member_id] and pages(printed) == 2
     assert "Jörg Ünal-Łukasz" in pdf_text(printed) and "72.00 €" in pdf_text(printed)
 
 

@@ -212,6 +212,7 @@ class Command(BaseCommand):
                     "finance",
                     "onboarding",
                     "outbox",
+                    "privacy",
                 ]
             )
         )

@@ -1,0 +1,707 @@
+"""The answer to a member's access request (GDPR Art. 15): everything held about them.
+
+`collect(member)` gathers one section per kind of record, from every app; `as_json`,
+`as_html` and `as_pdf` write it out. `COVERED` names every field by which a record belongs
+to a member or to their login account; `ACTORS` the fields that only say which member of
+staff did something. tests/privacy/test_subject_access.py fails for any model holding a
+member or an account through a field in neither: a new model holding member data is not
+forgotten here.
+
+Other people's confidential notes about the member (coordinators' notes on a candidate,
+other circle members' reasons for a veto, a mediation's notes) are withheld; the report
+says that something was withheld and why (Art. 15(4): the rights of others).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Model, Q
+from django.template.loader import render_to_string
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from assemblies.models import Attendance, Ballot, Entry
+from finance.models import (
+    Charge,
+    ContributionReceipt,
+    Debit,
+    Mandate,
+    OpeningBalance,
+    Payment,
+    ReductionNotice,
+    Reminder,
+    StrikeOff,
+)
+from mailings.models import Delivery, Suppression
+from members import access_log
+from members.models import (
+    AccessKind,
+    Member,
+    RoleAssignment,
+    User,
+)
+from onboarding.models import (
+    Candidate,
+    ChannelAccess,
+    CircleMembership,
+    Mediation,
+    Removal,
+    Response,
+)
+from outbox.models import OutboundEmail
+from privacy.models import LegalHold, RetentionNotice
+
+Row = dict[str, Any]
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    rows: list[Row] = field(default_factory=list)
+    withheld: str = ""
+
+
+@dataclass
+class Report:
+    member: Member
+    account: User | None
+    made_at: datetime
+    sections: list[Section]
+
+    def section(self, key: str) -> Section:
+        return next(s for s in self.sections if s.key == key)
+
+
+def account_of(member: Member) -> User | None:
+    """The member's login account: the one with their e-mail address."""
+    if not member.email:
+        return None
+    return User.objects.filter(email__iexact=member.email).first()
+
+
+def _who(user: User | None) -> str:
+    if user is None:
+        return _("the system")
+    return user.get_full_name() or user.email
+
+
+def _values(obj: Model, names: Iterable[str]) -> Row:
+    row: Row = {}
+    for name in names:
+        field_ = obj._meta.get_field(name)
+        value = getattr(obj, name)
+        if getattr(field_, "choices", None):
+            value = getattr(obj, f"get_{name}_display")()
+        elif isinstance(value, Model):
+            value = str(value)
+        row[str(field_.verbose_name)] = value
+    return row
+
+
+# --- The sections, one per kind of record -------------------------------------------------
+
+REGISTER_FIELDS = [
+    "membership_number",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "street",
+    "postal_code",
+    "city",
+    "country",
+    "date_of_birth",
+    "division",
+    "status",
+    "end_reason",
+    "joined_on",
+    "left_on",
+    "active_since",
+    "fee_class",
+    "dues_tier",
+    "reduced_until",
+    "newsletter_consent",
+    "balance",
+    "payment_status",
+    "arrears_since",
+    "anonymised_on",
+    "created_at",
+    "updated_at",
+]
+
+
+def _record(member: Member, account: User | None) -> Section:
+    return Section("record", _("Register record"), [_values(member, REGISTER_FIELDS)])
+
+
+def _versions(member: Member, account: User | None) -> Section:
+    rows = [
+        {
+            _("version"): v.version,
+            _("recorded at"): v.recorded_at,
+            _("by"): _who(v.recorded_by),
+            _("reason"): v.reason,
+            _("changes"): v.changes or v.values,
+        }
+        for v in member.versions.select_related("recorded_by").order_by("version")
+    ]
+    return Section("versions", _("Versions of the record, with who changed it"), rows)
+
+
+def _memberships(member: Member, account: User | None) -> Section:
+    rows = [
+        _values(p, ["division", "started_on", "start_kind", "ended_on", "end_kind"])
+        for p in member.periods.select_related("division").order_by("started_on", "pk")
+    ]
+    return Section("memberships", _("Memberships"), rows)
+
+
+def _roles(member: Member, account: User | None) -> Section:
+    rows = []
+    if account is not None:
+        rows = [
+            _values(r, ["role", "division", "valid_from", "valid_until"])
+            | {_("granted by"): _who(r.granted_by)}
+            for r in RoleAssignment.objects.filter(user=account)
+            .select_related("division", "granted_by")
+            .order_by("valid_from", "pk")
+        ]
+    return Section("roles", _("Roles"), rows)
+
+
+def _account(member: Member, account: User | None) -> Section:
+    if account is None:
+        return Section("account", _("Login account"))
+    row = _values(account, ["email", "first_name", "last_name", "date_joined", "last_login"])
+    row[_("second factors")] = ", ".join(
+        a.get_type_display() for a in Authenticator.objects.filter(user=account).order_by("pk")
+    )
+    row[_("confirmed addresses")] = ", ".join(
+        e.email for e in EmailAddress.objects.filter(user=account, verified=True)
+    )
+    return Section("account", _("Login account"), [row])
+
+
+def _change_requests(member: Member, account: User | None) -> Section:
+    rows = [
+        _values(r, ["kind", "status", "requested_at", "effective_on", "decided_at"])
+        | {
+            _("requested by"): _who(r.requested_by),
+            _("proposed"): r.proposed,
+            _("note"): r.note,
+            _("reason for a rejection"): r.rejection_reason,
+        }
+        for r in member.change_requests.select_related("requested_by").order_by("requested_at")
+    ]
+    return Section("change_requests", _("Change requests"), rows)
+
+
+def _charges(member: Member, account: User | None) -> Section:
+    rows = [
+        _values(c, ["year", "kind", "amount", "due_on", "memo"])
+        for c in Charge.objects.filter(member=member).order_by("due_on", "pk")
+    ]
+    return Section("charges", _("Charges (dues and fees)"), rows)
+
+
+def _payments(member: Member, account: User | None) -> Section:
+    rows = [
+        _values(
+            p,
+            [
+                "booked_on",
+                "amount",
+                "method",
+                "purpose",
+                "reference",
+                "counterparty_name",
+                "counterparty_iban",
+                "return_reason",
+            ],
+        )
+        for p in Payment.objects.filter(Q(member=member) | Q(suggested_member=member)).order_by(
+            "booked_on", "pk"
+        )
+    ]
+    return Section("payments", _("Payments"), rows)
+
+
+def _reminders(member: Member, account: User | None) -> Section:
+    rows = [
+        _values(r, ["level", "sent_on", "amount", "channel", "arrears_since"])
+        for r in Reminder.objects.filter(member=member).order_by("sent_on", "level")
+    ]
+    rows += [
+        _values(s, ["status", "proposed_on", "decided_on", "objection_until", "note"])
+        for s in StrikeOff.objects.filter(member=member).order_by("proposed_on")
+    ]
+    rows += [
+        _values(n, ["reduced_until", "sent_on"])
+        for n in ReductionNotice.objects.filter(member=member).order_by("sent_on")
+    ]
+    return Section("reminders", _("Reminders, strike-offs and notices"), rows)
+
+
+def _mandates(member: Member, account: User | None) -> Section:
+    rows = [
+        _values(
+            m,
+            [
+                "reference",
+                "signed_on",
+                "holder",
+                "iban",
+                "monthly",
+                "revoked_on",
+                "last_collected_on",
+            ],
+        )
+        for m in Mandate.objects.filter(member=member).order_by("signed_on", "pk")
+    ]
+    rows += [
+        _values(d, ["year", "month", "amount", "sequence", "returned_on", "return_reason"])
+        for d in Debit.objects.filter(member=member).order_by("year", "month", "pk")
+    ]
+    rows += [
+        _values(o, ["on", "balance", "iban"])
+        for o in OpeningBalance.objects.filter(member=member).order_by("on")
+    ]
+    return Section("mandates", _("Direct debit mandates, debits and opening balances"), rows)
+
+
+def _receipts(member: Member, account: User | None) -> Section:
+    rows = [
+        _values(r, ["number", "year", "issued_on", "dues", "donations", "channel"])
+        for r in ContributionReceipt.objects.filter(member=member).order_by("issued_on", "pk")
+    ]
+    return Section("receipts", _("Contribution receipts"), rows)
+
+
+def _mailings(member: Member, account: User | None) -> Section:
+    rows = [
+        {
+            _("mailing"): d.mailing.subject,
+            _("sender"): d.mailing.sender_name,
+            _("e-mail"): d.email,
+            _("status"): d.get_status_display(),
+            _("sent at"): d.sent_at,
+        }
+        for d in Delivery.objects.filter(member=member)
+        .select_related("mailing")
+        .order_by("sent_at", "pk")
+    ]
+    return Section("mailings", _("Mailings received"), rows)
+
+
+def _emails(member: Member, account: User | None) -> Section:
+    addresses = {a.lower() for a in [member.email, account.email if account else ""] if a}
+    rows: list[Row] = []
+    if addresses:
+        emails = OutboundEmail.objects.filter(
+            Q(pk__in=[]) | _any_address("to__icontains", addresses)
+        ).order_by("created_at", "pk")
+        rows = [
+            {
+                _("subject"): e.subject,
+                _("to"): ", ".join(e.to),
+                _("status"): e.get_status_display(),
+                _("created at"): e.created_at,
+                _("sent at"): e.sent_at,
+            }
+            for e in emails
+            if addresses & {t.lower() for t in e.to}
+        ]
+        rows += [
+            _values(s, ["email", "reason", "created_at"])
+            for s in Suppression.objects.filter(email__in=addresses)
+        ]
+    return Section("emails", _("E-mails sent and addresses blocked"), rows)
+
+
+def _any_address(lookup: str, addresses: set[str]) -> Q:
+    q = Q(pk__in=[])
+    for address in addresses:
+        q |= Q(**{lookup: address})
+    return q
+
+
+def _consents(member: Member, account: User | None) -> Section:
+    rows: list[Row] = [{_("newsletter consent"): member.newsletter_consent, _("since"): None}]
+    for v in member.versions.select_related("recorded_by").order_by("version"):
+        if "newsletter_consent" in (v.changes or {}) or v.version == 1:
+            value = (v.values or {}).get("newsletter_consent")
+            rows.append(
+                {
+                    _("newsletter consent"): value,
+                    _("since"): v.recorded_at,
+                    _("by"): _who(v.recorded_by),
+                    _("reason"): v.reason,
+                }
+            )
+    if len(rows) > 1:
+        rows[0][_("since")] = rows[-1][_("since")]
+    return Section("consents", _("Consents and their history"), rows)
+
+
+WITHHELD_NOTES = gettext_lazy(
+    "Notes that coordinators, mediators or other circle members wrote about you are "
+    "withheld: they are their confidential assessments, and disclosing them would affect "
+    "their rights (Art. 15(4) GDPR). That such notes exist is stated here."
+)
+
+
+def _onboarding(member: Member, account: User | None) -> Section:
+    section = Section("onboarding", _("Onboarding in the network's circles"))
+    who = Q(email__iexact=member.email) if member.email else Q(pk__in=[])
+    if account is not None:
+        who |= Q(user=account)
+    withheld = 0
+    for candidate in Candidate.objects.filter(who).select_related("circle").order_by("pk"):
+        row = _values(
+            candidate,
+            [
+                "circle",
+                "first_name",
+                "last_name",
+                "email",
+                "phone",
+                "found_via",
+                "state",
+                "veto_opened_on",
+                "veto_ends_on",
+                "admitted_on",
+                "created_at",
+            ],
+        )
+        row[_("get-to-know meetings")] = [m.held_on for m in candidate.meetings.order_by("held_on")]
+        answers = list(candidate.responses.all())
+        row[_("answers in the veto period")] = len(answers)
+        row[_("vetoes")] = sum(1 for a in answers if a.veto)
+        withheld += bool(candidate.notes) + sum(bool(m.note) for m in candidate.meetings.all())
+        withheld += sum(bool(a.reason) for a in answers if a.member_id != getattr(account, "pk", 0))
+        section.rows.append(row)
+    if account is not None:
+        section.rows += [
+            _values(c, ["circle", "role", "joined_on", "ended_on", "removed"])
+            for c in CircleMembership.objects.filter(user=account).select_related("circle")
+        ]
+        section.rows += [
+            _values(r, ["candidate", "veto", "reason", "answered_at"])
+            for r in Response.objects.filter(member=account).select_related("candidate")
+        ]
+        section.rows += [
+            _values(a, ["channel", "action", "requested_at", "done_at"])
+            for a in ChannelAccess.objects.filter(user=account).select_related("channel")
+        ]
+        for mediation in Mediation.objects.filter(
+            Q(parties=account) | Q(mediators=account)
+        ).distinct():
+            sessions = list(mediation.sessions.order_by("held_on"))
+            section.rows.append(
+                _values(mediation, ["circle", "subject", "opened_at", "closed_at"])
+                | {
+                    _("sessions"): [
+                        f"{s.held_on.isoformat()} {s.get_outcome_display()}" for s in sessions
+                    ]
+                }
+            )
+            withheld += sum(bool(s.notes) for s in sessions)
+        section.rows += [
+            _values(r, ["circle", "reason", "decided_on"])
+            for r in Removal.objects.filter(user=account).select_related("circle")
+        ]
+    if withheld:
+        section.withheld = str(WITHHELD_NOTES)
+    return section
+
+
+def _assemblies(member: Member, account: User | None) -> Section:
+    rows: list[Row] = [
+        {
+            _("assembly"): e.assembly.title,
+            _("cut-off date"): e.assembly.cutoff_on,
+            _("eligible"): e.reason == "",
+            _("reason"): e.get_reason_display() if e.reason else "",
+        }
+        for e in Entry.objects.filter(member=member).select_related("assembly")
+    ]
+    rows += [
+        {
+            _("assembly"): b.assembly.title,
+            _("postal ballot"): b.number,
+            _("returned"): b.returned_at,
+        }
+        for b in Ballot.objects.filter(member=member).select_related("assembly")
+    ]
+    rows += [
+        {_("assembly"): a.assembly.title, _("checked in at"): a.checked_in_at}
+        for a in Attendance.objects.filter(member=member).select_related("assembly")
+    ]
+    return Section("assemblies", _("Assemblies: voting rights, postal vote, attendance"), rows)
+
+
+def _access(member: Member, account: User | None) -> Section:
+    rows = [
+        {
+            _("at"): entry.at,
+            _("who"): _who(entry.user),
+            _("how"): entry.get_kind_display(),
+            _("purpose"): entry.detail if entry.kind == AccessKind.EXPORT else "",
+        }
+        for entry in access_log.about(member).select_related("user").order_by("at", "pk")
+    ]
+    return Section("access_log", _("Who looked at your data"), rows)
+
+
+def _retention(member: Member, account: User | None) -> Section:
+    rows = [
+        _values(n, ["sent_on", "due_on", "channel"])
+        for n in RetentionNotice.objects.filter(member=member)
+    ]
+    rows += [
+        _values(h, ["kind", "reason", "placed_on", "lifted_on"])
+        for h in LegalHold.objects.filter(member=member).order_by("placed_on")
+    ]
+    return Section("retention", _("Retention: notices and holds"), rows)
+
+
+SECTIONS: list[Callable[[Member, User | None], Section]] = [
+    _record,
+    _versions,
+    _memberships,
+    _consents,
+    _change_requests,
+    _charges,
+    _payments,
+    _reminders,
+    _mandates,
+    _receipts,
+    _mailings,
+    _emails,
+    _onboarding,
+    _assemblies,
+    _account,
+    _roles,
+    _retention,
+    _access,
+]
+
+# Every field through which a record belongs to a member or to their account, and the
+# section that reports it.
+COVERED: dict[str, str] = {
+    "members.MemberVersion.member": "versions",
+    "members.MembershipPeriod.member": "memberships",
+    "members.ChangeRequest.member": "change_requests",
+    "members.RoleAssignment.user": "roles",
+    "members.AccessLog.member": "access_log",
+    "finance.Charge.member": "charges",
+    "finance.Payment.member": "payments",
+    "finance.Payment.suggested_member": "payments",
+    "finance.Reminder.member": "reminders",
+    "finance.StrikeOff.member": "reminders",
+    "finance.ReductionNotice.member": "reminders",
+    "finance.Mandate.member": "mandates",
+    "finance.Debit.member": "mandates",
+    "finance.OpeningBalance.member": "mandates",
+    "finance.ContributionReceipt.member": "receipts",
+    "mailings.Delivery.member": "mailings",
+    "onboarding.Candidate.user": "onboarding",
+    "onboarding.CircleMembership.user": "onboarding",
+    "onboarding.Response.member": "onboarding",
+    "onboarding.ChannelAccess.user": "onboarding",
+    "onboarding.Mediation.parties": "onboarding",
+    "onboarding.Mediation.mediators": "onboarding",
+    "onboarding.Removal.user": "onboarding",
+    "assemblies.Entry.member": "assemblies",
+    "assemblies.Ballot.member": "assemblies",
+    "assemblies.Attendance.member": "assemblies",
+    "account.EmailAddress.user": "account",
+    "mfa.Authenticator.user": "account",
+    "privacy.LegalHold.member": "retention",
+    "privacy.RetentionNotice.member": "retention",
+}
+# Fields that name the member of staff who did something: their own data, not the member's.
+ACTORS: set[str] = {
+    "admin.LogEntry.user",
+    "members.RoleAssignment.granted_by",
+    "members.RoleAssignment.revoked_by",
+    "members.AuditEntry.actor",
+    "members.AccessLog.user",
+    "members.MemberVersion.recorded_by",
+    "members.ChangeRequest.requested_by",
+    "members.ChangeRequest.consented_by",
+    "members.ChangeRequest.decided_by",
+    "members.ImportBatch.uploaded_by",
+    "members.ExportLog.exported_by",
+    "members.ImportValueChoice.decided_by",
+    "finance.Charge.created_by",
+    "finance.BankUpload.uploaded_by",
+    "finance.BankStatement.uploaded_by",
+    "finance.Payment.created_by",
+    "finance.StrikeOff.decided_by",
+    "finance.Switchover.created_by",
+    "finance.Mandate.created_by",
+    "finance.Collection.created_by",
+    "finance.Payout.recorded_by",
+    "finance.ReceiptWording.created_by",
+    "finance.ReceiptRun.created_by",
+    "mailings.Mailing.created_by",
+    "mailings.Mailing.requested_by",
+    "mailings.Mailing.released_by",
+    "onboarding.Candidate.registered_by",
+    "onboarding.Meeting.recorded_by",
+    "onboarding.ChannelAccess.done_by",
+    "onboarding.Mediation.opened_by",
+    "onboarding.MediationSession.recorded_by",
+    "onboarding.Removal.decided_by",
+    "assemblies.Assembly.created_by",
+    "assemblies.Attendance.checked_in_by",
+    "privacy.LegalHold.placed_by",
+}
+
+
+def collect(member: Member) -> Report:
+    account = account_of(member)
+    with translation.override(settings.LANGUAGE_CODE):
+        sections = [make(member, account) for make in SECTIONS]
+    return Report(member=member, account=account, made_at=timezone.now(), sections=sections)
+
+
+# --- Writing it out ------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+    if isinstance(value, date):
+        return formats.date_format(value, "SHORT_DATE_FORMAT")
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, Decimal):
+        return formats.number_format(value, 2, use_l10n=True, force_grouping=True) + " €"
+    if value is None:
+        return "–"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_plain(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(str(_plain(v)) for v in value)
+    return str(value)
+
+
+def as_json(report: Report) -> str:
+    return json.dumps(
+        {
+            "membership_number": report.member.membership_number,
+            "made_at": report.made_at,
+            "sections": [
+                {
+                    "key": s.key,
+                    "title": s.title,
+                    "records": [{str(k): v for k, v in row.items()} for row in s.rows],
+                    "withheld": s.withheld,
+                }
+                for s in report.sections
+            ],
+        },
+        cls=DjangoJSONEncoder,
+        ensure_ascii=False,
+        indent=1,
+    )
+
+
+def _readable(report: Report) -> list[dict[str, Any]]:
+    return [
+        {
+            "title": s.title,
+            "withheld": s.withheld,
+            "rows": [[(str(k), _plain(v)) for k, v in row.items()] for row in s.rows],
+        }
+        for s in report.sections
+    ]
+
+
+def as_html(report: Report) -> str:
+    with translation.override(settings.LANGUAGE_CODE):
+        return render_to_string(
+            "privacy/subject_access.html",
+            {
+                "member": report.member,
+                "made_at": report.made_at,
+                "sections": _readable(report),
+            },
+        )
+
+
+def as_pdf(report: Report) -> bytes:
+    from fpdf.enums import XPos, YPos
+
+    from finance.letters import Pdf
+
+    with translation.override(settings.LANGUAGE_CODE):
+        pdf = Pdf(bold=True)
+        pdf.set_auto_page_break(True, 15)
+        pdf.set_title(_("Information on your data"))
+        pdf.set_creator("Musterrolle")
+        pdf.add_page()
+        pdf.use(14, "B")
+        pdf.multi_cell(
+            0,
+            7,
+            pdf.text_of(
+                _("Information on the data held about membership number %(number)s")
+                % {"number": report.member.membership_number}
+            ),
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+        )
+        pdf.use(9)
+        pdf.multi_cell(
+            0,
+            5,
+            pdf.text_of(_("Made on %(when)s (Art. 15 GDPR).") % {"when": _plain(report.made_at)}),
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+        )
+        for section in _readable(report):
+            pdf.ln(3)
+            pdf.use(11, "B")
+            pdf.multi_cell(0, 6, pdf.text_of(section["title"]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            pdf.use(8.5)
+            if not section["rows"]:
+                pdf.multi_cell(
+                    0, 4.5, pdf.text_of(_("Nothing held.")), new_x=XPos.LMARGIN, new_y=YPos.NEXT
+                )
+            for row in section["rows"]:
+                text = " · ".join(f"{label}: {value}" for label, value in row if value != "–")
+                pdf.multi_cell(0, 4.5, pdf.text_of(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+                pdf.ln(1)
+            if section["withheld"]:
+                pdf.use(8.5, "B")
+                pdf.multi_cell(
+                    0, 4.5, pdf.text_of(section["withheld"]), new_x=XPos.LMARGIN, new_y=YPos.NEXT
+                )
+        return bytes(pdf.output())
+
+
+def files(member: Member, *, by: Any = None) -> dict[str, bytes]:
+    """The three files of the answer, named by the membership number; logged as an access."""
+    report = collect(member)
+    access_log.record(by, AccessKind.REPORT, path="subject_access", member=member, detail="Art. 15")
+    stem = f"auskunft-{member.membership_number}"
+    return {
+        f"{stem}.json": as_json(report).encode(),
+        f"{stem}.html": as_html(report).encode(),
+        f"{stem}.pdf": as_pdf(report),
+    }
