@@ -70,6 +70,9 @@ class Options:
     # adding up to it), for the monthly check of the split.
     corrupt_share_on: date | None = None
     corrupt_activation_on: date | None = None
+    # Test hook: retention after the year also clears a payment's amount, for the check that
+    # anonymisation keeps every ledger sum.
+    corrupt_retention: bool = False
 
 
 @dataclass
@@ -130,6 +133,17 @@ MONTH_END_CHECKS: list[MonthEndCheck] = []
 def register_month_end_check(check: MonthEndCheck) -> None:
     if check not in MONTH_END_CHECKS:
         MONTH_END_CHECKS.append(check)
+
+
+# Checks run once the year is over (privacy: retention years later keeps the past whole);
+# each returns figures for the verdict line, or raises Violation.
+AfterRunCheck = Callable[[date, "Options"], dict[str, int]]
+AFTER_RUN_CHECKS: list[AfterRunCheck] = []
+
+
+def register_after_run_check(check: AfterRunCheck) -> None:
+    if check not in AFTER_RUN_CHECKS:
+        AFTER_RUN_CHECKS.append(check)
 
 
 def simulate(options: Options, write: Callable[[str], None]) -> int:
@@ -216,6 +230,7 @@ class Simulation:
         )
         self.clock = traveller.start()
         phase = "setting up"
+        extra: dict[str, int] = {}
         try:
             self.setup()
             self.checker = Checker()
@@ -227,6 +242,9 @@ class Simulation:
                 phase = f"simulating {day}"
                 self.simulate_day(day)
                 self.totals.days += 1
+            phase = "checking after the year"
+            for check in AFTER_RUN_CHECKS:
+                extra.update(check(self.last, self.options))
         except Violation as violation:
             if violation.__cause__ is not None:  # a job failed: where, for the one who looks
                 traceback.print_exception(violation.__cause__, file=sys.stderr)
@@ -245,6 +263,7 @@ class Simulation:
         self.write(
             f"SIMULATION ok members={self.options.members} seed={self.options.seed} "
             f"days={t.days} payments={t.payments} reminders={t.reminders} struck_off={t.struck_off}"
+            + "".join(f" {name}={value}" for name, value in extra.items())
         )
         return 0
 

@@ -58,6 +58,17 @@ def test_simulated_years_stay_true():
         assert lines[-1].startswith(
             f"SIMULATION ok members=300 seed={seed} days={(last - date(2025, 12, 1)).days} "
         )
+        # Retention years later: ended members told, then anonymised, the past unchanged.
+        verdict = dict(part.split("=") for part in lines[-1].split()[2:])
+        assert int(verdict["told"]) > 0 and int(verdict["anonymised"]) > 0
+
+
+def test_retention_that_changed_the_past_fails_the_run():
+    code, lines, _stderr = finish(
+        start("--members", "60", "--seed", "3", "--months", "2", "--corrupt-retention")
+    )
+    assert code == 1
+    assert lines[-1] == "SIMULATION violation day=2026-01-31 retention: the past changed: ledger"
 
 
 def test_a_broken_invariant_is_reported_and_fails_the_run():

@@ -41,6 +41,7 @@ class Command(BaseCommand):
         parser.add_argument("--corrupt-unseen-on", type=date.fromisoformat, help=SUPPRESS)
         parser.add_argument("--corrupt-share-on", type=date.fromisoformat, help=SUPPRESS)
         parser.add_argument("--corrupt-activation-on", type=date.fromisoformat, help=SUPPRESS)
+        parser.add_argument("--corrupt-retention", action="store_true", help=SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["members"] < 1 or not 1 <= options["months"] <= 24:
@@ -85,6 +86,8 @@ class Command(BaseCommand):
         ]
         if options["verbose"]:
             command.append("--verbose")
+        if options["corrupt_retention"]:
+            command.append("--corrupt-retention")
         for name in (
             "corrupt_balance_on",
             "corrupt_unseen_on",
@@ -122,6 +125,7 @@ class Command(BaseCommand):
                 corrupt_unseen_on=options["corrupt_unseen_on"],
                 corrupt_share_on=options["corrupt_share_on"],
                 corrupt_activation_on=options["corrupt_activation_on"],
+                corrupt_retention=options["corrupt_retention"],
             ),
             write=lambda line: self.stdout.write(line),
         )
