@@ -15,6 +15,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from itertools import accumulate
 from typing import Any
 
 from django.conf import settings
@@ -74,20 +75,22 @@ def record(
 
 
 def encode_ids(ids: Iterable[int]) -> bytes:
-    """Member ids, sorted, as 32-bit integers, compressed: a million fit in a few MB."""
-    values = array(_ID_TYPE, sorted(set(ids)))
+    """Member ids, sorted, as the steps from one to the next (small numbers, alike), 32-bit,
+    compressed: an export of half a million members takes a few hundred kB at most."""
+    ordered = sorted(set(ids))
+    steps = array(_ID_TYPE, [b - a for a, b in zip([0, *ordered], ordered, strict=False)])
     if sys.byteorder == "big":
-        values.byteswap()
-    return zlib.compress(values.tobytes(), 6)
+        steps.byteswap()
+    return zlib.compress(steps.tobytes(), 6)
 
 
 def decode_ids(blob: bytes | memoryview | None) -> array:
-    values = array(_ID_TYPE)
+    steps = array(_ID_TYPE)
     if blob:
-        values.frombytes(zlib.decompress(bytes(blob)))
+        steps.frombytes(zlib.decompress(bytes(blob)))
         if sys.byteorder == "big":
-            values.byteswap()
-    return values
+            steps.byteswap()
+    return array(_ID_TYPE, accumulate(steps))
 
 
 def contains(blob: bytes | memoryview | None, member_id: int) -> bool:
