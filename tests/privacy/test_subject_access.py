@@ -6,8 +6,8 @@ import zipfile
 
 import pytest
 from django.apps import apps
-from django.db.models import Field
 from django.core.management import call_command
+from django.db.models import Field
 from django.urls import reverse
 
 from members.models import AccessKind, AccessLog, Member, User

@@ -1,0 +1,235 @@
+"""Retention with notice: told first, anonymised after the notice period, never a current
+member, one who owes, one with something running or under a hold; the dry run writes
+nothing; a second run changes nothing; the federal office confirms what it previewed."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from finance.models import Payment
+from mailings.models import Delivery, Mailing
+from members import services
+from members.models import AuditEntry, Member, MemberVersion
+from onboarding.models import Candidate, Circle
+from outbox.models import OutboundEmail
+from privacy import retention
+from privacy.models import ErasureLog, LegalHold, RetentionNotice
+from tests.factories import make_member
+
+pytestmark = pytest.mark.django_db
+LEFT = date(2024, 3, 31)
+TOLD = date(2025, 10, 1)  # 18 months after leaving: six months before the two years are up
+DUE = date(2026, 4, 1)
+
+
+def ended(division, **values):
+    member = make_member(division, joined_on=date(2020, 1, 1), **values)
+    return services.end_membership(by=None, member=member, on=LEFT, reason="exit", note="Austritt")
+
+
+@pytest.fixture
+def former(tree):
+    return ended(tree.leipzig, first_name="Frieda", last_name="Früher", email="frieda@example.org")
+
+
+def snapshot():
+    return (
+        list(Member.objects.order_by("pk").values()),
+        list(MemberVersion.objects.order_by("pk").values()),
+        RetentionNotice.objects.count(),
+        ErasureLog.objects.count(),
+        OutboundEmail.objects.count(),
+    )
+
+
+def test_the_dry_run_lists_and_writes_nothing(former, capsys):
+    before = snapshot()
+    call_command("retention", "--dry-run", "--on", TOLD.isoformat())
+    out = capsys.readouterr().out
+    assert "Sachsen | jetzt benachrichtigt: 1" in out
+    assert snapshot() == before
+    plan = retention.plan(date(2025, 3, 1))
+    assert plan.empty and plan.coming == {date(2025, 9, 1): 1}
+
+
+def test_told_first_then_anonymised_after_the_notice_period(former, tree):
+    number = former.membership_number
+    first = retention.plan(TOLD)
+    assert [n.member_id for n in first.notices] == [former.pk] and not first.anonymise
+    retention.apply(first)
+    notice = RetentionNotice.objects.get(member=former)
+    assert (notice.sent_on, notice.due_on, notice.channel) == (TOLD, DUE, "email")
+    told = OutboundEmail.objects.get(template="retention_notice")
+    assert told.to == ["frieda@example.org"] and "01.04.2026" in told.body_text
+    # Told, but the period is not over: nothing happens yet, and nobody is told twice.
+    waiting = retention.plan(DUE - timedelta(days=1))
+    assert waiting.empty and waiting.waiting == {"2026-04": 1}
+    done = retention.apply(retention.plan(DUE))
+    assert done.anonymised == 1 and done.told == 0
+    former.refresh_from_db()
+    assert former.membership_number == number and former.anonymised_on == DUE
+    assert (former.first_name, former.last_name, former.email, former.street) == (
+        "",
+        "anonymisiert",
+        "",
+        "",
+    )
+    assert former.division == tree.leipzig and former.left_on == LEFT
+    for version in former.versions.all():
+        assert not version.values.get("first_name") and not version.values.get("email")
+    assert not AuditEntry.objects.filter(summary__contains="Früher").exists()
+    assert list(ErasureLog.objects.values_list("number", "done_on", "kind")) == [
+        (str(number), DUE, "register")
+    ]
+    before = snapshot()
+    again = retention.apply(retention.plan(DUE))
+    assert again == retention.Done() and snapshot() == before
+
+
+def test_never_current_owing_disputed_or_held(tree, former, federal_admin, board_sn):
+    current = make_member(tree.leipzig, last_name="Aktuell")
+    owing = ended(tree.leipzig, last_name="Schuldet")
+    Member.objects.filter(pk=owing.pk).update(balance=Decimal("-12.00"))
+    disputed = ended(tree.leipzig, last_name="Streitet")
+    LegalHold.objects.create(
+        member=disputed,
+        kind="dispute",
+        reason="Schiedsgericht",
+        placed_by=federal_admin,
+        placed_on=LEFT,
+    )
+    held = ended(tree.dresden, last_name="Gesperrt")
+    LegalHold.objects.create(
+        member=held, kind="hold", reason="Finanzamt", placed_by=federal_admin, placed_on=LEFT
+    )
+    plan = retention.plan(TOLD)
+    assert {n.member_id for n in plan.notices} == {former.pk}
+    assert plan.held_back == {"balance": 1, "dispute": 1, "hold": 1}
+    retention.apply(plan)
+    retention.apply(retention.plan(DUE))
+    kept = Member.objects.filter(anonymised_on__isnull=True)
+    assert set(kept) == {current, owing, disputed, held}
+
+
+def test_a_member_without_an_address_is_on_the_letter_list(client, tree, federal_admin):
+    member = ended(tree.leipzig, last_name="Briefe", email="")
+    retention.apply(retention.plan(TOLD))
+    assert RetentionNotice.objects.get(member=member).channel == "letter"
+    assert not OutboundEmail.objects.filter(template="retention_notice").exists()
+    client.force_login(federal_admin)
+    response = client.get(reverse("privacy:retention_letters"))
+    text = b"".join(response.streaming_content).decode()
+    assert "Briefe" in text and "01.04.2026" in text
+
+
+def test_old_candidates_deliveries_and_emails_go(tree, board_sn, federal_admin):
+    circle = Circle.objects.create(name="Utopie25")
+    old = Candidate.objects.create(
+        circle=circle,
+        first_name="Alt",
+        last_name="Abgelehnt",
+        email="alt@example.org",
+        state="declined",
+        registered_by=board_sn,
+    )
+    Candidate.objects.filter(pk=old.pk).update(updated_at=timezone.now() - timedelta(days=200))
+    fresh = Candidate.objects.create(
+        circle=circle,
+        first_name="Neu",
+        last_name="Abgelehnt",
+        email="neu@example.org",
+        state="declined",
+        registered_by=board_sn,
+    )
+    member = make_member(tree.leipzig)
+    mailing = Mailing.objects.create(
+        division=tree.sn,
+        kind="newsletter",
+        status="sent",
+        sender_name="LV",
+        created_by=board_sn,
+        reply_to="lv@example.org",
+        subject="Alt",
+        body="x",
+        finished_at=timezone.now() - timedelta(days=400),
+    )
+    Delivery.objects.create(mailing=mailing, member=member, email=member.email, status="sent")
+    sent = OutboundEmail.objects.create(
+        to=["x@example.org"], subject="s", body_text="t", status="sent"
+    )
+    OutboundEmail.objects.filter(pk=sent.pk).update(created_at=timezone.now() - timedelta(days=400))
+    today = timezone.localdate()
+    plan = retention.plan(today)
+    assert plan.candidates == [old.pk] and plan.deliveries == 1 and plan.emails == 1
+    retention.apply(plan)
+    assert list(Candidate.objects.all()) == [fresh]
+    delivery = Delivery.objects.get()
+    assert (delivery.member, delivery.email, delivery.status) == (None, "", "sent")
+    assert not OutboundEmail.objects.filter(pk=sent.pk).exists()
+    assert retention.plan(today).empty
+
+
+def test_the_federal_office_confirms_what_it_previewed(client, former, federal_admin):
+    client.force_login(federal_admin)
+    url = reverse("privacy:retention")
+    with_time = timezone.localdate()
+    RetentionNotice.objects.create(
+        member=former, sent_on=with_time - timedelta(days=200), due_on=with_time, channel="email"
+    )
+    page = client.get(url)
+    assert "anonymisiert" in page.text and "Sachsen" in page.text
+    form = page.context["form"]
+    digest, on = form.initial["digest"], form.initial["on"]
+    # Meanwhile a second member falls due: the confirmation of the old preview does nothing.
+    other = ended(former.division, last_name="Später")
+    RetentionNotice.objects.create(
+        member=other, sent_on=with_time - timedelta(days=200), due_on=with_time, channel="email"
+    )
+    stale = client.post(url, {"digest": digest, "on": on, "checked": "on"}, follow=True)
+    assert "geändert" in stale.text
+    assert not Member.objects.filter(anonymised_on__isnull=False).exists()
+    fresh = client.get(url).context["form"].initial["digest"]
+    client.post(url, {"digest": fresh, "on": on, "checked": "on"})
+    assert Member.objects.filter(anonymised_on__isnull=False).count() == 2
+
+
+def test_the_monthly_job_tells_and_asks_the_federal_office(former, federal_admin):
+    retention.monthly(TOLD)
+    assert RetentionNotice.objects.filter(member=former).exists()
+    assert not Member.objects.filter(anonymised_on__isnull=False).exists()
+    retention.monthly(DUE)
+    asked = OutboundEmail.objects.get(template="retention_confirm")
+    assert asked.to == [federal_admin.email] and "/privacy/retention/" in asked.body_text
+    assert not Member.objects.filter(anonymised_on__isnull=False).exists()
+
+
+def test_old_finance_records_of_anonymised_members_lose_names_not_amounts(former):
+    payment = Payment.objects.create(
+        member=former,
+        amount=Decimal("60.00"),
+        booked_on=date(2015, 5, 1),
+        counterparty_name="Frieda Früher",
+        counterparty_iban="DE89370400440532013000",
+    )
+    recent = Payment.objects.create(
+        member=former,
+        amount=Decimal("60.00"),
+        booked_on=date(2020, 5, 1),
+        counterparty_name="Frieda Früher",
+    )
+    Member.objects.filter(pk=former.pk).update(anonymised_on=date(2026, 1, 1))
+    plan = retention.plan(date(2026, 6, 1))
+    assert plan.finance["payments"] == 1
+    retention.apply(plan)
+    payment.refresh_from_db()
+    recent.refresh_from_db()
+    assert (payment.counterparty_name, payment.counterparty_iban, payment.amount) == (
+        "",
+        "",
+        Decimal("60.00"),
+    )
+    assert recent.counterparty_name == "Frieda Früher"
