@@ -258,6 +258,8 @@ def main() -> None:
     bench_eligibility(total)
     bench_checkin(state, client)
     bench_switchover()
+    bench_subject_access(state)
+    bench_retention_dry_run(total)
     bench_simulate_year()
 
 
@@ -861,6 +863,172 @@ def bench_switchover() -> None:
             server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     if result.returncode != 0:
         raise SystemExit("switchover bench failed")
+
+
+def bench_subject_access(state: Division) -> None:
+    """The Art. 15 report (HTML, PDF and JSON) of a member with ten years of history: a
+    payment and a charge every month, reminders, a mandate and its debits, receipts, a
+    hundred newsletters, versions, a year of accesses and exports. Rolled back afterwards."""
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from django.db import transaction
+
+    from finance.models import (
+        Charge,
+        ContributionReceipt,
+        Debit,
+        Mandate,
+        Payment,
+        ReceiptRun,
+        Reminder,
+    )
+    from finance.models import Collection as DebitCollection
+    from mailings.models import Delivery, Mailing
+    from members import access_log, services
+    from members.models import AccessKind
+    from privacy import subject_access
+
+    board = User.objects.get(email=f"bench-board-{state.code.lower()}@example.org")
+    start = date(timezone.localdate().year - 10, 1, 1)
+    months = [date(start.year + m // 12, m % 12 + 1, 1) for m in range(120)]
+    with transaction.atomic():
+        member = services.admit_member(
+            by=None,
+            division=Division.objects.filter(path__startswith=state.path).order_by("-depth")[0],
+            values={"first_name": "Zehn", "last_name": "Jahre", "email": "zehn@example.org"},
+            joined_on=start,
+        )
+        for n in range(20):
+            services.update_member(
+                by=board, member=member, changes={"city": f"Ort {n}"}, reason=f"Umzug {n}"
+            )
+            member.refresh_from_db()
+        Charge.objects.bulk_create(
+            Charge(
+                member=member,
+                year=d.year,
+                kind="dues",
+                revision=d.month,
+                amount=Decimal(10),
+                due_on=d,
+                overdue_on=d + timedelta(days=30),
+            )
+            for d in months
+        )
+        Payment.objects.bulk_create(
+            Payment(
+                member=member,
+                amount=Decimal(10),
+                booked_on=d,
+                reference=f"MB {d}",
+                counterparty_name="Zehn Jahre",
+                counterparty_iban="DE89370400440532013000",
+            )
+            for d in months
+        )
+        Reminder.objects.bulk_create(
+            Reminder(
+                member=member,
+                level=1,
+                arrears_since=d,
+                sent_on=d,
+                amount=Decimal(10),
+                reference="MB",
+                channel="email",
+            )
+            for d in months[::6]
+        )
+        mandate = Mandate.objects.create(
+            member=member,
+            reference="MR-ZEHN",
+            signed_on=start,
+            holder="Zehn Jahre",
+            iban="DE89370400440532013000",
+        )
+        collection = DebitCollection.objects.create(
+            due_on=start, division=state, message_id="MR-ZEHN", file_gz=b""
+        )
+        Debit.objects.bulk_create(
+            Debit(
+                collection=collection,
+                member=member,
+                mandate=mandate,
+                year=d.year,
+                month=d.month,
+                amount=Decimal(10),
+                sequence="RCUR",
+                end_to_end_id=f"Z-{d}",
+            )
+            for d in months
+        )
+        from finance import receipts
+
+        wording = receipts.current_wording()
+        run = ReceiptRun.objects.create(year=start.year, division=state, status="done")
+        ContributionReceipt.objects.bulk_create(
+            ContributionReceipt(
+                number=f"Z-{y}",
+                year=y,
+                serial=y,
+                member=member,
+                run=run,
+                wording=wording,
+                issued_on=date(y + 1, 1, 15),
+                dues=Decimal(120),
+                donations=Decimal(0),
+                lines=[],
+                address=["Zehn Jahre"],
+                channel="email",
+            )
+            for y in range(start.year, start.year + 10)
+        )
+        mailings = Mailing.objects.bulk_create(
+            Mailing(
+                division=state,
+                kind="newsletter",
+                status="sent",
+                sender_name="LV",
+                reply_to="lv@example.org",
+                subject=f"Rundbrief {n}",
+                body="x",
+                created_by=board,
+            )
+            for n in range(100)
+        )
+        Delivery.objects.bulk_create(
+            Delivery(mailing=m, member=member, email=member.email, status="sent") for m in mailings
+        )
+        for _n in range(250):
+            access_log.record(board, AccessKind.PAGE, member=member, path="/")
+        others = list(Member.objects.values_list("pk", flat=True)[:50_000])
+        for _n in range(20):
+            access_log.record(board, AccessKind.EXPORT, member_ids=[*others, member.pk])
+        started = time.perf_counter()
+        files = subject_access.files(member, by=board)
+        seconds = time.perf_counter() - started
+        transaction.set_rollback(True)
+    size = sum(len(content) for content in files.values())
+    print(
+        f"BENCH subject_access seconds={seconds:.2f} payments=120 deliveries=100 "
+        f"accesses=270 kb={size // 1000}",
+        flush=True,
+    )
+
+
+def bench_retention_dry_run(total: int) -> None:
+    """What a retention run would do today over the whole register: writes nothing."""
+    from privacy import retention
+
+    started = time.perf_counter()
+    plan = retention.plan()
+    seconds = time.perf_counter() - started
+    print(
+        f"BENCH retention_dry_run members={total} seconds={seconds:.1f} "
+        f"notices={len(plan.notices)} anonymise={len(plan.anonymise)} "
+        f"held_back={sum(plan.held_back.values())}",
+        flush=True,
+    )
 
 
 def bench_simulate_year() -> None:

@@ -113,7 +113,12 @@ class Command(BaseCommand):
         requests = self._open_requests()
         # Apps that build on members add their demo data through their own command
         # (members does not import them).
-        for command in ("seed_demo_finance", "seed_demo_mailings", "seed_demo_onboarding"):
+        for command in (
+            "seed_demo_finance",
+            "seed_demo_mailings",
+            "seed_demo_onboarding",
+            "seed_demo_privacy",
+        ):
             if command in get_commands():
                 call_command(command, stdout=self.stdout)
         self.stdout.write(
