@@ -146,6 +146,13 @@ def _record(member: Member, account: User | None) -> Section:
     return Section("record", _("Register record"), [_values(member, REGISTER_FIELDS)])
 
 
+def _labelled(values: dict[str, Any]) -> dict[str, Any]:
+    """A version's values under the labels the record uses ("Vorname", not first_name)."""
+    labels = {f.attname: str(f.verbose_name) for f in Member._meta.concrete_fields}
+    labels |= {f.name: str(f.verbose_name) for f in Member._meta.concrete_fields}
+    return {labels.get(key, key): value for key, value in (values or {}).items()}
+
+
 def _versions(member: Member, account: User | None) -> Section:
     rows = [
         {
@@ -153,7 +160,7 @@ def _versions(member: Member, account: User | None) -> Section:
             _("recorded at"): v.recorded_at,
             _("by"): _who(v.recorded_by),
             _("reason"): v.reason,
-            _("changes"): v.changes or v.values,
+            _("changes"): _labelled(v.changes or v.values),
         }
         for v in member.versions.select_related("recorded_by").order_by("version")
     ]

@@ -7,6 +7,7 @@ import csv
 from datetime import date
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -95,7 +96,7 @@ def retention_view(request: HttpRequest) -> HttpResponse:
             "waiting": sorted(plan.waiting.items()),
             "form": ConfirmForm(initial={"digest": plan.digest(), "on": today}),
             "letters": retention.letters().count(),
-            "months": retention.months,
+            "months": settings.MUSTERROLLE_RETENTION_MONTHS,
         },
     )
 
