@@ -22,9 +22,9 @@ from django.views.decorators.http import require_http_methods
 from assemblies import checkin, invitations, postal, printing, seats, services
 from assemblies.forms import AssemblyForm, SeatsForm
 from assemblies.models import Assembly, Ballot, Entry, Reason
-from members import access, exports
+from members import access, access_log, exports
 from members.access import Action, get_visible_or_404
-from members.models import Division, Member
+from members.models import AccessKind, Division, Member
 
 PAGE_SIZE = 50
 
@@ -129,6 +129,12 @@ def assembly_entries(request: HttpRequest, pk: int) -> HttpResponse:
     show, division, query, entries = _filtered(request, assembly)
     entries = entries.order_by("member__last_name", "member__first_name", "member_id")
     page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
+    access_log.note(
+        request,
+        AccessKind.LIST,
+        count=page.paginator.count,
+        detail=f"{assembly.title} {request.GET.urlencode()}".strip(),
+    )
     return render(
         request,
         "assemblies/assembly_entries.html",
@@ -501,13 +507,18 @@ def assembly_checkin(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("Freeze the list first: the check-in works from it."))
         return redirect("assemblies:assembly_detail", pk=assembly.pk)
     query = (request.GET.get("q") or "").strip()[:100]
+    entries = checkin.search(assembly, query) if query else []
+    if query:
+        access_log.note(
+            request, AccessKind.LIST, count=len(entries), detail=f"{assembly.title} q={query}"
+        )
     return render(
         request,
         "assemblies/assembly_checkin.html",
         {
             "assembly": assembly,
             "query": query,
-            "entries": checkin.search(assembly, query) if query else [],
+            "entries": entries,
             "presence": checkin.presence(assembly),
         },
     )

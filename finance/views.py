@@ -166,6 +166,10 @@ def arrears_overview(request: HttpRequest) -> HttpResponse:
         .order_by("-sent_on")[:12]
     )
     areas = access.root_paths(request.user, Action.VIEW_FINANCE)
+    page = Paginator(strike_offs, 50).get_page(request.GET.get("page"))
+    access_log.note(
+        request, AccessKind.LIST, count=page.paginator.count, detail=f"arrears {division.code}"
+    )
     return render(
         request,
         "finance/arrears.html",
@@ -176,7 +180,7 @@ def arrears_overview(request: HttpRequest) -> HttpResponse:
             if len(areas) > 1
             else [],
             "letter_days": list(letter_days),
-            "page_obj": Paginator(strike_offs, 50).get_page(request.GET.get("page")),
+            "page_obj": page,
             "decided": StrikeOff.Status.DECIDED,
         },
     )

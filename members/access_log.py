@@ -127,25 +127,22 @@ def _admin_note(request: HttpRequest, response: HttpResponse) -> dict[str, Any] 
         return None
     model = model_admin.model
     name = match.url_name or ""
-    if name.endswith("_changelist") and model is Member:
+    belongs = model is Member or any(
+        f.is_relation and f.related_model is Member and f.name == "member"
+        for f in model._meta.concrete_fields
+    )
+    if not belongs:
+        return None
+    if name.endswith("_changelist"):
         changelist = (getattr(response, "context_data", None) or {}).get("cl")
         count = getattr(changelist, "result_count", None)
-        return {"kind": AccessKind.LIST, "count": count, "detail": request.GET.urlencode()}
+        detail = f"{model._meta.model_name} {request.GET.urlencode()}".strip()
+        return {"kind": AccessKind.LIST, "count": count, "detail": detail}
     object_id = match.kwargs.get("object_id", "")
     if not (name.endswith(("_change", "_history")) and str(object_id).isdigit()):
         return None
     if model is Member:
         return {"kind": AccessKind.ADMIN, "member_id": int(object_id)}
-    field = next(
-        (
-            f
-            for f in model._meta.concrete_fields
-            if f.is_relation and f.related_model is Member and f.name == "member"
-        ),
-        None,
-    )
-    if field is None:
-        return None
     # Read in the same insert: the member of this payment, mandate or charge.
     member = Subquery(model._default_manager.filter(pk=object_id).values("member_id")[:1])
     return {"kind": AccessKind.ADMIN, "member_id": member}

@@ -153,11 +153,15 @@ def request_list(request: HttpRequest) -> HttpResponse:
         .filter(kind=RequestKind.TRANSFER, consented_at__isnull=True)
         .select_related("member", "division", "target_division")
     )
+    page = Paginator(requests, 50).get_page(request.GET.get("page"))
+    access_log.note(
+        request, AccessKind.LIST, count=page.paginator.count, detail=f"change requests {status}"
+    )
     return render(
         request,
         "members/request_list.html",
         {
-            "page_obj": Paginator(requests, 50).get_page(request.GET.get("page")),
+            "page_obj": page,
             "status": status,
             "statuses": RequestStatus.choices,
             "incoming": incoming[:100],

@@ -31,7 +31,9 @@ def queries(client, url: str) -> tuple[int, int]:
     return len(ctx.captured_queries), len(inserts)
 
 
-@pytest.mark.parametrize("page", ["member", "list", "finance", "admin_member", "admin_payment"])
+@pytest.mark.parametrize(
+    "page", ["member", "list", "finance", "admin_member", "admin_payment", "admin_payments"]
+)
 def test_the_log_costs_one_query_per_page(client, settings, tree, board_sn, federal_admin, page):
     member = make_member(tree.leipzig)
     payment = Payment.objects.create(member=member, amount=10, booked_on=timezone.localdate())
@@ -42,6 +44,7 @@ def test_the_log_costs_one_query_per_page(client, settings, tree, board_sn, fede
         "finance": reverse("finance:member_account", args=[member.pk]),
         "admin_member": reverse("admin:members_member_change", args=[member.pk]),
         "admin_payment": reverse("admin:finance_payment_change", args=[payment.pk]),
+        "admin_payments": reverse("admin:finance_payment_changelist"),
     }[page]
     client.force_login(user)
     with_log, inserts = queries(client, url)
@@ -53,7 +56,7 @@ def test_the_log_costs_one_query_per_page(client, settings, tree, board_sn, fede
     assert inserts == 1 and with_log == without_log + 1
     entry = AccessLog.objects.order_by("-pk").first()
     assert entry.user == user
-    if page == "list":
+    if page.endswith(("list", "payments")):
         assert entry.kind == AccessKind.LIST and entry.member is None and entry.count == 1
     else:
         assert entry.member == member
