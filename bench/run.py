@@ -901,7 +901,7 @@ def bench_subject_access(state: Division) -> None:
         )
         for n in range(20):
             services.update_member(
-                by=board, member=member, changes={"city": f"Ort {n}"}, reason=f"Umzug {n}"
+                by=None, member=member, changes={"city": f"Ort {n}"}, reason=f"Umzug {n}"
             )
             member.refresh_from_db()
         Charge.objects.bulk_create(

@@ -279,6 +279,8 @@ MUSTERROLLE_RETENTION_MONTHS = {
     "candidates": int(env("MUSTERROLLE_RETENTION_CANDIDATES_MONTHS", "6")),
     # who received which mailing, and the copies of sent e-mails
     "deliveries": int(env("MUSTERROLLE_RETENTION_DELIVERIES_MONTHS", "12")),
+    # member lists boards uploaded for an import (the file and its cells; the counts stay)
+    "uploads": int(env("MUSTERROLLE_RETENTION_UPLOADS_MONTHS", "12")),
 }
 # Members are told this many months before their data is anonymised.
 MUSTERROLLE_RETENTION_NOTICE_MONTHS = int(env("MUSTERROLLE_RETENTION_NOTICE_MONTHS", "6"))

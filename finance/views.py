@@ -78,6 +78,8 @@ def statement_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def statement_download(request: HttpRequest, pk: int) -> HttpResponse:
     statement = get_visible_or_404(request.user, MonthlyStatement, Action.RECEIVE_STATEMENT, pk=pk)
+    # The workbook names the month's joiners and leavers.
+    access_log.note(request, AccessKind.LIST, detail=f"statement {statement.pk}")
     response = HttpResponse(bytes(statement.workbook), content_type=statements.XLSX)
     response["Content-Disposition"] = content_disposition_header(
         as_attachment=True, filename=statements.file_name(statement)
@@ -110,6 +112,10 @@ def division_overview(request: HttpRequest, pk: int) -> HttpResponse:
         .select_related("division")
         .order_by("arrears_since", "last_name")
     )
+    page = Paginator(arrears, 50).get_page(request.GET.get("page"))
+    access_log.note(
+        request, AccessKind.LIST, count=page.paginator.count, detail=f"in arrears {division.code}"
+    )
     return render(
         request,
         "finance/division_overview.html",
@@ -123,7 +129,7 @@ def division_overview(request: HttpRequest, pk: int) -> HttpResponse:
             else None,
             "chart": charts.bar_chart(months, values),
             "income_rows": list(zip(months, values, strict=True)),
-            "page_obj": Paginator(arrears, 50).get_page(request.GET.get("page")),
+            "page_obj": page,
         },
     )
 

@@ -21,9 +21,9 @@ from django.views.decorators.http import require_http_methods
 from mailings import sending, services, tracking
 from mailings.forms import AudienceForm, MailingForm
 from mailings.models import Delivery, Mailing
-from members import access
+from members import access, access_log
 from members.access import Action, get_visible_or_404
-from members.models import Division, FeeClass, Member, PaymentStatus
+from members.models import AccessKind, Division, FeeClass, Member, PaymentStatus
 
 
 def _count(**lookup: Any) -> Subquery:
@@ -194,6 +194,12 @@ def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
             )
             .select_related("member")
             .order_by("pk")[:100]
+        )
+        access_log.note(
+            request,
+            AccessKind.LIST,
+            count=len(context["problems"]),
+            detail=f"mailing {mailing.pk}: not delivered",
         )
     return render(request, "mailings/mailing_detail.html", context)
 
@@ -376,14 +382,18 @@ def mailing_excluded(request: HttpRequest, pk: int) -> HttpResponse:
     """Who the mailing cannot reach, so the board can fix addresses."""
     mailing = get_visible_or_404(request.user, Mailing, Action.VIEW_MEMBERS, pk=pk)
     without_email, suppressed = services.excluded_members(mailing, request.user)
+    without_email = list(without_email.order_by("last_name", "first_name")[:500])
+    suppressed = list(suppressed.order_by("last_name", "first_name")[:500])
+    access_log.note(
+        request,
+        AccessKind.LIST,
+        count=len(without_email) + len(suppressed),
+        detail=f"mailing {mailing.pk}: not reached",
+    )
     return render(
         request,
         "mailings/mailing_excluded.html",
-        {
-            "mailing": mailing,
-            "without_email": without_email.order_by("last_name", "first_name")[:500],
-            "suppressed": suppressed.order_by("last_name", "first_name")[:500],
-        },
+        {"mailing": mailing, "without_email": without_email, "suppressed": suppressed},
     )
 
 
@@ -393,6 +403,7 @@ def bounced(request: HttpRequest) -> HttpResponse:
     page = Paginator(members, 50).get_page(request.GET.get("page"))
     reasons = services.suppressions_for(page.object_list)
     rows = [(member, reasons.get(member.email.lower())) for member in page.object_list]
+    access_log.note(request, AccessKind.LIST, count=page.paginator.count, detail="bounced")
     return render(request, "mailings/bounced.html", {"page_obj": page, "rows": rows})
 
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from allauth.account.models import EmailAddress
-from allauth.mfa.models import Authenticator
 from django.db import transaction
 from django.utils import timezone
 
@@ -20,6 +18,7 @@ from members.models import Member, RoleAssignment, User
 from onboarding.models import OPEN_STATES, Candidate, CandidateState
 from outbox.models import OutboundEmail
 from privacy.models import ErasureLog
+from privacy.retention import erase_account
 
 
 @dataclass
@@ -103,14 +102,7 @@ def erase(address: str, digest: str) -> Found:
     ]
     OutboundEmail.objects.filter(pk__in=ids).delete()
     if found.account is not None:
-        account = found.account
-        EmailAddress.objects.filter(user=account).delete()
-        Authenticator.objects.filter(user=account).delete()
-        account.email = f"geloescht-{account.pk}@invalid"
-        account.first_name = account.last_name = ""
-        account.is_active = False
-        account.set_unusable_password()
-        account.save()
+        erase_account(found.account)
     count = len(found.candidates) + len(ids) + (found.account is not None)
     ErasureLog.objects.create(
         number=numbers[:40],

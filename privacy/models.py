@@ -60,8 +60,9 @@ class RetentionNotice(models.Model):
         related_name="retention_notice",
         verbose_name=_("member"),
     )
-    sent_on = models.DateField(_("told on"))
-    due_on = models.DateField(_("anonymised from"))
+    # A letter counts from the day it was posted; until then both are empty.
+    sent_on = models.DateField(_("told on"), null=True, blank=True)
+    due_on = models.DateField(_("anonymised from"), null=True, blank=True)
     channel = models.CharField(_("channel"), max_length=6, choices=Channel.choices)
 
     class Meta:
@@ -80,6 +81,7 @@ class ErasureLog(models.Model):
         FINANCE = "finance", _("personal details in finance records")
         CANDIDATE = "candidate", _("onboarding candidate")
         DELIVERIES = "deliveries", _("mailing deliveries and sent e-mails")
+        UPLOADS = "uploads", _("uploaded member lists")
         ACCESS_LOG = "access_log", _("access log")
         REQUEST = "request", _("erasure on request")
 

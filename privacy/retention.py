@@ -27,28 +27,47 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
+from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from finance.models import ContributionReceipt, Mandate, OpeningBalance, Payment, StrikeOff
-from mailings.models import Delivery, Mailing
+from finance.models import (
+    BankUpload,
+    Collection,
+    ContributionReceipt,
+    Mandate,
+    MonthlyStatement,
+    OpeningBalance,
+    Payment,
+    StrikeOff,
+    Switchover,
+)
+from mailings.models import Delivery, Mailing, Suppression
 from members import access
 from members.models import (
     AccessLog,
     AuditEntry,
     ChangeRequest,
     Division,
+    ImportBatch,
     Member,
     MemberStatus,
     MemberVersion,
     RequestStatus,
+    RoleAssignment,
+    User,
 )
-from onboarding.models import Candidate, CandidateState
+from members.services import record_audit
+from onboarding.models import Candidate, CandidateState, CircleMembership
 from outbox import services as outbox
 from outbox.models import OutboundEmail
 from privacy.models import ErasureLog, LegalHold, RetentionNotice
@@ -105,6 +124,7 @@ class Plan:
     candidate_states: Counter[str] = field(default_factory=Counter)
     deliveries: int = 0
     emails: int = 0
+    uploads: int = 0
     access_log: int = 0
 
     @property
@@ -116,6 +136,7 @@ class Plan:
             or self.candidates
             or self.deliveries
             or self.emails
+            or self.uploads
             or self.access_log
         )
 
@@ -130,6 +151,7 @@ class Plan:
                 sorted(self.candidates),
                 self.deliveries,
                 self.emails,
+                self.uploads,
                 self.access_log,
             )
         )
@@ -163,6 +185,10 @@ class Plan:
             out.append((deliveries, _("mailings"), _("recipients removed"), self.deliveries))
         if self.emails:
             out.append((deliveries, _("sent e-mails"), _("deleted"), self.emails))
+        if self.uploads:
+            out.append(
+                (str(ErasureLog.Kind.UPLOADS.label), _("member lists"), _("deleted"), self.uploads)
+            )
         if self.access_log:
             out.append((str(ErasureLog.Kind.ACCESS_LOG.label), "–", _("deleted"), self.access_log))
         return out
@@ -178,6 +204,10 @@ FINANCE_LABELS = {
     "mandates": gettext_lazy("direct debit mandates"),
     "receipts": gettext_lazy("contribution receipts"),
     "opening_balances": gettext_lazy("opening balances"),
+    "bank_files": gettext_lazy("bank statement files"),
+    "debit_files": gettext_lazy("direct debit files"),
+    "statement_files": gettext_lazy("monthly statement workbooks"),
+    "switchover_files": gettext_lazy("the switch-over's register file"),
 }
 
 
@@ -208,6 +238,12 @@ def _ended_members(on: date) -> QuerySet[Member]:
     )
 
 
+def protected() -> Q:
+    """Members retention must leave alone for now: a hold, or something running."""
+    holds = LegalHold.objects.filter(member=OuterRef("pk"), lifted_on__isnull=True)
+    return Q(Exists(holds)) | disputed()
+
+
 def plan(on: date | None = None) -> Plan:
     """The dry run: everything a run on `on` would do, per kind and state. Writes nothing."""
     on = on or timezone.localdate()
@@ -223,12 +259,26 @@ def plan(on: date | None = None) -> Plan:
                 Q(Exists(holds.filter(kind=LegalHold.Kind.DISPUTE))) | disputed(),
                 output_field=BooleanField(),
             ),
-            told_due=F("retention_notice__due_on"),
+            notice=F("retention_notice__id"),
+            notice_due=F("retention_notice__due_on"),
+            # An address that bounced or complained is told on paper.
+            blocked=Exists(Suppression.objects.filter(email=Lower(OuterRef("email")))),
         )
-        .values_list("pk", "state_id", "left_on", "balance", "email", "hold", "dispute", "told_due")
+        .values_list(
+            "pk",
+            "state_id",
+            "left_on",
+            "balance",
+            "email",
+            "hold",
+            "dispute",
+            "notice",
+            "notice_due",
+            "blocked",
+        )
         .order_by()
     )
-    for pk, state_id, left_on, balance, email, hold, dispute, told_due in rows.iterator(
+    for pk, state_id, left_on, balance, email, hold, dispute, notice, due, blocked in rows.iterator(
         chunk_size=5000
     ):
         if hold:
@@ -237,22 +287,26 @@ def plan(on: date | None = None) -> Plan:
             result.held_back["dispute"] += 1
         elif balance:
             result.held_back["balance"] += 1
-        elif told_due is None:
+        elif notice is None:
+            by_mail = bool(email) and not blocked
             result.notices.append(
                 Notice(
                     member_id=pk,
                     state_id=state_id,
-                    due_on=max(left_on + keep, on + notice_months),
+                    # A letter's period runs from the day it was posted (letters_posted).
+                    due_on=max(left_on + keep, on + notice_months) if by_mail else None,
                     channel=RetentionNotice.Channel.EMAIL
-                    if email
+                    if by_mail
                     else RetentionNotice.Channel.LETTER,
                 )
             )
-        elif told_due <= on:
+        elif due is None:
+            result.waiting["letter"] += 1  # the letter is not posted yet
+        elif due <= on and left_on + keep <= on:
             result.anonymise.append(pk)
             result.anonymise_states[state_id] += 1
         else:
-            result.waiting[told_due.isoformat()[:7]] += 1
+            result.waiting[max(due, left_on + keep).isoformat()[:7]] += 1
     # When the next notices go out, month by month, for the coming year.
     soon = (
         Member.objects.filter(
@@ -272,7 +326,8 @@ def plan(on: date | None = None) -> Plan:
         result.candidates.append(pk)
         result.candidate_states[state] += 1
     result.deliveries = _deliveries(on).count()
-    result.emails = _emails(on).count()
+    result.emails = len(_emails(on))
+    result.uploads = _uploads(on).count()
     result.access_log = _access_log(on).count()
     return result
 
@@ -298,6 +353,14 @@ def finance_records(on: date) -> dict[str, QuerySet]:
         "opening_balances": OpeningBalance.objects.filter(
             member__anonymised_on__isnull=False, on__lt=before
         ).exclude(iban=""),
+        # The files behind the bookings: bank statements, direct debit files, the monthly
+        # statements' workbooks and the switch-over's register, each ten years.
+        "bank_files": BankUpload.objects.filter(uploaded_at__lt=_midnight(before)).exclude(
+            content=b""
+        ),
+        "debit_files": Collection.objects.filter(due_on__lt=before).exclude(file_gz=b""),
+        "statement_files": MonthlyStatement.objects.filter(period__lt=before).exclude(workbook=b""),
+        "switchover_files": Switchover.objects.filter(cutover_on__lt=before).exclude(content=b""),
     }
 
 
@@ -311,16 +374,44 @@ def _candidates(on: date) -> QuerySet[Candidate]:
 def _deliveries(on: date) -> QuerySet[Delivery]:
     before = _midnight(on - relativedelta(months=months("deliveries")))
     old = Mailing.objects.filter(finished_at__lt=before)
-    return Delivery.objects.filter(mailing__in=old.values("pk")).filter(
-        Q(member__isnull=False) | ~Q(email="")
+    return (
+        Delivery.objects.filter(mailing__in=old.values("pk"))
+        .filter(Q(member__isnull=False) | ~Q(email=""))
+        .exclude(member__in=Member.objects.filter(protected()).values("pk"))
     )
 
 
-def _emails(on: date) -> QuerySet[OutboundEmail]:
+def _protected_addresses() -> set[str]:
+    return {
+        email.lower()
+        for email in Member.objects.filter(protected())
+        .exclude(email="")
+        .values_list("email", flat=True)
+    }
+
+
+def _emails(on: date) -> list[int]:
+    """Sent e-mails past the period, but for those to a member under a hold or with
+    something running (they may be evidence)."""
     before = _midnight(on - relativedelta(months=months("deliveries")))
-    return OutboundEmail.objects.filter(
-        created_at__lt=before,
-        status__in=[OutboundEmail.Status.SENT, OutboundEmail.Status.FAILED],
+    kept = _protected_addresses()
+    return [
+        pk
+        for pk, to in OutboundEmail.objects.filter(
+            created_at__lt=before,
+            status__in=[OutboundEmail.Status.SENT, OutboundEmail.Status.FAILED],
+        )
+        .values_list("pk", "to")
+        .iterator(chunk_size=5000)
+        if not kept & {address.lower() for address in to}
+    ]
+
+
+def _uploads(on: date) -> QuerySet[ImportBatch]:
+    """Member lists that boards uploaded: the file and its cells go, the counts stay."""
+    before = _midnight(on - relativedelta(months=months("uploads")))
+    return ImportBatch.objects.filter(uploaded_at__lt=before).exclude(
+        content=b"", cells={}, report=[], findings={}
     )
 
 
@@ -345,11 +436,13 @@ class Done:
     candidates: int = 0
     deliveries: int = 0
     emails: int = 0
+    uploads: int = 0
     access_log: int = 0
 
 
 def send_notices(notices: list[Notice], on: date) -> int:
-    """Tell each member once (the one-to-one row is the guard); returns how many were told."""
+    """Tell each member once (the one-to-one row is the guard); returns how many were told.
+    Letters are only put on the letter list: their period starts when they are posted."""
     told = 0
     for start in range(0, len(notices), BATCH):
         batch = {n.member_id: n for n in notices[start : start + BATCH]}
@@ -363,7 +456,10 @@ def send_notices(notices: list[Notice], on: date) -> int:
             RetentionNotice.objects.bulk_create(
                 [
                     RetentionNotice(
-                        member_id=n.member_id, sent_on=on, due_on=n.due_on, channel=n.channel
+                        member_id=n.member_id,
+                        sent_on=on if n.channel == RetentionNotice.Channel.EMAIL else None,
+                        due_on=n.due_on,
+                        channel=n.channel,
                     )
                     for n in fresh
                 ],
@@ -388,11 +484,12 @@ def send_notices(notices: list[Notice], on: date) -> int:
     return told
 
 
-def letters(on: date | None = None) -> QuerySet[Member]:
-    """Members to be told by letter: no e-mail address; their notice is on the list."""
+def letters() -> QuerySet[Member]:
+    """Members to be told by letter (no usable e-mail address) whose letter is not posted."""
     return (
         Member.objects.filter(
             retention_notice__channel=RetentionNotice.Channel.LETTER,
+            retention_notice__sent_on__isnull=True,
             anonymised_on__isnull=True,
         )
         .select_related("retention_notice")
@@ -400,41 +497,104 @@ def letters(on: date | None = None) -> QuerySet[Member]:
     )
 
 
-def apply(confirmed: Plan | str, *, by: object = None) -> Done:
-    """Carry out the plan the federal office confirmed (the plan, or its digest): the plan
-    is made again now and must be the same, or nothing happens."""
+@transaction.atomic
+def letters_posted(*, on: date, by: User | None) -> int:
+    """The letters on the list went out today: their notice period starts now."""
+    notices = RetentionNotice.objects.filter(member__in=letters().values("pk")).select_for_update()
+    count = notices.update(
+        sent_on=on,
+        due_on=on + relativedelta(months=settings.MUSTERROLLE_RETENTION_NOTICE_MONTHS),
+    )
+    if count:
+        record_audit(
+            actor=by,
+            action="privacy.letters_posted",
+            obj=None,
+            object_type="privacy.retentionnotice",
+            summary=f"{count} retention notices posted as letters on {on.isoformat()}",
+        )
+    return count
+
+
+def apply(confirmed: Plan | str, *, by: User | None = None, on: date | None = None) -> Done:
+    """Carry out the plan the federal office confirmed (the plan, or its digest and day):
+    the plan is made again now and must be the same, or nothing happens. Who confirmed is
+    audited (nobody: the command line)."""
     if isinstance(confirmed, Plan):
         on, digest = confirmed.on, confirmed.digest()
     else:
-        on, digest = timezone.localdate(), confirmed
+        on, digest = on or timezone.localdate(), confirmed
     current = plan(on)
     if current.digest() != digest:
         raise PlanChanged
+    record_audit(
+        actor=by,
+        action="privacy.retention_confirmed",
+        obj=None,
+        object_type="privacy.retention",
+        object_id=digest,
+        summary=f"Retention of {on.isoformat()} confirmed: {len(current.notices)} to tell, "
+        f"{len(current.anonymise)} to anonymise",
+        data={"rows": [[str(v) for v in row] for row in current.rows()]},
+    )
     done = Done()
     done.told = send_notices(current.notices, on)
+    copies = _copies_to(current.anonymise)
     for start in range(0, len(current.anonymise), BATCH):
-        done.anonymised += anonymise(current.anonymise[start : start + BATCH], on)
+        done.anonymised += anonymise(current.anonymise[start : start + BATCH], on, copies)
     done.finance = scrub_finance(on)
     done.candidates = delete_candidates(current.candidates, on)
     done.deliveries, done.emails = forget_deliveries(on)
+    done.uploads = forget_uploads(on)
     done.access_log = prune_access_log(on)
     return done
 
 
+def _copies_to(ids: list[int]) -> dict[str, list[int]]:
+    """The sent e-mails to these members' addresses, by address (one pass over the outbox),
+    leaving out addresses that someone else in the register still uses (a family's)."""
+    if not ids:
+        return {}
+    addresses: set[str] = set()
+    for start in range(0, len(ids), 10_000):
+        addresses |= {
+            e.lower()
+            for e in Member.objects.filter(pk__in=ids[start : start + 10_000])
+            .exclude(email="")
+            .values_list("email", flat=True)
+        }
+    shared = {
+        e.lower()
+        for e in Member.objects.filter(anonymised_on__isnull=True)
+        .exclude(pk__in=ids)
+        .annotate(address=Lower("email"))
+        .filter(address__in=addresses)
+        .values_list("address", flat=True)
+    }
+    addresses -= shared
+    copies: dict[str, list[int]] = {}
+    if addresses:
+        emails = OutboundEmail.objects.exclude(status=OutboundEmail.Status.QUEUED)
+        for pk, to in emails.values_list("pk", "to").iterator(chunk_size=5000):
+            for address in {a.lower() for a in to} & addresses:
+                copies.setdefault(address, []).append(pk)
+    return copies
+
+
 @transaction.atomic
-def anonymise(ids: list[int], on: date) -> int:
+def anonymise(ids: list[int], on: date, copies: dict[str, list[int]] | None = None) -> int:
     """Remove the persons of these members; their rows, periods and bookings stay. Members
     who are current again, owe or are held are left alone (checked again under lock)."""
     members = list(
         Member.objects.select_for_update()
         .filter(pk__in=ids, status=MemberStatus.ENDED, anonymised_on__isnull=True, balance=0)
-        .exclude(disputed())
-        .exclude(Exists(LegalHold.objects.filter(member=OuterRef("pk"), lifted_on__isnull=True)))
+        .exclude(protected())
         .order_by("pk")
     )
     if not members:
         return 0
     pks = [m.pk for m in members]
+    copies = copies if copies is not None else _copies_to(pks)
     Member.objects.filter(pk__in=pks).update(
         first_name="",
         last_name=MARKER,
@@ -448,32 +608,51 @@ def anonymise(ids: list[int], on: date) -> int:
         search_text="",
         anonymised_on=on,
     )
-    versions = list(MemberVersion.objects.filter(member_id__in=pks).only("values", "changes"))
+    versions = list(
+        MemberVersion.objects.filter(member_id__in=pks).only("values", "changes", "reason")
+    )
     for version in versions:
         version.values = _scrubbed(version.values)
         version.changes = _scrubbed(version.changes)
-    MemberVersion.objects.bulk_update(versions, ["values", "changes"], batch_size=BATCH)
+        version.reason = ""
+    MemberVersion.objects.bulk_update(versions, ["values", "changes", "reason"], batch_size=BATCH)
     requests = list(
-        ChangeRequest.objects.filter(member_id__in=pks).only("proposed", "base", "note")
+        ChangeRequest.objects.filter(member_id__in=pks).only(
+            "proposed", "base", "note", "rejection_reason"
+        )
     )
     for request in requests:
         request.proposed = _scrubbed(request.proposed)
         request.base = _scrubbed(request.base)
-        request.note = ""
-    ChangeRequest.objects.bulk_update(requests, ["proposed", "base", "note"], batch_size=BATCH)
-    # The register's own audit lines name the person; the action and the date stay.
-    about = Q(object_type="members.member", object_id__in=[str(pk) for pk in pks]) | Q(
-        object_type="finance.strikeoff",
-        object_id__in=[
-            str(pk)
-            for pk in StrikeOff.objects.filter(member_id__in=pks).values_list("pk", flat=True)
-        ],
+        request.note = request.rejection_reason = ""
+    ChangeRequest.objects.bulk_update(
+        requests, ["proposed", "base", "note", "rejection_reason"], batch_size=BATCH
     )
+    strike_offs = list(StrikeOff.objects.filter(member_id__in=pks).values_list("pk", flat=True))
+    StrikeOff.objects.filter(pk__in=strike_offs).update(note="")
+    # The audit lines and the admin's history of these records name the person (and a
+    # change request's carry the proposed address): the action and the date stay.
+    records = {
+        "members.member": [str(pk) for pk in pks],
+        "members.changerequest": [str(r.pk) for r in requests],
+        "finance.strikeoff": [str(pk) for pk in strike_offs],
+    }
+    about = Q(pk__in=[])
+    for object_type, object_ids in records.items():
+        about |= Q(object_type=object_type, object_id__in=object_ids)
     AuditEntry.objects.filter(about).update(summary=F("action"), data={})
-    addresses = {m.email.lower() for m in members if m.email}
+    for label, object_ids in records.items():
+        LogEntry.objects.filter(
+            content_type=ContentType.objects.get_by_natural_key(*label.split(".")),
+            object_id__in=object_ids,
+        ).update(object_repr="", change_message="")
     Delivery.objects.filter(member_id__in=pks).update(email="")
-    if addresses:
-        _emails_to(addresses).delete()
+    addresses = {m.email.lower() for m in members if m.email}
+    OutboundEmail.objects.filter(
+        pk__in=[pk for address in addresses for pk in copies.get(address, [])]
+    ).delete()
+    for account in _accounts_to_close(addresses, on):
+        erase_account(account)
     ErasureLog.objects.bulk_create(
         [
             ErasureLog(number=str(m.membership_number), done_on=on, kind=ErasureLog.Kind.REGISTER)
@@ -483,19 +662,43 @@ def anonymise(ids: list[int], on: date) -> int:
     return len(members)
 
 
+def _accounts_to_close(addresses: set[str], on: date) -> list[User]:
+    """Login accounts of these addresses that nobody uses for party work any more: no staff
+    status, no role today, no circle membership running, no other member with the address."""
+    if not addresses:
+        return []
+    in_use = set(
+        Member.objects.filter(anonymised_on__isnull=True)
+        .annotate(address=Lower("email"))
+        .filter(address__in=addresses)
+        .values_list("address", flat=True)
+    )
+    return list(
+        User.objects.annotate(address=Lower("email"))
+        .filter(address__in=addresses - in_use, is_staff=False, is_superuser=False)
+        .exclude(Exists(RoleAssignment.objects.active(on).filter(user=OuterRef("pk"))))
+        .exclude(
+            Exists(CircleMembership.objects.filter(user=OuterRef("pk"), ended_on__isnull=True))
+        )
+    )
+
+
+def erase_account(account: User) -> None:
+    """A login account made unusable and nameless; the row stays for what it did."""
+    EmailAddress.objects.filter(user=account).delete()
+    Authenticator.objects.filter(user=account).delete()
+    account.email = f"geloescht-{account.pk}@invalid"
+    account.first_name = account.last_name = ""
+    account.is_active = False
+    account.set_unusable_password()
+    account.save()
+
+
 def _scrubbed(values: dict) -> dict:
     return {
         key: (None if key == "date_of_birth" else "") if key in PERSONAL_FIELDS else value
         for key, value in (values or {}).items()
     }
-
-
-def _emails_to(addresses: set[str]) -> QuerySet[OutboundEmail]:
-    """Copies of e-mails sent to these addresses (compared in lower case)."""
-    q = Q(pk__in=[])
-    for address in addresses:
-        q |= Q(to__icontains=address)
-    return OutboundEmail.objects.filter(q).exclude(status=OutboundEmail.Status.QUEUED)
 
 
 @transaction.atomic
@@ -506,6 +709,10 @@ def scrub_finance(on: date) -> int:
     count += records["mandates"].update(holder="", iban="", bic="")
     count += records["receipts"].update(address=[])
     count += records["opening_balances"].update(iban="")
+    count += records["bank_files"].update(content=b"")
+    count += records["debit_files"].update(file_gz=b"")
+    count += records["statement_files"].update(workbook=b"")
+    count += records["switchover_files"].update(content=b"", values={})
     if count:
         ErasureLog.objects.create(done_on=on, kind=ErasureLog.Kind.FINANCE, count=count)
     return count
@@ -528,12 +735,20 @@ def delete_candidates(ids: list[int], on: date) -> int:
 @transaction.atomic
 def forget_deliveries(on: date) -> tuple[int, int]:
     deliveries = _deliveries(on).update(member=None, email="")
-    emails, _ = _emails(on).delete()
+    emails, _ = OutboundEmail.objects.filter(pk__in=_emails(on)).delete()
     if deliveries or emails:
         ErasureLog.objects.create(
             done_on=on, kind=ErasureLog.Kind.DELIVERIES, count=deliveries + emails
         )
     return deliveries, emails
+
+
+@transaction.atomic
+def forget_uploads(on: date) -> int:
+    count = _uploads(on).update(content=b"", cells={}, report=[], findings={}, header=[])
+    if count:
+        ErasureLog.objects.create(done_on=on, kind=ErasureLog.Kind.UPLOADS, count=count)
+    return count
 
 
 @transaction.atomic
@@ -546,8 +761,6 @@ def prune_access_log(on: date) -> int:
 
 def federal_office() -> Iterator[str]:
     """The addresses of those who confirm a run."""
-    from members.models import User
-
     for user in User.objects.filter(is_active=True, is_staff=True).order_by("pk"):
         if access.has_global_access(user):
             yield user.email

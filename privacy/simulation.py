@@ -131,6 +131,7 @@ def check_retention(last: date, options: Options) -> dict[str, int]:
             f"{sorted({n.member_id for n in first.notices} - ended)[:5]}",
         )
     retention.apply(first)
+    retention.letters_posted(on=told_on, by=None)  # the office posts the letter list
     second = retention.plan(due_on)
     done = retention.apply(second)
     if options.corrupt_retention:
@@ -147,7 +148,7 @@ def check_retention(last: date, options: Options) -> dict[str, int]:
         )
     notices = dict(RetentionNotice.objects.values_list("member_id", "sent_on"))
     for pk in anonymised:
-        if pk not in notices or notices[pk] + notice > due_on:
+        if notices.get(pk) is None or notices[pk] + notice > due_on:
             raise Violation("retention", f"member={pk} anonymised without its notice period")
     _check_nothing_left(anonymised)
     for pk, *values in Member.objects.filter(pk__in=current).values_list(

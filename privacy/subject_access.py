@@ -24,6 +24,8 @@ from typing import Any
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Model, Q
 from django.template.loader import render_to_string
@@ -47,6 +49,7 @@ from mailings.models import Delivery, Suppression
 from members import access_log
 from members.models import (
     AccessKind,
+    AuditEntry,
     Member,
     RoleAssignment,
     User,
@@ -85,10 +88,19 @@ class Report:
 
 
 def account_of(member: Member) -> User | None:
-    """The member's login account: the one with their e-mail address."""
-    if not member.email:
+    """The member's login account: the one with their e-mail address, if no other member
+    shares the address (a family's shared address says nothing about whose account it is)."""
+    if not member.email or _shared(member):
         return None
     return User.objects.filter(email__iexact=member.email).first()
+
+
+def _shared(member: Member) -> bool:
+    return (
+        Member.objects.filter(email__iexact=member.email, anonymised_on__isnull=True)
+        .exclude(pk=member.pk)
+        .exists()
+    )
 
 
 def _who(user: User | None) -> str:
@@ -190,7 +202,10 @@ def _roles(member: Member, account: User | None) -> Section:
 
 def _account(member: Member, account: User | None) -> Section:
     if account is None:
-        return Section("account", _("Login account"))
+        section = Section("account", _("Login account"))
+        if member.email and _shared(member):
+            section.withheld = str(SHARED_ADDRESS)
+        return section
     row = _values(account, ["email", "first_name", "last_name", "date_joined", "last_login"])
     row[_("second factors")] = ", ".join(
         a.get_type_display() for a in Authenticator.objects.filter(user=account).order_by("pk")
@@ -223,25 +238,21 @@ def _charges(member: Member, account: User | None) -> Section:
     return Section("charges", _("Charges (dues and fees)"), rows)
 
 
+PAYMENT_FIELDS = ["booked_on", "amount", "method", "purpose", "reference", "return_reason"]
+PAYER_FIELDS = ["counterparty_name", "counterparty_iban"]
+
+
 def _payments(member: Member, account: User | None) -> Section:
-    rows = [
-        _values(
-            p,
-            [
-                "booked_on",
-                "amount",
-                "method",
-                "purpose",
-                "reference",
-                "counterparty_name",
-                "counterparty_iban",
-                "return_reason",
-            ],
-        )
-        for p in Payment.objects.filter(Q(member=member) | Q(suggested_member=member)).order_by(
-            "booked_on", "pk"
-        )
-    ]
+    rows = []
+    for p in Payment.objects.filter(Q(member=member) | Q(suggested_member=member)).order_by(
+        "booked_on", "pk"
+    ):
+        if p.member_id == member.pk:
+            rows.append(_values(p, PAYMENT_FIELDS + PAYER_FIELDS) | {_("match"): p.proposal})
+        else:
+            # Only suggested as theirs: the payer may be someone else; their name and IBAN
+            # are not the member's data.
+            rows.append(_values(p, PAYMENT_FIELDS) | {_("status"): _("suggested as yours")})
     return Section("payments", _("Payments"), rows)
 
 
@@ -290,7 +301,9 @@ def _mandates(member: Member, account: User | None) -> Section:
 
 def _receipts(member: Member, account: User | None) -> Section:
     rows = [
-        _values(r, ["number", "year", "issued_on", "dues", "donations", "channel"])
+        _values(
+            r, ["number", "year", "issued_on", "dues", "donations", "channel", "address", "lines"]
+        )
         for r in ContributionReceipt.objects.filter(member=member).order_by("issued_on", "pk")
     ]
     return Section("receipts", _("Contribution receipts"), rows)
@@ -362,6 +375,11 @@ def _consents(member: Member, account: User | None) -> Section:
     return Section("consents", _("Consents and their history"), rows)
 
 
+SHARED_ADDRESS = gettext_lazy(
+    "Other members use the same e-mail address as you. A login account or an onboarding "
+    "record under that address may be another person's and is not shown here; ask us if "
+    "one of them is yours."
+)
 WITHHELD_NOTES = gettext_lazy(
     "Notes that coordinators, mediators or other circle members wrote about you are "
     "withheld: they are their confidential assessments, and disclosing them would affect "
@@ -371,7 +389,7 @@ WITHHELD_NOTES = gettext_lazy(
 
 def _onboarding(member: Member, account: User | None) -> Section:
     section = Section("onboarding", _("Onboarding in the network's circles"))
-    who = Q(email__iexact=member.email) if member.email else Q(pk__in=[])
+    who = Q(email__iexact=member.email) if member.email and not _shared(member) else Q(pk__in=[])
     if account is not None:
         who |= Q(user=account)
     withheld = 0
@@ -425,10 +443,9 @@ def _onboarding(member: Member, account: User | None) -> Section:
                 }
             )
             withheld += sum(bool(s.notes) for s in sessions)
-        section.rows += [
-            _values(r, ["circle", "reason", "decided_on"])
-            for r in Removal.objects.filter(user=account).select_related("circle")
-        ]
+        removals = list(Removal.objects.filter(user=account).select_related("circle"))
+        section.rows += [_values(r, ["circle", "decided_on"]) for r in removals]
+        withheld += sum(bool(r.reason) for r in removals)  # the circle's assessment
     if withheld:
         section.withheld = str(WITHHELD_NOTES)
     return section
@@ -472,6 +489,25 @@ def _access(member: Member, account: User | None) -> Section:
     return Section("access_log", _("Who looked at your data"), rows)
 
 
+def _history(member: Member, account: User | None) -> Section:
+    """The audit lines about the member's record and requests, and the admin's history."""
+    requests = [str(pk) for pk in member.change_requests.values_list("pk", flat=True)]
+    about = Q(object_type="members.member", object_id=str(member.pk)) | Q(
+        object_type="members.changerequest", object_id__in=requests
+    )
+    rows = [
+        {_("at"): e.at, _("who"): _who(e.actor), _("what"): e.summary}
+        for e in AuditEntry.objects.filter(about).select_related("actor").order_by("at", "pk")
+    ]
+    rows += [
+        {_("at"): e.action_time, _("who"): _who(e.user), _("what"): e.get_change_message()}
+        for e in LogEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(Member), object_id=str(member.pk)
+        ).select_related("user")
+    ]
+    return Section("history", _("Who did what with your record"), rows)
+
+
 def _retention(member: Member, account: User | None) -> Section:
     rows = [
         _values(n, ["sent_on", "due_on", "channel"])
@@ -502,6 +538,7 @@ SECTIONS: list[Callable[[Member, User | None], Section]] = [
     _account,
     _roles,
     _retention,
+    _history,
     _access,
 ]
 
@@ -538,6 +575,11 @@ COVERED: dict[str, str] = {
     "mfa.Authenticator.user": "account",
     "privacy.LegalHold.member": "retention",
     "privacy.RetentionNotice.member": "retention",
+}
+# Records that name a member by its id, not by a field (audit lines, the admin's history).
+BY_OBJECT_ID: dict[str, str] = {
+    "members.AuditEntry": "history",
+    "admin.LogEntry": "history",
 }
 # Fields that name the member of staff who did something: their own data, not the member's.
 ACTORS: set[str] = {

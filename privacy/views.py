@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods
 from members import access, exports
 from members.access import Action, get_visible_or_404
 from members.models import Division, Member
+from members.spreadsheets import neutralise
 from privacy import erasure, need_to_know, retention
 
 
@@ -93,19 +94,12 @@ def retention_view(request: HttpRequest) -> HttpResponse:
             "plan": plan,
             "rows": plan.rows(),
             "coming": sorted(plan.coming.items()),
-            "waiting": sorted(plan.waiting.items()),
+            "waiting": sorted((k, v) for k, v in plan.waiting.items() if k != "letter"),
             "form": ConfirmForm(initial={"digest": plan.digest(), "on": today}),
             "letters": retention.letters().count(),
+            "letters_waiting": plan.waiting.get("letter", 0),
             "months": settings.MUSTERROLLE_RETENTION_MONTHS,
         },
-    )
-
-
-class LettersForm(forms.Form):
-    purpose = forms.CharField(
-        label=gettext_lazy("Purpose"),
-        max_length=300,
-        initial=gettext_lazy("Retention notices by letter"),
     )
 
 
@@ -134,21 +128,21 @@ def retention_letters(request: HttpRequest) -> HttpResponse:
                 _("Street and number"),
                 _("Postal code"),
                 _("City"),
-                _("Told on"),
-                _("Anonymised from"),
+                _("Country"),
+                _("Left on"),
             ]
         )
         for m in members.iterator(chunk_size=2000):
             yield writer.writerow(
                 [
                     m.membership_number,
-                    m.first_name,
-                    m.last_name,
-                    m.street,
+                    neutralise(m.first_name),
+                    neutralise(m.last_name),
+                    neutralise(m.street),
                     m.postal_code,
-                    m.city,
-                    date_format(m.retention_notice.sent_on, "d.m.Y"),
-                    date_format(m.retention_notice.due_on, "d.m.Y"),
+                    neutralise(m.city),
+                    m.country,
+                    date_format(m.left_on, "d.m.Y") if m.left_on else "",
                 ]
             )
 
@@ -157,6 +151,21 @@ def retention_letters(request: HttpRequest) -> HttpResponse:
         True, f"loeschhinweise-briefe-{timezone.localdate():%Y-%m-%d}.csv"
     )
     return response
+
+
+@login_required
+@require_http_methods(["POST"])
+def retention_letters_posted(request: HttpRequest) -> HttpResponse:
+    """The letters on the list went out: their notice period starts today."""
+    _federal(request)
+    if request.POST.get("checked"):
+        count = retention.letters_posted(on=timezone.localdate(), by=request.user)
+        messages.success(
+            request,
+            _("%(count)s letters recorded as posted today: the notice period runs from now.")
+            % {"count": count},
+        )
+    return redirect("privacy:retention")
 
 
 class ErasureForm(forms.Form):

@@ -181,6 +181,7 @@ def request_consent(request: HttpRequest, pk: int) -> HttpResponse:
     change_request = get_object_or_404(
         receivable.select_related("member", "target_division"), pk=pk
     )
+    access_log.note(request, AccessKind.PAGE, member=change_request.member, detail="consent")
     if request.method == "POST":
         services.consent_to_transfer(request=change_request, by=request.user)
         messages.success(request, _("You have agreed to the transfer."))

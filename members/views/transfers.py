@@ -15,10 +15,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from members import access, exports, imports, queries
+from members import access, access_log, exports, imports, queries
 from members.access import Action, get_visible_or_404
 from members.forms import MemberFilterForm
-from members.models import Division, ImportBatch, Member
+from members.models import AccessKind, Division, ImportBatch, Member
 
 PREVIEW_ROWS = 200
 
@@ -94,6 +94,9 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         return _progress(request, batch)
     report = batch.report or []
     findings = batch.findings or {}
+    access_log.note(
+        request, AccessKind.LIST, count=batch.total_rows, detail=f"import {batch.filename}"
+    )
     return render(
         request,
         "members/import_detail.html",
@@ -254,6 +257,9 @@ def import_errors(request: HttpRequest, pk: int) -> HttpResponse:
     if not batch.report:
         raise Http404
     content = imports.error_workbook(batch)
+    access_log.note(
+        request, AccessKind.LIST, count=len(batch.report), detail=f"import errors {batch.filename}"
+    )
     response = HttpResponse(
         content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )

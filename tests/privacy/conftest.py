@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from allauth.account.models import EmailAddress
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.utils import timezone
 
 from assemblies.models import Assembly, Attendance, Ballot, Entry
@@ -223,7 +224,7 @@ def touched(tree, board_sn, federal_admin) -> Touched:
         recorded_by=board_sn,
     )
     Removal.objects.create(
-        circle=circle, user=account, reason="Test", decided_by=board_sn, decided_on=day
+        circle=circle, user=account, reason=SECRET_NOTE, decided_by=board_sn, decided_on=day
     )
     assembly = Assembly.objects.create(
         division=tree.sn,
@@ -252,5 +253,8 @@ def touched(tree, board_sn, federal_admin) -> Touched:
     )
     RetentionNotice.objects.create(member=member, sent_on=day, due_on=day, channel="email")
     assert RoleAssignment.objects.filter(user=account).exists()
+    LogEntry.objects.log_actions(
+        user_id=federal_admin.pk, queryset=[member], action_flag=CHANGE, change_message="Adresse"
+    )
     member.refresh_from_db()
     return Touched(member=member, account=account, board=board_sn)

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from members.models import AccessKind, AccessLog, Member, User
 from privacy import subject_access
+from tests.factories import make_member
 from tests.privacy.conftest import SECRET_NOTE
 
 pytestmark = pytest.mark.django_db
@@ -54,6 +55,8 @@ def test_each_app_contributes_its_part_of_a_member_touched_by_every_app(touched)
             f"the fixture does not touch {name}"
         )
         assert by_key[section].rows, f"{name}: section {section} is empty"
+    for label, section in subject_access.BY_OBJECT_ID.items():
+        assert by_key[section].rows, f"{label}: section {section} is empty"
     record = by_key["record"].rows[0]
     assert (
         record["Vorname"] == "Ada" and record["Mitgliedsnummer"] == touched.member.membership_number
@@ -116,3 +119,19 @@ def test_a_board_cannot_make_the_report(client, touched, board_sn):
     )
     assert response.headers["Content-Type"].startswith("text/html")
     assert not AccessLog.objects.filter(kind=AccessKind.REPORT).exists()
+
+
+def test_a_shared_family_address_shows_no_other_persons_account(touched, tree):
+    child = make_member(tree.leipzig, first_name="Kind", email="ADA@example.org")
+    report = subject_access.collect(child)
+    account = report.section("account")
+    assert account.rows == [] and "dieselbe E-Mail-Adresse" in account.withheld
+    assert report.section("roles").rows == [] and report.section("onboarding").rows == []
+    # Nor Ada's own, now that her address is shared.
+    assert subject_access.collect(touched.member).section("account").rows == []
+
+
+def test_a_payment_only_suggested_as_theirs_shows_no_payer(touched):
+    payments = subject_access.collect(touched.member).section("payments").rows
+    suggested = [row for row in payments if "Zahler*in" not in row]
+    assert len(suggested) == 1 and suggested[0]["Status"] == "als deine vorgeschlagen"

@@ -23,8 +23,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--on", type=date.fromisoformat, help="the day of the run (default: today)"
         )
+        parser.add_argument(
+            "--digest",
+            help="with --apply: the digest a dry run printed; the run is refused if the plan "
+            "changed since",
+        )
 
-    def handle(self, *args: Any, apply: bool, on: date | None, **options: Any) -> None:
+    def handle(
+        self, *args: Any, apply: bool, on: date | None, digest: str | None, **options: Any
+    ) -> None:
         on = on or timezone.localdate()
         plan = retention.plan(on)
         self.stdout.write(f"Retention on {on.isoformat()} ({'run' if apply else 'dry run'})")
@@ -36,10 +43,11 @@ class Command(BaseCommand):
             self.stdout.write(f"  told, anonymised from {month}: {count}")
         for month, count in sorted(plan.coming.items()):
             self.stdout.write(f"  notices in {month:%Y-%m}: {count}")
+        self.stdout.write(f"  digest {plan.digest()}")
         if not apply:
             return
         try:
-            done = retention.apply(plan)
+            done = retention.apply(digest or plan, on=on)
         except retention.PlanChanged as error:
             raise CommandError(
                 "The register changed while the plan was made; run again."
