@@ -909,7 +909,7 @@ def bench_subject_access(state: Division) -> None:
                 member=member,
                 year=d.year,
                 kind="dues",
-                revision=d.month,
+                revision=100 + d.month,  # besides the dues the admission charged
                 amount=Decimal(10),
                 due_on=d,
                 overdue_on=d + timedelta(days=30),

@@ -50,6 +50,7 @@ from members import access_log
 from members.models import (
     AccessKind,
     AuditEntry,
+    Division,
     Member,
     RoleAssignment,
     User,
@@ -162,7 +163,18 @@ def _labelled(values: dict[str, Any]) -> dict[str, Any]:
     """A version's values under the labels the record uses ("Vorname", not first_name)."""
     labels = {f.attname: str(f.verbose_name) for f in Member._meta.concrete_fields}
     labels |= {f.name: str(f.verbose_name) for f in Member._meta.concrete_fields}
-    return {labels.get(key, key): value for key, value in (values or {}).items()}
+    out = {}
+    for key, value in (values or {}).items():
+        if key in ("division_id", "division", "state_id", "state") and value:
+            ids = value if isinstance(value, list) else [value]
+            names = dict(Division.objects.filter(pk__in=ids).values_list("pk", "name"))
+            value = (
+                [names.get(i, i) for i in ids]
+                if isinstance(value, list)
+                else names.get(value, value)
+            )
+        out[labels.get(key, key)] = value
+    return out
 
 
 def _versions(member: Member, account: User | None) -> Section:
@@ -221,7 +233,7 @@ def _change_requests(member: Member, account: User | None) -> Section:
         _values(r, ["kind", "status", "requested_at", "effective_on", "decided_at"])
         | {
             _("requested by"): _who(r.requested_by),
-            _("proposed"): r.proposed,
+            _("proposed"): _labelled(r.proposed),
             _("note"): r.note,
             _("reason for a rejection"): r.rejection_reason,
         }
@@ -693,54 +705,84 @@ def as_html(report: Report) -> str:
         )
 
 
-def as_pdf(report: Report) -> bytes:
-    from fpdf.enums import XPos, YPos
+class _Writer:
+    """Paragraphs onto A4 pages, wrapped at word boundaries by the widths of the words (each
+    measured once): several hundred records in a fraction of what fpdf2's multi_cell takes."""
 
+    LEFT, TOP, BOTTOM, WIDTH = 20.0, 18.0, 282.0, 170.0
+
+    def __init__(self, pdf: Any) -> None:
+        self.pdf = pdf
+        self.y = self.TOP
+        self.widths: dict[tuple[str, str, float], float] = {}
+
+    def width(self, word: str) -> float:
+        key = (word, self.pdf.font_style, self.pdf.font_size_pt)
+        if key not in self.widths:
+            self.widths[key] = self.pdf.get_string_width(word)
+        return self.widths[key]
+
+    def paragraph(self, text: str, size: float, style: str = "", gap: float = 1.0) -> None:
+        from finance.letters import line
+
+        pdf = self.pdf
+        pdf.use(size, style)
+        height = size * 0.5
+        space = self.width(" ")
+        lines: list[str] = []
+        current: list[str] = []
+        used = 0.0
+        words: list[str] = []
+        for word in pdf.text_of(text).split():
+            if self.width(word) > self.WIDTH:  # a long token (a URL, a list): cut it
+                step = max(1, int(len(word) * self.WIDTH / self.width(word)) - 1)
+                words += [word[i : i + step] for i in range(0, len(word), step)]
+            else:
+                words.append(word)
+        for word in words:
+            w = self.width(word)
+            if current and used + space + w > self.WIDTH:
+                lines.append(" ".join(current))
+                current, used = [], 0.0
+            used += (space if current else 0.0) + w
+            current.append(word)
+        lines.append(" ".join(current))
+        for text_line in lines:
+            if self.y + height > self.BOTTOM:
+                pdf.add_page()
+                self.y = self.TOP
+            line(pdf, self.LEFT, self.y, height, text_line)
+            self.y += height
+        self.y += gap
+
+
+def as_pdf(report: Report) -> bytes:
     from finance.letters import Pdf
 
     with translation.override(settings.LANGUAGE_CODE):
         pdf = Pdf(bold=True)
-        pdf.set_auto_page_break(True, 15)
         pdf.set_title(_("Information on your data"))
         pdf.set_creator("Musterrolle")
         pdf.add_page()
-        pdf.use(14, "B")
-        pdf.multi_cell(
-            0,
-            7,
-            pdf.text_of(
-                _("Information on the data held about membership number %(number)s")
-                % {"number": report.member.membership_number}
-            ),
-            new_x=XPos.LMARGIN,
-            new_y=YPos.NEXT,
+        out = _Writer(pdf)
+        out.paragraph(
+            _("Information on the data held about membership number %(number)s")
+            % {"number": report.member.membership_number},
+            14,
+            "B",
         )
-        pdf.use(9)
-        pdf.multi_cell(
-            0,
-            5,
-            pdf.text_of(_("Made on %(when)s (Art. 15 GDPR).") % {"when": _plain(report.made_at)}),
-            new_x=XPos.LMARGIN,
-            new_y=YPos.NEXT,
-        )
+        out.paragraph(_("Made on %(when)s (Art. 15 GDPR).") % {"when": _plain(report.made_at)}, 9)
         for section in _readable(report):
-            pdf.ln(3)
-            pdf.use(11, "B")
-            pdf.multi_cell(0, 6, pdf.text_of(section["title"]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-            pdf.use(8.5)
+            out.y += 3
+            out.paragraph(section["title"], 11, "B")
             if not section["rows"]:
-                pdf.multi_cell(
-                    0, 4.5, pdf.text_of(_("Nothing held.")), new_x=XPos.LMARGIN, new_y=YPos.NEXT
-                )
+                out.paragraph(_("Nothing held."), 8.5)
             for row in section["rows"]:
-                text = " · ".join(f"{label}: {value}" for label, value in row if value != "–")
-                pdf.multi_cell(0, 4.5, pdf.text_of(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-                pdf.ln(1)
-            if section["withheld"]:
-                pdf.use(8.5, "B")
-                pdf.multi_cell(
-                    0, 4.5, pdf.text_of(section["withheld"]), new_x=XPos.LMARGIN, new_y=YPos.NEXT
+                out.paragraph(
+                    " · ".join(f"{label}: {value}" for label, value in row if value != "–"), 8.5
                 )
+            if section["withheld"]:
+                out.paragraph(section["withheld"], 8.5, "B")
         return bytes(pdf.output())
 
 
