@@ -118,3 +118,22 @@ def test_the_log_is_pruned_after_its_period(tree, board_sn, settings):
     AccessLog.objects.filter(pk=old.pk).update(at=timezone.now() - timedelta(days=400))
     assert retention.prune_access_log(timezone.localdate()) == 1
     assert list(AccessLog.objects.all()) == [recent]
+
+
+def test_the_admins_search_for_a_member_is_logged(client, tree, federal_admin):
+    make_member(tree.leipzig, last_name="Suchbar")
+    client.force_login(federal_admin)
+    response = client.get(
+        reverse("admin:autocomplete"),
+        {"app_label": "privacy", "model_name": "legalhold", "field_name": "member", "term": "Such"},
+    )
+    assert response.status_code == 200 and len(response.json()["results"]) == 1
+    entry = AccessLog.objects.get()
+    assert (entry.kind, entry.count, entry.detail) == (AccessKind.LIST, 1, "search Such")
+
+
+def test_the_lists_of_members_a_mailing_missed_are_logged(client, tree, board_sn):
+    make_member(tree.leipzig, email="")
+    client.force_login(board_sn)
+    assert client.get(reverse("mailings:bounced")).status_code == 200
+    assert AccessLog.objects.get().kind == AccessKind.LIST

@@ -11,6 +11,7 @@ import time_machine
 from django.apps import apps
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db.models import CharField, JSONField, TextField
 from django.urls import reverse
 from django.utils import timezone
@@ -357,3 +358,19 @@ def test_only_their_own_e_mails_go_not_a_family_members_or_a_lookalike(tree):
     OutboundEmail.objects.update(status="sent")
     assert retention.anonymise([alone.pk, family.pk], DUE) == 2
     assert set(OutboundEmail.objects.all()) == {lookalike, shared}
+
+
+def test_the_command_applies_only_the_plan_it_was_shown(former, capsys):
+    call_command("retention", "--on", TOLD.isoformat())
+    digest = capsys.readouterr().out.split("digest ")[1].split()[0]
+    other = ended(former.division, last_name="Dazwischen")
+    with pytest.raises(CommandError):
+        call_command("retention", "--apply", "--on", TOLD.isoformat(), "--digest", digest)
+    assert not RetentionNotice.objects.exists()
+    call_command("retention", "--apply", "--on", TOLD.isoformat())
+    assert set(RetentionNotice.objects.values_list("member_id", flat=True)) == {
+        former.pk,
+        other.pk,
+    }
+    confirmed = AuditEntry.objects.get(action="privacy.retention_confirmed")
+    assert confirmed.actor is None and "2 to tell" in confirmed.summary
