@@ -163,5 +163,6 @@ class AccessLogMiddleware:
         if noted is None and request.method == "GET":
             noted = _admin_note(request, response)
         if noted is not None:
+            noted["detail"] = (noted.get("detail") or "")[:300]
             AccessLog.objects.create(user=user, path=request.get_full_path()[:300], **noted)
         return response

@@ -63,6 +63,8 @@ class RetentionNotice(models.Model):
     # A letter counts from the day it was posted; until then both are empty.
     sent_on = models.DateField(_("told on"), null=True, blank=True)
     due_on = models.DateField(_("anonymised from"), null=True, blank=True)
+    # The day a letter was on a downloaded letter list: only those can be recorded as posted.
+    listed_on = models.DateField(_("on the letter list since"), null=True, blank=True)
     channel = models.CharField(_("channel"), max_length=6, choices=Channel.choices)
 
     class Meta:
@@ -80,6 +82,7 @@ class ErasureLog(models.Model):
         REGISTER = "register", _("register data of an ended membership")
         FINANCE = "finance", _("personal details in finance records")
         CANDIDATE = "candidate", _("onboarding candidate")
+        ENTRY = "entry", _("rejected entry request")
         DELIVERIES = "deliveries", _("mailing deliveries and sent e-mails")
         UPLOADS = "uploads", _("uploaded member lists")
         ACCESS_LOG = "access_log", _("access log")

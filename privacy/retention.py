@@ -62,12 +62,13 @@ from members.models import (
     Member,
     MemberStatus,
     MemberVersion,
+    RequestKind,
     RequestStatus,
     RoleAssignment,
     User,
 )
 from members.services import record_audit
-from onboarding.models import Candidate, CandidateState, CircleMembership
+from onboarding.models import Candidate, CandidateState, CircleMembership, Mediation
 from outbox import services as outbox
 from outbox.models import OutboundEmail
 from privacy.models import ErasureLog, LegalHold, RetentionNotice
@@ -118,6 +119,7 @@ class Plan:
     anonymise_states: Counter[int | None] = field(default_factory=Counter)
     held_back: Counter[str] = field(default_factory=Counter)
     waiting: Counter[str] = field(default_factory=Counter)  # told, period not over yet
+    to_letter: list[int] = field(default_factory=list)  # their notice e-mail bounced
     coming: Counter[date] = field(default_factory=Counter)  # notices of the next months
     finance: dict[str, int] = field(default_factory=dict)
     candidates: list[int] = field(default_factory=list)
@@ -125,18 +127,21 @@ class Plan:
     deliveries: int = 0
     emails: int = 0
     uploads: int = 0
+    entries: int = 0
     access_log: int = 0
 
     @property
     def empty(self) -> bool:
         return not (
             self.notices
+            or self.to_letter
             or self.anonymise
             or any(self.finance.values())
             or self.candidates
             or self.deliveries
             or self.emails
             or self.uploads
+            or self.entries
             or self.access_log
         )
 
@@ -147,11 +152,13 @@ class Plan:
                 self.on,
                 sorted(n.member_id for n in self.notices),
                 sorted(self.anonymise),
+                sorted(self.to_letter),
                 sorted(self.finance.items()),
                 sorted(self.candidates),
                 self.deliveries,
                 self.emails,
                 self.uploads,
+                self.entries,
                 self.access_log,
             )
         )
@@ -185,6 +192,15 @@ class Plan:
             out.append((deliveries, _("mailings"), _("recipients removed"), self.deliveries))
         if self.emails:
             out.append((deliveries, _("sent e-mails"), _("deleted"), self.emails))
+        if self.entries:
+            out.append(
+                (
+                    str(ErasureLog.Kind.ENTRY.label),
+                    _("rejected"),
+                    _("applicant's details removed"),
+                    self.entries,
+                )
+            )
         if self.uploads:
             out.append(
                 (str(ErasureLog.Kind.UPLOADS.label), _("member lists"), _("deleted"), self.uploads)
@@ -238,10 +254,15 @@ def _ended_members(on: date) -> QuerySet[Member]:
     )
 
 
+def open_holds() -> QuerySet[LegalHold]:
+    """Holds not lifted (a lifting date still ahead keeps the hold until then)."""
+    today = timezone.localdate()
+    return LegalHold.objects.filter(Q(lifted_on__isnull=True) | Q(lifted_on__gt=today))
+
+
 def protected() -> Q:
     """Members retention must leave alone for now: a hold, or something running."""
-    holds = LegalHold.objects.filter(member=OuterRef("pk"), lifted_on__isnull=True)
-    return Q(Exists(holds)) | disputed()
+    return Q(Exists(open_holds().filter(member=OuterRef("pk")))) | disputed()
 
 
 def plan(on: date | None = None) -> Plan:
@@ -250,7 +271,7 @@ def plan(on: date | None = None) -> Plan:
     result = Plan(on=on)
     notice_months = relativedelta(months=settings.MUSTERROLLE_RETENTION_NOTICE_MONTHS)
     keep = relativedelta(months=months("register"))
-    holds = LegalHold.objects.filter(member=OuterRef("pk"), lifted_on__isnull=True)
+    holds = open_holds().filter(member=OuterRef("pk"))
     rows = (
         _ended_members(on)
         .annotate(
@@ -261,6 +282,7 @@ def plan(on: date | None = None) -> Plan:
             ),
             notice=F("retention_notice__id"),
             notice_due=F("retention_notice__due_on"),
+            notice_channel=F("retention_notice__channel"),
             # An address that bounced or complained is told on paper.
             blocked=Exists(Suppression.objects.filter(email=Lower(OuterRef("email")))),
         )
@@ -274,13 +296,13 @@ def plan(on: date | None = None) -> Plan:
             "dispute",
             "notice",
             "notice_due",
+            "notice_channel",
             "blocked",
         )
         .order_by()
     )
-    for pk, state_id, left_on, balance, email, hold, dispute, notice, due, blocked in rows.iterator(
-        chunk_size=5000
-    ):
+    for row in rows.iterator(chunk_size=5000):
+        pk, state_id, left_on, balance, email, hold, dispute, notice, due, channel, blocked = row
         if hold:
             result.held_back["hold"] += 1
         elif dispute:
@@ -302,6 +324,10 @@ def plan(on: date | None = None) -> Plan:
             )
         elif due is None:
             result.waiting["letter"] += 1  # the letter is not posted yet
+        elif channel == RetentionNotice.Channel.EMAIL and (blocked or not email) and due > on:
+            # The notice e-mail bounced (or the address is gone): a letter is owed instead.
+            result.to_letter.append(pk)
+            result.waiting["letter"] += 1
         elif due <= on and left_on + keep <= on:
             result.anonymise.append(pk)
             result.anonymise_states[state_id] += 1
@@ -328,6 +354,7 @@ def plan(on: date | None = None) -> Plan:
     result.deliveries = _deliveries(on).count()
     result.emails = len(_emails(on))
     result.uploads = _uploads(on).count()
+    result.entries = _rejected_entries(on).count()
     result.access_log = _access_log(on).count()
     return result
 
@@ -407,10 +434,23 @@ def _emails(on: date) -> list[int]:
     ]
 
 
+def _rejected_entries(on: date) -> QuerySet[ChangeRequest]:
+    """Entry requests that were turned down: nobody became a member; the applicant's
+    details go after the candidates' period, the request's fact stays."""
+    before = _midnight(on - relativedelta(months=months("candidates")))
+    return ChangeRequest.objects.filter(
+        kind=RequestKind.ENTRY,
+        status=RequestStatus.REJECTED,
+        member__isnull=True,
+        decided_at__lt=before,
+    ).exclude(proposed={}, base={}, note="", rejection_reason="")
+
+
 def _uploads(on: date) -> QuerySet[ImportBatch]:
     """Member lists that boards uploaded: the file and its cells go, the counts stay."""
     before = _midnight(on - relativedelta(months=months("uploads")))
-    return ImportBatch.objects.filter(uploaded_at__lt=before).exclude(
+    done = [ImportBatch.Status.APPLIED, ImportBatch.Status.DISCARDED, ImportBatch.Status.FAILED]
+    return ImportBatch.objects.filter(uploaded_at__lt=before, status__in=done).exclude(
         content=b"", cells={}, report=[], findings={}
     )
 
@@ -437,6 +477,7 @@ class Done:
     deliveries: int = 0
     emails: int = 0
     uploads: int = 0
+    entries: int = 0
     access_log: int = 0
 
 
@@ -497,10 +538,21 @@ def letters() -> QuerySet[Member]:
     )
 
 
+def list_letters(on: date) -> QuerySet[Member]:
+    """The letter list as it is downloaded: its members are marked as listed, and only
+    listed letters can be recorded as posted (one added later waits for the next list)."""
+    RetentionNotice.objects.filter(
+        member__in=letters().values("pk"), listed_on__isnull=True
+    ).update(listed_on=on)
+    return letters().filter(retention_notice__listed_on__isnull=False)
+
+
 @transaction.atomic
 def letters_posted(*, on: date, by: User | None) -> int:
-    """The letters on the list went out today: their notice period starts now."""
-    notices = RetentionNotice.objects.filter(member__in=letters().values("pk")).select_for_update()
+    """The letters on the downloaded list went out today: their notice period starts now."""
+    notices = RetentionNotice.objects.filter(
+        member__in=letters().values("pk"), listed_on__isnull=False
+    ).select_for_update()
     count = notices.update(
         sent_on=on,
         due_on=on + relativedelta(months=settings.MUSTERROLLE_RETENTION_NOTICE_MONTHS),
@@ -539,6 +591,9 @@ def apply(confirmed: Plan | str, *, by: User | None = None, on: date | None = No
     )
     done = Done()
     done.told = send_notices(current.notices, on)
+    RetentionNotice.objects.filter(member__in=current.to_letter).update(
+        channel=RetentionNotice.Channel.LETTER, sent_on=None, due_on=None, listed_on=None
+    )
     copies = _copies_to(current.anonymise)
     for start in range(0, len(current.anonymise), BATCH):
         done.anonymised += anonymise(current.anonymise[start : start + BATCH], on, copies)
@@ -546,6 +601,7 @@ def apply(confirmed: Plan | str, *, by: User | None = None, on: date | None = No
     done.candidates = delete_candidates(current.candidates, on)
     done.deliveries, done.emails = forget_deliveries(on)
     done.uploads = forget_uploads(on)
+    done.entries = forget_rejected_entries(on)
     done.access_log = prune_access_log(on)
     return done
 
@@ -647,11 +703,23 @@ def anonymise(ids: list[int], on: date, copies: dict[str, list[int]] | None = No
             object_id__in=object_ids,
         ).update(object_repr="", change_message="")
     Delivery.objects.filter(member_id__in=pks).update(email="")
-    addresses = {m.email.lower() for m in members if m.email}
-    OutboundEmail.objects.filter(
-        pk__in=[pk for address in addresses for pk in copies.get(address, [])]
-    ).delete()
-    for account in _accounts_to_close(addresses, on):
+    LegalHold.objects.filter(member_id__in=pks).update(reason="")
+    # Only what went to nobody else: not to an address someone still uses (a family member
+    # left out of this batch, an account, a running candidacy), not to other recipients too.
+    addresses = {m.email.lower() for m in members if m.email} - _addresses_in_use(
+        {m.email.lower() for m in members if m.email}
+    )
+    own = [pk for address in addresses for pk in copies.get(address, [])]
+    for start in range(0, len(own), BATCH):
+        for pk, to in OutboundEmail.objects.filter(pk__in=own[start : start + BATCH]).values_list(
+            "pk", "to"
+        ):
+            if {a.lower() for a in to} <= addresses:
+                OutboundEmail.objects.filter(pk=pk).delete()
+    for account in _accounts_to_close(
+        {m.email.lower() for m in members if m.email} - _addresses_in_use_by_members(addresses),
+        on,
+    ):
         erase_account(account)
     ErasureLog.objects.bulk_create(
         [
@@ -662,24 +730,70 @@ def anonymise(ids: list[int], on: date, copies: dict[str, list[int]] | None = No
     return len(members)
 
 
-def _accounts_to_close(addresses: set[str], on: date) -> list[User]:
-    """Login accounts of these addresses that nobody uses for party work any more: no staff
-    status, no role today, no circle membership running, no other member with the address."""
+def _addresses_in_use_by_members(addresses: set[str]) -> set[str]:
     if not addresses:
-        return []
-    in_use = set(
+        return set()
+    return set(
         Member.objects.filter(anonymised_on__isnull=True)
         .annotate(address=Lower("email"))
         .filter(address__in=addresses)
         .values_list("address", flat=True)
     )
+
+
+def _addresses_in_use(addresses: set[str]) -> set[str]:
+    """Of these addresses, those someone still uses: a member not anonymised, a login
+    account with work to do, a candidate whose onboarding runs."""
+    if not addresses:
+        return set()
+    busy = {account.email.lower() for account in _busy_accounts(addresses)}
+    candidates = set(
+        Candidate.objects.exclude(state__in=ENDED_CANDIDATES)
+        .annotate(address=Lower("email"))
+        .filter(address__in=addresses)
+        .values_list("address", flat=True)
+    )
+    return _addresses_in_use_by_members(addresses) | busy | candidates
+
+
+def _busy_accounts(addresses: set[str]) -> QuerySet[User]:
+    today = timezone.localdate()
+    roles = RoleAssignment.objects.filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gte=today),
+        user=OuterRef("pk"),
+        revoked_at__isnull=True,
+    )
+    return (
+        User.objects.annotate(address=Lower("email"))
+        .filter(address__in=addresses)
+        .filter(
+            Q(is_staff=True)
+            | Q(is_superuser=True)
+            | Q(Exists(roles))
+            | Q(Exists(CircleMembership.objects.filter(user=OuterRef("pk"), ended_on__isnull=True)))
+            | Q(
+                Exists(
+                    Candidate.objects.filter(user=OuterRef("pk")).exclude(
+                        state__in=ENDED_CANDIDATES
+                    )
+                )
+            )
+            | Q(Exists(Mediation.parties.through.objects.filter(user=OuterRef("pk"))))
+            | Q(Exists(Mediation.mediators.through.objects.filter(user=OuterRef("pk"))))
+        )
+    )
+
+
+def _accounts_to_close(addresses: set[str], on: date) -> list[User]:
+    """Login accounts of these addresses that nobody uses for party work any more: no staff
+    status, no role now or to come, no circle membership, candidacy or mediation."""
+    if not addresses:
+        return []
+    busy = _busy_accounts(addresses).values("pk")
     return list(
         User.objects.annotate(address=Lower("email"))
-        .filter(address__in=addresses - in_use, is_staff=False, is_superuser=False)
-        .exclude(Exists(RoleAssignment.objects.active(on).filter(user=OuterRef("pk"))))
-        .exclude(
-            Exists(CircleMembership.objects.filter(user=OuterRef("pk"), ended_on__isnull=True))
-        )
+        .filter(address__in=addresses)
+        .exclude(pk__in=busy)
     )
 
 
@@ -687,6 +801,16 @@ def erase_account(account: User) -> None:
     """A login account made unusable and nameless; the row stays for what it did."""
     EmailAddress.objects.filter(user=account).delete()
     Authenticator.objects.filter(user=account).delete()
+    roles = [
+        str(pk) for pk in RoleAssignment.objects.filter(user=account).values_list("pk", flat=True)
+    ]
+    AuditEntry.objects.filter(
+        Q(object_type="members.user", object_id=str(account.pk))
+        | Q(object_type="members.roleassignment", object_id__in=roles)
+    ).update(summary=F("action"), data={})
+    LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(User), object_id=str(account.pk)
+    ).update(object_repr="", change_message="")
     account.email = f"geloescht-{account.pk}@invalid"
     account.first_name = account.last_name = ""
     account.is_active = False
@@ -735,12 +859,29 @@ def delete_candidates(ids: list[int], on: date) -> int:
 @transaction.atomic
 def forget_deliveries(on: date) -> tuple[int, int]:
     deliveries = _deliveries(on).update(member=None, email="")
-    emails, _ = OutboundEmail.objects.filter(pk__in=_emails(on)).delete()
+    old = _emails(on)
+    emails = 0
+    for start in range(0, len(old), BATCH):
+        emails += OutboundEmail.objects.filter(pk__in=old[start : start + BATCH]).delete()[0]
     if deliveries or emails:
         ErasureLog.objects.create(
             done_on=on, kind=ErasureLog.Kind.DELIVERIES, count=deliveries + emails
         )
     return deliveries, emails
+
+
+@transaction.atomic
+def forget_rejected_entries(on: date) -> int:
+    ids = list(_rejected_entries(on).values_list("pk", flat=True))
+    ChangeRequest.objects.filter(pk__in=ids).update(
+        proposed={}, base={}, note="", rejection_reason=""
+    )
+    AuditEntry.objects.filter(
+        object_type="members.changerequest", object_id__in=[str(pk) for pk in ids]
+    ).update(summary=F("action"), data={})
+    if ids:
+        ErasureLog.objects.create(done_on=on, kind=ErasureLog.Kind.ENTRY, count=len(ids))
+    return len(ids)
 
 
 @transaction.atomic

@@ -262,9 +262,11 @@ def _payments(member: Member, account: User | None) -> Section:
         if p.member_id == member.pk:
             rows.append(_values(p, PAYMENT_FIELDS + PAYER_FIELDS) | {_("match"): p.proposal})
         else:
-            # Only suggested as theirs: the payer may be someone else; their name and IBAN
-            # are not the member's data.
-            rows.append(_values(p, PAYMENT_FIELDS) | {_("status"): _("suggested as yours")})
+            # Only suggested as theirs: the payer may be someone else, who wrote the purpose;
+            # only the day and the amount are shown.
+            rows.append(
+                _values(p, ["booked_on", "amount"]) | {_("status"): _("suggested as yours")}
+            )
     return Section("payments", _("Payments"), rows)
 
 
@@ -338,6 +340,11 @@ def _mailings(member: Member, account: User | None) -> Section:
 
 
 def _emails(member: Member, account: User | None) -> Section:
+    if member.email and _shared(member):
+        # What went to a family's shared address may have been for another member.
+        return Section(
+            "emails", _("E-mails sent and addresses blocked"), withheld=str(SHARED_ADDRESS)
+        )
     addresses = {a.lower() for a in [member.email, account.email if account else ""] if a}
     rows: list[Row] = []
     if addresses:
@@ -735,8 +742,13 @@ class _Writer:
         words: list[str] = []
         for word in pdf.text_of(text).split():
             if self.width(word) > self.WIDTH:  # a long token (a URL, a list): cut it
-                step = max(1, int(len(word) * self.WIDTH / self.width(word)) - 1)
-                words += [word[i : i + step] for i in range(0, len(word), step)]
+                piece = ""
+                for char in word:
+                    if piece and self.pdf.get_string_width(piece + char) > self.WIDTH:
+                        words.append(piece)
+                        piece = ""
+                    piece += char
+                words.append(piece)
             else:
                 words.append(word)
         for word in words:

@@ -107,7 +107,7 @@ def retention_view(request: HttpRequest) -> HttpResponse:
 def retention_letters(request: HttpRequest) -> HttpResponse:
     """Members to be told by letter (no e-mail address): name, address, date, as CSV."""
     _federal(request)
-    members = retention.letters()
+    members = retention.list_letters(timezone.localdate())
     exports.log_export(
         by=request.user,
         division=Division.objects.get(depth=1),

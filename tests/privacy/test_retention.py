@@ -19,7 +19,15 @@ from django.utils import timezone
 from finance.models import Payment
 from mailings.models import Delivery, Mailing, Suppression
 from members import imports, services
-from members.models import AuditEntry, ImportBatch, Member, MemberVersion, RequestKind, User
+from members.models import (
+    AuditEntry,
+    ImportBatch,
+    Member,
+    MemberVersion,
+    RequestKind,
+    RoleAssignment,
+    User,
+)
 from onboarding.models import Candidate, Circle
 from outbox import services as outbox
 from outbox.models import OutboundEmail
@@ -187,7 +195,7 @@ def test_old_candidates_deliveries_and_emails_go(tree, board_sn, federal_admin):
         by=board_sn, division=tree.sn, content=b"Vorname;Nachname\nAnna;Alt\n", filename="a.csv"
     )
     ImportBatch.objects.filter(pk=upload.pk).update(
-        uploaded_at=timezone.now() - timedelta(days=400)
+        uploaded_at=timezone.now() - timedelta(days=400), status=ImportBatch.Status.DISCARDED
     )
     today = timezone.localdate()
     plan = retention.plan(today)
@@ -360,17 +368,71 @@ def test_only_their_own_e_mails_go_not_a_family_members_or_a_lookalike(tree):
     assert set(OutboundEmail.objects.all()) == {lookalike, shared}
 
 
+@time_machine.travel(datetime(2025, 10, 1, 9, tzinfo=BERLIN), tick=False)
 def test_the_command_applies_only_the_plan_it_was_shown(former, capsys):
-    call_command("retention", "--on", TOLD.isoformat())
+    call_command("retention")
     digest = capsys.readouterr().out.split("digest ")[1].split()[0]
     other = ended(former.division, last_name="Dazwischen")
     with pytest.raises(CommandError):
-        call_command("retention", "--apply", "--on", TOLD.isoformat(), "--digest", digest)
+        call_command("retention", "--apply", "--digest", digest)
+    with pytest.raises(CommandError):  # a run on another day would skip or shorten notices
+        call_command("retention", "--apply", "--on", "2026-10-01")
     assert not RetentionNotice.objects.exists()
-    call_command("retention", "--apply", "--on", TOLD.isoformat())
+    call_command("retention", "--apply")
     assert set(RetentionNotice.objects.values_list("member_id", flat=True)) == {
         former.pk,
         other.pk,
     }
     confirmed = AuditEntry.objects.get(action="privacy.retention_confirmed")
     assert confirmed.actor is None and "2 to tell" in confirmed.summary
+
+
+def test_a_letter_added_after_the_list_was_downloaded_is_not_counted_as_posted(tree):
+    first = ended(tree.leipzig, last_name="Erste", email="")
+    retention.apply(retention.plan(TOLD))
+    assert list(retention.list_letters(TOLD)) == [first]
+    later = ended(tree.dresden, last_name="Spätere", email="")
+    retention.apply(retention.plan(TOLD))
+    retention.letters_posted(on=TOLD, by=None)
+    assert RetentionNotice.objects.get(member=first).sent_on == TOLD
+    assert RetentionNotice.objects.get(member=later).sent_on is None
+
+
+def test_a_notice_e_mail_that_bounced_is_owed_again_as_a_letter(former):
+    retention.apply(retention.plan(TOLD))
+    Suppression.objects.create(email="frieda@example.org", reason="bounced")
+    plan = retention.plan(TOLD + timedelta(days=3))
+    assert plan.to_letter == [former.pk] and not plan.anonymise
+    retention.apply(plan)
+    notice = RetentionNotice.objects.get(member=former)
+    assert (notice.channel, notice.sent_on, notice.due_on) == ("letter", None, None)
+    assert retention.plan(DUE).anonymise == []  # not before the letter went out
+
+
+def test_a_rejected_entry_request_loses_the_applicants_details(tree, board_sn, federal_admin):
+    request = services.submit_change_request(
+        by=board_sn,
+        kind=RequestKind.ENTRY,
+        division=tree.leipzig,
+        values={"first_name": "Abgelehnt", "last_name": "Antrag", "street": "Weg 1"},
+    )
+    services.reject_change_request(request=request, by=federal_admin, reason="doppelt")
+    later = timezone.localdate() + timedelta(days=200)
+    plan = retention.plan(later)
+    assert plan.entries == 1
+    retention.apply(plan)
+    request.refresh_from_db()
+    assert (request.proposed, request.rejection_reason, request.status) == ({}, "", "rejected")
+    assert not AuditEntry.objects.filter(summary__contains="Abgelehnt").exists()
+    assert retention.plan(later).entries == 0
+
+
+def test_an_account_with_a_role_to_come_is_not_closed(tree, former):
+    account = User.objects.create_user("frieda@example.org")
+    RoleAssignment.objects.create(
+        user=account, division=tree.leipzig, role="viewer", valid_from=date(2030, 1, 1)
+    )
+    retention.apply(retention.plan(TOLD))
+    retention.apply(retention.plan(DUE))
+    account.refresh_from_db()
+    assert account.is_active and account.email == "frieda@example.org"

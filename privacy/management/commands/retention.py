@@ -32,6 +32,8 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, apply: bool, on: date | None, digest: str | None, **options: Any
     ) -> None:
+        if apply and on is not None and on != timezone.localdate():
+            raise CommandError("--apply runs on today's date only; --on is for dry runs.")
         on = on or timezone.localdate()
         plan = retention.plan(on)
         self.stdout.write(f"Retention on {on.isoformat()} ({'run' if apply else 'dry run'})")
