@@ -42,14 +42,12 @@ class Presence:
 
 
 def presence(assembly: Assembly) -> Presence:
+    """Who is in the room. Each attendance keeps whether its member may vote as the list is
+    frozen now (services.freeze updates it), so counting reads the attendances alone."""
     from django.db.models import Count, Q
 
-    # Eligible as the list is now frozen (a re-freeze after the doors opened counts).
-    eligible = Exists(
-        Entry.objects.filter(assembly=assembly, member_id=OuterRef("member_id"), reason="")
-    )
     present = Attendance.objects.filter(assembly=assembly).aggregate(
-        all=Count("pk"), eligible=Count("pk", filter=Q(eligible))
+        all=Count("pk"), eligible=Count("pk", filter=Q(eligible=True))
     )
     return Presence(present["eligible"], present["all"], assembly.eligible_count or 0)
 

@@ -9,12 +9,12 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from assemblies import eligibility
-from assemblies.models import Assembly, Entry, Reason
+from assemblies.models import Assembly, Attendance, Entry, Reason
 from members import access
 from members.access import Action
 from members.bulk import insert_values
@@ -115,6 +115,12 @@ def freeze(*, assembly: Assembly, by: User | None) -> int:
             batch = []
     insert_values(Entry, ENTRY_FIELDS, batch)
     eligible = written[Reason.ELIGIBLE]
+    # Those already checked in are counted as the list now says (a re-freeze at the door).
+    Attendance.objects.filter(assembly=assembly).update(
+        eligible=Exists(
+            Entry.objects.filter(assembly=assembly, member_id=OuterRef("member_id"), reason="")
+        )
+    )
     assembly.frozen_at = timezone.now()
     assembly.eligible_count = eligible
     assembly.save(update_fields=["frozen_at", "eligible_count"])

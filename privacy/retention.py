@@ -35,7 +35,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -623,8 +623,8 @@ def _copies_to(ids: list[int]) -> dict[str, list[int]]:
         e.lower()
         for e in Member.objects.filter(anonymised_on__isnull=True)
         .exclude(pk__in=ids)
-        .annotate(address=Lower("email"))
-        .filter(address__in=addresses)
+        .annotate(address=Upper("email"))
+        .filter(address__in={a.upper() for a in addresses})
         .values_list("address", flat=True)
     }
     addresses -= shared
@@ -731,14 +731,17 @@ def anonymise(ids: list[int], on: date, copies: dict[str, list[int]] | None = No
 
 
 def _addresses_in_use_by_members(addresses: set[str]) -> set[str]:
+    """Of these (lower-case) addresses, those a member not anonymised still has (found by
+    the index on UPPER(email))."""
     if not addresses:
         return set()
-    return set(
-        Member.objects.filter(anonymised_on__isnull=True)
-        .annotate(address=Lower("email"))
-        .filter(address__in=addresses)
+    return {
+        address.lower()
+        for address in Member.objects.filter(anonymised_on__isnull=True)
+        .annotate(address=Upper("email"))
+        .filter(address__in={a.upper() for a in addresses})
         .values_list("address", flat=True)
-    )
+    }
 
 
 def _addresses_in_use(addresses: set[str]) -> set[str]:

@@ -97,11 +97,15 @@ def account_of(member: Member) -> User | None:
 
 
 def _shared(member: Member) -> bool:
-    return (
-        Member.objects.filter(email__iexact=member.email, anonymised_on__isnull=True)
-        .exclude(pk=member.pk)
-        .exists()
-    )
+    """Whether another member (not anonymised) has the same address; asked once a report."""
+    if not hasattr(member, "_shared_address"):
+        member._shared_address = (  # type: ignore[attr-defined]
+            bool(member.email)
+            and Member.objects.filter(email__iexact=member.email, anonymised_on__isnull=True)
+            .exclude(pk=member.pk)
+            .exists()
+        )
+    return member._shared_address  # type: ignore[attr-defined]
 
 
 def _who(user: User | None) -> str:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 from django.utils.translation import gettext_lazy as _
 
 from members.models.divisions import Division
@@ -207,6 +207,9 @@ class Member(models.Model):
         verbose_name_plural = _("members")
         ordering = ["last_name", "first_name", "membership_number"]
         indexes = [
+            # By address whatever its case (email__iexact is UPPER(email) = UPPER(%s)): who
+            # else uses an address (families share one), whose account it is, erasure.
+            models.Index(Upper("email"), name="members_member_email_upper"),
             models.Index(fields=["division", "status"], name="members_member_div_status"),
             models.Index(fields=["division", "payment_status"], name="members_member_div_payment"),
             # The treasurer's list: "in arrears", in name order, without sorting them all.
