@@ -525,6 +525,13 @@ def send_notices(notices: list[Notice], on: date) -> int:
     return told
 
 
+def owe_letters(member_ids: list[int]) -> int:
+    """Their notice e-mail bounced: they go on the letter list, the period starts again."""
+    return RetentionNotice.objects.filter(member__in=member_ids).update(
+        channel=RetentionNotice.Channel.LETTER, sent_on=None, due_on=None, listed_on=None
+    )
+
+
 def letters() -> QuerySet[Member]:
     """Members to be told by letter (no usable e-mail address) whose letter is not posted."""
     return (
@@ -591,9 +598,7 @@ def apply(confirmed: Plan | str, *, by: User | None = None, on: date | None = No
     )
     done = Done()
     done.told = send_notices(current.notices, on)
-    RetentionNotice.objects.filter(member__in=current.to_letter).update(
-        channel=RetentionNotice.Channel.LETTER, sent_on=None, due_on=None, listed_on=None
-    )
+    owe_letters(current.to_letter)
     copies = _copies_to(current.anonymise)
     for start in range(0, len(current.anonymise), BATCH):
         done.anonymised += anonymise(current.anonymise[start : start + BATCH], on, copies)
@@ -917,6 +922,7 @@ def monthly(on: date | None = None) -> Plan:
     prune_access_log(on)
     current = plan(on)
     send_notices(current.notices, on)
+    owe_letters(current.to_letter)
     current = plan(on)
     if not current.empty:
         to = list(federal_office())
