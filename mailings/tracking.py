@@ -55,7 +55,10 @@ def suppress(email: str, reason: str, detail: str = "", delivery: Delivery | Non
 
 def _find_delivery(event: AnymailTrackingEvent) -> Delivery | None:
     metadata = event.metadata or {}
-    qs = Delivery.objects.select_for_update().select_related("mailing", "member")
+    # Its member may be gone (retention empties it): lock the delivery and its mailing only.
+    qs = Delivery.objects.select_for_update(of=("self", "mailing")).select_related(
+        "mailing", "member"
+    )
     if str(metadata.get("delivery", "")).isdigit():
         found = qs.filter(pk=int(metadata["delivery"])).first()
         if found is not None:
