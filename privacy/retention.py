@@ -282,6 +282,7 @@ def plan(on: date | None = None) -> Plan:
             ),
             notice=F("retention_notice__id"),
             notice_due=F("retention_notice__due_on"),
+            notice_sent=F("retention_notice__sent_on"),
             notice_channel=F("retention_notice__channel"),
             # An address that bounced or complained is told on paper.
             blocked=Exists(Suppression.objects.filter(email=Lower(OuterRef("email")))),
@@ -296,13 +297,29 @@ def plan(on: date | None = None) -> Plan:
             "dispute",
             "notice",
             "notice_due",
+            "notice_sent",
             "notice_channel",
             "blocked",
         )
         .order_by()
     )
     for row in rows.iterator(chunk_size=5000):
-        pk, state_id, left_on, balance, email, hold, dispute, notice, due, channel, blocked = row
+        (
+            pk,
+            state_id,
+            left_on,
+            balance,
+            email,
+            hold,
+            dispute,
+            notice,
+            due,
+            sent,
+            channel,
+            blocked,
+        ) = row
+        if sent is not None and sent < left_on:
+            notice = None  # told about an earlier membership: they rejoined and left again
         if hold:
             result.held_back["hold"] += 1
         elif dispute:
@@ -488,6 +505,10 @@ def send_notices(notices: list[Notice], on: date) -> int:
     for start in range(0, len(notices), BATCH):
         batch = {n.member_id: n for n in notices[start : start + BATCH]}
         with transaction.atomic():
+            # A notice about an earlier membership (they rejoined since) is replaced.
+            RetentionNotice.objects.filter(
+                member_id__in=batch, sent_on__lt=F("member__left_on")
+            ).delete()
             already = set(
                 RetentionNotice.objects.filter(member_id__in=batch).values_list(
                     "member_id", flat=True

@@ -436,3 +436,14 @@ def test_an_account_with_a_role_to_come_is_not_closed(tree, former):
     retention.apply(retention.plan(DUE))
     account.refresh_from_db()
     assert account.is_active and account.email == "frieda@example.org"
+
+
+def test_a_member_who_rejoined_and_left_again_is_told_again(former, tree):
+    retention.apply(retention.plan(TOLD))
+    RetentionNotice.objects.filter(member=former).update(sent_on=date(2023, 1, 1))
+    Member.objects.filter(pk=former.pk).update(left_on=date(2024, 3, 31))
+    # The notice predates the membership's end: it was about an earlier one.
+    plan = retention.plan(DUE)
+    assert [n.member_id for n in plan.notices] == [former.pk] and not plan.anonymise
+    retention.apply(plan)
+    assert RetentionNotice.objects.get(member=former).sent_on == DUE
