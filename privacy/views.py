@@ -229,7 +229,7 @@ def need_to_know_view(request: HttpRequest) -> HttpResponse:
         "privacy/need_to_know.html",
         {
             "page_obj": page,
-            "limit": need_to_know.settings.MUSTERROLLE_NEED_TO_KNOW_LIMIT,
+            "limit": settings.MUSTERROLLE_NEED_TO_KNOW_LIMIT,
             "warnings": sum(1 for r in rows if r.too_many) if only_warnings else None,
             "only_warnings": only_warnings,
             "member": member,
@@ -251,7 +251,7 @@ def need_to_know_division(request: HttpRequest, pk: int) -> HttpResponse:
         "privacy/need_to_know_division.html",
         {
             "row": need_to_know.for_division(division),
-            "limit": need_to_know.settings.MUSTERROLLE_NEED_TO_KNOW_LIMIT,
+            "limit": settings.MUSTERROLLE_NEED_TO_KNOW_LIMIT,
             "today": date.today(),
         },
     )
