@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
@@ -52,7 +51,6 @@ from finance.models import (
     Switchover,
 )
 from mailings.models import Delivery, Mailing, Suppression
-from members import access
 from members.models import (
     AccessLog,
     AuditEntry,
@@ -71,6 +69,7 @@ from members.services import record_audit
 from onboarding.models import Candidate, CandidateState, CircleMembership, Mediation
 from outbox import services as outbox
 from outbox.models import OutboundEmail
+from privacy import need_to_know
 from privacy.models import ErasureLog, LegalHold, RetentionNotice
 
 BATCH = 1000
@@ -929,13 +928,6 @@ def prune_access_log(on: date) -> int:
     return deleted
 
 
-def federal_office() -> Iterator[str]:
-    """The addresses of those who confirm a run."""
-    for user in User.objects.filter(is_active=True, is_staff=True).order_by("pk"):
-        if access.has_global_access(user):
-            yield user.email
-
-
 def monthly(on: date | None = None) -> Plan:
     """The scheduled job: the access log past its period goes, members due are told, and
     the federal office is asked to confirm what would be erased. Nothing else is erased."""
@@ -946,7 +938,7 @@ def monthly(on: date | None = None) -> Plan:
     owe_letters(current.to_letter)
     current = plan(on)
     if not current.empty:
-        to = list(federal_office())
+        to = [person.email for person in need_to_know.federal_office()]
         if to:
             outbox.send_templated(
                 name="retention_confirm",

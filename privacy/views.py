@@ -4,7 +4,6 @@ request, the need-to-know report (state boards see theirs too)."""
 from __future__ import annotations
 
 import csv
-from datetime import date
 
 from django import forms
 from django.conf import settings
@@ -97,7 +96,6 @@ def retention_view(request: HttpRequest) -> HttpResponse:
             "waiting": sorted((k, v) for k, v in plan.waiting.items() if k != "letter"),
             "form": ConfirmForm(initial={"digest": plan.digest(), "on": today}),
             "letters": retention.letters().count(),
-            "letters_waiting": plan.waiting.get("letter", 0),
             "months": settings.MUSTERROLLE_RETENTION_MONTHS,
         },
     )
@@ -252,6 +250,5 @@ def need_to_know_division(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "row": need_to_know.for_division(division),
             "limit": settings.MUSTERROLLE_NEED_TO_KNOW_LIMIT,
-            "today": date.today(),
         },
     )
