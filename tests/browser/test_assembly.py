@@ -2,6 +2,7 @@
 (freezing the list), sees who may vote and why not, computes the districts' delegate seats,
 and checks members in on a phone, one check-in surviving a dropped connection."""
 
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -84,6 +85,10 @@ def test_state_convention_from_creation_to_the_door(live_server, page: Page, tre
 
     door.get_by_label("Name oder Mitgliedsnummer").fill(str(erika.membership_number))
     door.get_by_role("button", name="Suchen").click()
+    # Wait for the new list and its script: a click on the previous page's button, or one
+    # before the script took over the form, would not be the check-in this test is about.
+    expect(door).to_have_url(re.compile(rf"q={erika.membership_number}"))
+    door.wait_for_load_state("load")
     # The first attempt dies on the way (the hall's Wi-Fi); the page sends it again.
     dropped = []
 
@@ -96,7 +101,7 @@ def test_state_convention_from_creation_to_the_door(live_server, page: Page, tre
 
     door.route("**/checkin/*/", flaky)
     door.get_by_role("button", name="Als anwesend eintragen").click()
-    expect(door.get_by_role("button", name="anwesend")).to_be_visible()
+    expect(door.get_by_role("button", name="anwesend", exact=True)).to_be_visible()
     expect(door.locator("#eligible-present")).to_have_text("1")
     assert dropped and Attendance.objects.filter(member=erika, eligible=True).count() == 1
     phone.close()
