@@ -14,6 +14,11 @@ app.autodiscover_tasks()
 from celery.schedules import crontab  # noqa: E402
 
 app.conf.beat_schedule = {
+    # Tasks kept while the broker was gone are sent once it is back.
+    "ops-redispatch": {
+        "task": "ops.redispatch",
+        "schedule": crontab(minute="*"),
+    },
     # Mailings whose worker died go on where they stopped (also checked at worker start).
     "mailings-resume-sending": {
         "task": "mailings.resume_sending",
@@ -107,3 +112,4 @@ def _resume_mailings(sender: object, **kwargs: object) -> None:
     from django.conf import settings
 
     app.send_task("mailings.resume_sending", countdown=settings.MAILING_CLAIM_LEASE + 1)
+    app.send_task("ops.redispatch")

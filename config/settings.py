@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "treebeard",
     "bootstrap",
+    "ops",
     "outbox",
     "members",
     "finance",
@@ -82,6 +83,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "ops.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -296,8 +298,19 @@ if REDIS_URL and TESTING and (worker := os.environ.get("PYTEST_XDIST_WORKER")):
     REDIS_URL = urlsplit(REDIS_URL)._replace(path=f"/{1 + int(worker.removeprefix('gw'))}").geturl()
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            # With Redis gone the cache answers "nothing cached" (and logs it) instead of failing
+            # the page: sessions are read from the database, progress shows as waiting.
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": 1,
+                "SOCKET_TIMEOUT": 2,
+                "IGNORE_EXCEPTIONS": True,
+            },
+        }
     }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
     CELERY_BROKER_URL = REDIS_URL
     # Tests run tasks eagerly even with Redis; the real-worker test switches that off.
     CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", TESTING)
@@ -312,6 +325,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+# The worker logs through LOGGING above (JSON lines), not through Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# A task whose worker was killed outright (not only its pool process) is delivered again after
+# this many seconds; longer than the longest task (a dues run at 500,000 members).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", "3600"))
+}
 
 # --- E-mail through django-anymail or SMTP --------------------------------------------
 # MAIL_BACKEND is a dotted backend path, e.g. anymail.backends.postmark.EmailBackend or
@@ -379,10 +399,22 @@ if not DEBUG and not TESTING:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+# Logs go to standard error: one JSON object per line in production (LOG_FORMAT=json, the
+# default without DEBUG), plain text while developing. Every request and every task writes one
+# line with its duration and user id (ops.logs); the worker logs the same way.
+LOG_FORMAT = env("LOG_FORMAT", "text" if DEBUG or TESTING else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     # fpdf2 subsets the letters' font through fontTools, which reports every table at INFO.
     "loggers": {"fontTools": {"level": "WARNING"}},

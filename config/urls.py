@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
 from mailings.webhooks import tracking as tracking_webhook
-from members.views import healthz
+from ops.views import healthz
 
 admin.site.site_header = _("Musterrolle – federal office")
 admin.site.site_title = _("Musterrolle")

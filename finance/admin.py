@@ -7,7 +7,6 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -39,6 +38,7 @@ from finance.models import (
 from members import access
 from members.admin_register import ReadOnlyRecordAdmin, RecordAdmin
 from members.models import Division, Member
+from ops import dispatch
 
 
 class FederalWrites:
@@ -645,7 +645,7 @@ class SwitchoverAdmin(FederalWrites, admin.ModelAdmin):
             cutover_on=form.cleaned_data["cutover_on"],
         )
         obj.pk = created.pk  # the admin's redirect names it
-        transaction.on_commit(lambda: tasks.check_switchover.delay(created.pk))
+        dispatch.enqueue(tasks.check_switchover, created.pk)
 
     def response_add(self, request: HttpRequest, obj: Switchover, *args: Any) -> HttpResponse:
         return HttpResponseRedirect(reverse("admin:finance_switchover_change", args=[obj.pk]))
@@ -676,7 +676,7 @@ class SwitchoverAdmin(FederalWrites, admin.ModelAdmin):
             return back
         from finance import tasks
 
-        transaction.on_commit(lambda: tasks.apply_switchover.delay(record.pk, request.user.pk))
+        dispatch.enqueue(tasks.apply_switchover, record.pk, request.user.pk)
         messages.info(request, _("The register is being brought in; this page shows the result."))
         return back
 

@@ -15,7 +15,7 @@ from typing import NamedTuple
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Max, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.formats import number_format
@@ -30,6 +30,7 @@ from members import services as members
 from members.models import Division, FeeClass, Member, MemberStatus, PaymentStatus, User
 from members.policy import Owed
 from members.services import record_audit
+from ops import dispatch
 
 logger = logging.getLogger(__name__)
 DONATION = re.compile(r"\bspende", re.IGNORECASE)
@@ -382,17 +383,29 @@ def queue_bank_file(*, content: bytes, filename: str, by: User) -> BankUpload:
     if not access.has_global_access(by):
         raise PermissionDenied(_("Bank files are imported by the federal office."))
     upload = BankUpload.objects.create(content=content, filename=filename[:255], uploaded_by=by)
-    transaction.on_commit(lambda: tasks.import_bank_file.delay(upload.pk))
+    dispatch.enqueue(tasks.import_bank_file, upload.pk)
     return upload
 
 
-def import_bank_file(*, upload_id: int) -> BankUpload:
-    """The worker's part: claim the upload (running twice books once), book it or say why not."""
-    claimed = BankUpload.objects.filter(pk=upload_id, status=BankUpload.Status.QUEUED).update(
+def import_bank_file(*, upload_id: int, retrying: bool = False) -> BankUpload:
+    """The worker's part: claim the upload (running twice books once), book it or say why not.
+
+    A database that restarts under the import rolls the booking back and fails the task, which
+    is run again (`retrying`): the upload it had claimed is then claimed again. Booking twice is
+    still impossible: a statement's file is booked once (its hash is unique)."""
+    claimable = [BankUpload.Status.QUEUED]
+    if retrying:
+        claimable.append(BankUpload.Status.IMPORTING)
+    claimed = BankUpload.objects.filter(pk=upload_id, status__in=claimable).update(
         status=BankUpload.Status.IMPORTING
     )
     upload = BankUpload.objects.select_related("uploaded_by").get(pk=upload_id)
     if not claimed:
+        return upload
+    booked = retrying and BankStatement.objects.filter(sha256=_sha256(upload.content)).first()
+    if booked:  # the first try committed and failed only afterwards
+        upload.status, upload.statement, upload.content = BankUpload.Status.DONE, booked, b""
+        upload.save(update_fields=["status", "statement", "content"])
         return upload
     try:
         statement = import_statement(
@@ -400,6 +413,8 @@ def import_bank_file(*, upload_id: int) -> BankUpload:
         )
     except StatementError as error:
         upload.status, upload.error = BankUpload.Status.FAILED, str(error)
+    except (OperationalError, InterfaceError):
+        raise  # the database went away: nothing was booked, the task runs again
     except SoftTimeLimitExceeded:
         upload.status = BankUpload.Status.FAILED
         upload.error = _("Reading the file took too long; nothing was booked.")
@@ -414,11 +429,15 @@ def import_bank_file(*, upload_id: int) -> BankUpload:
     return upload
 
 
+def _sha256(content: bytes | memoryview) -> str:
+    return hashlib.sha256(bytes(content)).hexdigest()
+
+
 def import_statement(*, content: bytes, filename: str, by: User | None) -> BankStatement:
     """Book a CAMT.053 statement or a bank's CSV export: all of it, or, on any error, nothing."""
     from finance import bank_csv
 
-    sha256 = hashlib.sha256(content).hexdigest()
+    sha256 = _sha256(content)
     if BankStatement.objects.filter(sha256=sha256).exists():
         raise StatementError(_("This statement has been imported already."))
     is_xml = content.lstrip()[:1] == b"<"

@@ -46,6 +46,7 @@ from finance.letters import PDF, address_lines
 from finance.models import ContributionReceipt, Payment, ReceiptRun, ReceiptWording
 from members import access
 from members.models import Division, Member
+from ops import dispatch
 
 if TYPE_CHECKING:
     from members.models import User
@@ -398,7 +399,7 @@ def start_run(
     if enqueue:
         from finance import tasks
 
-        transaction.on_commit(lambda: tasks.contribution_receipts.delay(run.pk))
+        dispatch.enqueue(tasks.contribution_receipts, run.pk)
     return run
 
 

@@ -44,6 +44,7 @@ from finance.references import reference_for
 from members import access
 from members.bulk import insert_values
 from members.models import Division, Member, MemberStatus
+from ops import dispatch
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -606,7 +607,7 @@ def create(
     if notify:
         from finance import tasks
 
-        transaction.on_commit(lambda: tasks.send_prenotifications.delay(collection.pk))
+        dispatch.enqueue(tasks.send_prenotifications, collection.pk)
     return collection, result
 
 
@@ -646,9 +647,7 @@ def start_run(*, due_on: date, division: Division | None, by: User) -> str:
     token = uuid.uuid4().hex
     _set_run_state(token, stage=str(_("Waiting for a worker")), percent=0, user=by.pk)
     division_id = division.pk if division is not None else None
-    transaction.on_commit(
-        lambda: tasks.make_collection.delay(token, due_on.isoformat(), division_id, by.pk)
-    )
+    dispatch.enqueue(tasks.make_collection, token, due_on.isoformat(), division_id, by.pk)
     return token
 
 

@@ -1,15 +1,17 @@
 from celery import shared_task
 from django.utils import timezone
 
+from ops import dispatch
 
-@shared_task(name="finance.run_dues")
+
+@shared_task(name="finance.run_dues", **dispatch.DATABASE_RETRY)
 def run_dues(year: int | None = None) -> None:
     from finance import services
 
     services.run_dues(year=year or timezone.localdate().year)
 
 
-@shared_task(name="finance.send_statements")
+@shared_task(name="finance.send_statements", **dispatch.DATABASE_RETRY)
 def send_statements(period: str | None = None) -> None:
     """Monthly, on the 1st: last month's statements (safe to run twice)."""
     from datetime import date
@@ -39,14 +41,20 @@ def recompute_payment_states() -> None:
     payments.recompute_all()
 
 
-@shared_task(name="finance.import_bank_file", soft_time_limit=120, time_limit=150)
-def import_bank_file(upload_id: int) -> None:
+@shared_task(
+    bind=True,
+    name="finance.import_bank_file",
+    soft_time_limit=120,
+    time_limit=150,
+    **dispatch.DATABASE_RETRY,
+)
+def import_bank_file(self, upload_id: int) -> None:
     from finance import payments
 
-    payments.import_bank_file(upload_id=upload_id)
+    payments.import_bank_file(upload_id=upload_id, retrying=self.request.retries > 0)
 
 
-@shared_task(name="finance.send_reminders")
+@shared_task(name="finance.send_reminders", **dispatch.DATABASE_RETRY)
 def send_reminders() -> None:
     """Daily: the reminders due today (safe to run twice: each is sent once)."""
     from finance import arrears
@@ -81,7 +89,7 @@ def fee_transitions() -> None:
     services.apply_fee_transitions(on=timezone.localdate())
 
 
-@shared_task(name="finance.check_switchover")
+@shared_task(name="finance.check_switchover", **dispatch.DATABASE_RETRY)
 def check_switchover(switchover_id: int) -> None:
     """The switch-over's dry run: read the file, write the reconciliation report."""
     from finance import switchover
@@ -90,7 +98,7 @@ def check_switchover(switchover_id: int) -> None:
     switchover.check(Switchover.objects.get(pk=switchover_id))
 
 
-@shared_task(name="finance.apply_switchover")
+@shared_task(name="finance.apply_switchover", **dispatch.DATABASE_RETRY)
 def apply_switchover(switchover_id: int, user_id: int | None) -> None:
     """Bring the register in; a refusal is written into the report (nothing applied)."""
     from finance import switchover

@@ -27,6 +27,7 @@ from members import access
 from members.access import Action
 from members.models import Division, FeeClass, Member, PaymentStatus, User
 from members.services import record_audit
+from ops import dispatch
 from outbox import services as outbox
 
 AUDIENCE_KEYS = ("divisions", "payment_statuses", "fee_classes")
@@ -334,7 +335,7 @@ def _start(mailing: Mailing, by: User) -> int:
         data={"audience": mailing.audience, "kind": mailing.kind, "recipients": mailing.total},
     )
     chain = mailing.chain
-    transaction.on_commit(lambda: tasks.send_batch.delay(mailing.pk, chain))
+    dispatch.enqueue(tasks.send_batch, mailing.pk, chain)
     return mailing.total
 
 
@@ -465,7 +466,7 @@ def resume_mailing(*, by: User | None, mailing: Mailing) -> Mailing:
             summary=f"Mailing „{mailing.subject}“ resumed",
         )
     chain = mailing.chain
-    transaction.on_commit(lambda: tasks.send_batch.delay(mailing.pk, chain))
+    dispatch.enqueue(tasks.send_batch, mailing.pk, chain)
     return mailing
 
 

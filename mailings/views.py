@@ -24,6 +24,7 @@ from mailings.models import Delivery, Mailing
 from members import access, access_log
 from members.access import Action, get_visible_or_404
 from members.models import AccessKind, Division, FeeClass, Member, PaymentStatus
+from ops import dispatch
 
 
 def _count(**lookup: Any) -> Subquery:
@@ -225,7 +226,11 @@ def mailing_progress(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "mailings/_progress.html",
-        {"mailing": mailing, "progress": _progress(mailing)},
+        {
+            "mailing": mailing,
+            "progress": _progress(mailing),
+            "waiting": mailing.status == "sending" and not dispatch.broker_reachable(),
+        },
     )
 
 

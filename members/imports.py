@@ -67,6 +67,7 @@ from members.spreadsheets import (
     read,
     sheet,
 )
+from ops import dispatch
 
 # Header spellings, normalised (see spreadsheets.normalise_header), for each target. Besides
 # the member's fields: a house number, postal code and city, or a whole name in one column;
@@ -1274,7 +1275,7 @@ def start_check(*, batch: ImportBatch, by: User, mapping: dict[str, str] | None 
         status=ImportBatch.Status.VALIDATING, error="", finished_at=None
     )
     cache.set(PROGRESS_KEY.format(batch.pk), (0, batch.total_rows), 3600)
-    transaction.on_commit(lambda: tasks.check_import.delay(batch.pk, mapping))
+    dispatch.enqueue(tasks.check_import, batch.pk, mapping)
 
 
 def decide_values(
@@ -1398,7 +1399,7 @@ def start_apply(
     )
     if claimed:
         cache.set(PROGRESS_KEY.format(batch.pk), (0, batch.total_rows), 3600)
-        transaction.on_commit(lambda: tasks.apply_import.delay(batch.pk))
+        dispatch.enqueue(tasks.apply_import, batch.pk)
     return bool(claimed)
 
 

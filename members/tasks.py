@@ -2,18 +2,22 @@ import logging
 
 from celery import shared_task
 
+from ops import dispatch
+
 logger = logging.getLogger(__name__)
 
 
 # A file is read within these limits in the worker (the reader's own limits come first).
-@shared_task(name="members.check_import", soft_time_limit=120, time_limit=150)
+@shared_task(
+    name="members.check_import", **dispatch.DATABASE_RETRY, soft_time_limit=120, time_limit=150
+)
 def check_import(batch_id: int, mapping: dict[str, str] | None = None) -> None:
     from members import imports
 
     imports.check_batch(batch_id=batch_id, mapping=mapping)
 
 
-@shared_task(name="members.apply_import")
+@shared_task(name="members.apply_import", **dispatch.DATABASE_RETRY)
 def apply_import(batch_id: int) -> None:
     from members import imports
 

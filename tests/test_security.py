@@ -67,8 +67,8 @@ def test_static_assets_are_served_by_the_app(client):
 
 def test_health_check_answers_without_login(client):
     response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.text == "ok"
+    assert response.status_code == 200, response.json()
+    assert response.json()["database"]["ok"] and response.json()["broker"]["ok"]
 
 
 def test_favicon_request_is_answered(client):

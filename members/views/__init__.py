@@ -2,7 +2,6 @@ from members.views.divisions import (
     dashboard,
     division_detail,
     division_roles,
-    healthz,
     role_grant,
     role_revoke,
 )
@@ -29,7 +28,6 @@ __all__ = [
     "division_choices",
     "division_detail",
     "division_roles",
-    "healthz",
     "import_apply",
     "import_detail",
     "import_discard",

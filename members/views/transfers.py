@@ -19,6 +19,7 @@ from members import access, access_log, exports, imports, queries
 from members.access import Action, get_visible_or_404
 from members.forms import MemberFilterForm
 from members.models import AccessKind, Division, ImportBatch, Member
+from ops import dispatch
 
 PREVIEW_ROWS = 200
 
@@ -236,7 +237,11 @@ def import_values(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _progress(request: HttpRequest, batch: ImportBatch) -> HttpResponse:
     progress = imports.progress_of(batch)
-    return render(request, "members/_import_progress.html", {"batch": batch, "progress": progress})
+    return render(
+        request,
+        "members/_import_progress.html",
+        {"batch": batch, "progress": progress, "waiting": not dispatch.broker_reachable()},
+    )
 
 
 @login_required

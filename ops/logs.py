@@ -1,0 +1,115 @@
+"""One JSON line per request and per task: what ran, how long, for which user id. Never a
+query string, a form value or an address: routes are logged as their pattern
+(`members/<int:pk>/`), users by their id."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+from django.db import InterfaceError, OperationalError, connection
+from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+
+request_logger = logging.getLogger("musterrolle.request")
+task_logger = logging.getLogger("musterrolle.task")
+
+# The user whose request is running: tasks it sends carry the id in a message header.
+current_user_id: ContextVar[int | None] = ContextVar("current_user_id", default=None)
+USER_HEADER = "musterrolle_user"
+
+
+class RequestLogMiddleware:
+    """First in the chain: times the whole request, and turns a database that is restarting
+    into a page that says so (503) instead of a server error."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.monotonic()
+        request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex[:16]
+        token = current_user_id.set(None)
+        try:
+            response = self.get_response(request)
+        finally:
+            current_user_id.reset(token)
+        user = getattr(request, "user", None)
+        match = request.resolver_match
+        request_logger.info(
+            "request",
+            extra={
+                "event": "request",
+                "request_id": request_id,
+                "method": request.method,
+                "route": match.route if match else None,
+                "view": match.view_name if match else None,
+                "status": response.status_code,
+                "duration_ms": round(1000 * (time.monotonic() - started), 1),
+                "user_id": user.pk if user is not None and user.is_authenticated else None,
+            },
+        )
+        response["X-Request-ID"] = request_id
+        return response
+
+    def process_view(self, request: HttpRequest, *args: Any) -> None:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            current_user_id.set(user.pk)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        # A connection lost (the database restarting) or a query cancelled: the request's
+        # transaction failed as a whole; the page says so and asks to try again.
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        connection.close()  # a broken connection must not serve the next request
+        logging.getLogger("musterrolle.database").error(
+            "Database unreachable during a request: %s",
+            type(exception).__name__,
+            extra={"event": "database_unavailable"},
+        )
+        # Without the request: a context processor would ask the database again.
+        response = HttpResponse(render_to_string("503.html"), status=503)
+        response["Retry-After"] = "10"
+        return response
+
+
+_started: dict[str, float] = {}
+
+
+def connect_task_signals() -> None:
+    from celery.signals import before_task_publish, task_postrun, task_prerun
+
+    before_task_publish.connect(_add_user, weak=False)
+    task_prerun.connect(_task_started, weak=False)
+    task_postrun.connect(_task_finished, weak=False)
+
+
+def _add_user(headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    if headers is not None and (user_id := current_user_id.get()) is not None:
+        headers.setdefault(USER_HEADER, user_id)
+
+
+def _task_started(task_id: str, **kwargs: Any) -> None:
+    _started[task_id] = time.monotonic()
+
+
+def _task_finished(task_id: str, task: Any, state: str | None = None, **kwargs: Any) -> None:
+    started = _started.pop(task_id, None)
+    task_logger.info(
+        "task",
+        extra={
+            "event": "task",
+            "task": task.name,
+            "task_id": task_id,
+            "state": state,
+            "retries": task.request.retries,
+            "duration_ms": round(1000 * (time.monotonic() - started), 1) if started else None,
+            "user_id": getattr(task.request, USER_HEADER, None)
+            or (task.request.headers or {}).get(USER_HEADER),
+        },
+    )

@@ -1,0 +1,151 @@
+"""Running it: the health endpoint, the JSON lines, tasks kept while the broker is gone, and
+the page shown while the database restarts."""
+
+import json
+import logging
+import socket
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import OperationalError
+from django.http import HttpResponse
+from django.urls import path
+
+from config.celery import app as celery_app
+from ops import dispatch
+from ops.models import PendingTask
+from tests.factories import make_member
+from tests.members.sheets import workbook_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def broker_gone(settings):
+    """Celery talks to a Redis that is not there (tasks are not run at once)."""
+    conf = celery_app.conf
+    saved = conf.broker_url, conf.task_always_eager
+    conf.broker_url = f"redis://127.0.0.1:{_closed_port()}/0"
+    conf.task_always_eager = False
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    dispatch._probe.at = float("-inf")
+    try:
+        yield
+    finally:
+        conf.broker_url, conf.task_always_eager = saved
+        celery_app.pool.force_close_all()
+        dispatch._probe.at = float("-inf")
+
+
+def test_health_reports_the_database_and_the_broker_separately(client, broker_gone):
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["database"]["ok"] is True
+    assert body["broker"]["ok"] is False and body["broker"]["error"]
+    # A web container's own check asks for the database only and stays healthy.
+    assert client.get("/healthz?check=database").status_code == 200
+
+
+def test_a_task_sent_while_the_broker_is_gone_is_kept_and_sent_when_it_is_back(
+    broker_gone, django_capture_on_commit_callbacks
+):
+    from members import tasks
+
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch.enqueue(tasks.check_import, 41, {"A": "last_name"})
+    kept = PendingTask.objects.get()
+    assert (kept.name, kept.args) == ("members.check_import", [41, {"A": "last_name"}])
+    # Still gone: the redispatch keeps it.
+    assert dispatch.redispatch() == 0
+    assert PendingTask.objects.get().args == [41, {"A": "last_name"}]
+
+
+def test_redispatch_sends_what_was_kept(monkeypatch):
+    sent = []
+    monkeypatch.setattr(celery_app, "send_task", lambda name, args: sent.append((name, args)))
+    PendingTask.objects.create(name="members.check_import", args=[1, None])
+    PendingTask.objects.create(name="finance.import_bank_file", args=[2])
+    assert dispatch.redispatch() == 2
+    assert sent == [("members.check_import", [1, None]), ("finance.import_bank_file", [2])]
+    assert not PendingTask.objects.exists()
+
+
+def _sheet():
+    rows = [["1", "Muster", "Erika", "Weg 1", "04109", "Leipzig", "erika@example.org"]]
+    return SimpleUploadedFile("mitglieder.xlsx", workbook_bytes(rows))
+
+
+def test_an_upload_while_the_broker_is_gone_is_kept_and_the_progress_says_waiting(
+    client, tree, board_sn, broker_gone, django_capture_on_commit_callbacks
+):
+    client.force_login(board_sn)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/divisions/{tree.sn.pk}/imports/new/", {"file": _sheet()}, follow=True
+        )
+    assert response.status_code == 200
+    assert PendingTask.objects.filter(name="members.check_import").exists()
+    batch_pk = PendingTask.objects.get().args[0]
+    progress = client.get(f"/imports/{batch_pk}/progress/")
+    assert progress.status_code == 200
+    assert "Warten" in progress.text or "Waiting" in progress.text
+
+
+def test_every_request_writes_one_json_line_without_query_or_personal_data(
+    client, tree, board_sn, caplog
+):
+    member = make_member(tree.leipzig, first_name="Erika", last_name="Geheim")
+    board = board_sn
+    client.force_login(board)
+    with caplog.at_level(logging.INFO, logger="musterrolle.request"):
+        response = client.get(f"/divisions/{tree.sn.pk}/members/?q=Geheim")
+    assert response.status_code == 200
+    [line] = [r for r in caplog.records if r.name == "musterrolle.request"]
+    assert line.event == "request"
+    assert line.route == "divisions/<int:pk>/members/"
+    assert line.status == 200 and line.user_id == board.pk and line.duration_ms > 0
+    assert response["X-Request-ID"] == line.request_id
+    from pythonjsonlogger.json import JsonFormatter
+
+    text = JsonFormatter("%(message)s").format(line)
+    assert json.loads(text)["user_id"] == board.pk
+    assert "Geheim" not in text and "q=" not in text and member.email not in text
+
+
+def test_a_task_writes_one_line_with_its_duration_and_the_user_who_started_it(
+    client, tree, board_sn, caplog, django_capture_on_commit_callbacks
+):
+    board = board_sn
+    client.force_login(board)
+    with (
+        caplog.at_level(logging.INFO, logger="musterrolle.task"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        client.post(f"/divisions/{tree.sn.pk}/imports/new/", {"file": _sheet()})
+    [line] = [r for r in caplog.records if r.name == "musterrolle.task"]
+    assert line.task == "members.check_import" and line.state == "SUCCESS"
+    assert line.duration_ms >= 0
+    assert line.user_id == board.pk
+
+
+urlpatterns = [
+    path("gone/", lambda request: (_ for _ in ()).throw(OperationalError("server closed"))),
+    path("fine/", lambda request: HttpResponse("fine")),
+]
+
+
+@pytest.mark.urls("tests.ops.test_operations")
+def test_a_request_that_loses_the_database_gets_a_page_that_says_so(client):
+    response = client.get("/gone/")
+    assert response.status_code == 503
+    assert response["Retry-After"]
+    assert "Datenbank war gerade nicht erreichbar" in response.text
+    # The next request gets a new connection.
+    assert client.get("/fine/").status_code == 200
