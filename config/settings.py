@@ -184,6 +184,9 @@ ACCOUNT_RATE_LIMITS = {
     "reauthenticate": "10/m/user",
 }
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Musterrolle] "
+# Behind a reverse proxy every request comes from the proxy's address: the login rate limits
+# must count the client's (X-Forwarded-For). Set this to the number of proxies in front.
+ALLAUTH_TRUSTED_PROXY_COUNT = int(env("MUSTERROLLE_TRUSTED_PROXIES", "0"))
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
 MFA_PASSKEY_LOGIN_ENABLED = False
 MFA_TOTP_ISSUER = "Musterrolle"
