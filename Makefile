@@ -13,12 +13,13 @@ unexport PYTHONDONTWRITEBYTECODE
 
 DEV_ENV := DJANGO_DEBUG=1 MUSTERROLLE_RELAX_MFA=1 MUSTERROLLE_SITE_URL=http://$(HOST):$(PORT)
 
-.PHONY: help install run test bench lint format messages lock clean
+.PHONY: help install run test bench drills lint format messages lock clean
 
 help:
 	@echo "make run    install, migrate, load demo data, serve on http://$(HOST):$(PORT)"
 	@echo "make test   the whole test suite"
 	@echo "make bench  board pages against a synthetic register (BENCH_MEMBERS=500000)"
+	@echo "make drills load, Redis outage, worker kill, database restart, backup/restore, upgrade"
 	@echo "make lint   ruff check, ruff format --check, makemigrations --check, import contracts"
 
 $(STAMP): requirements.lock
@@ -48,6 +49,12 @@ test: install
 BENCH_PG ?= /tmp/musterrolle-bench-pg
 bench: install
 	BENCH_PG=$(BENCH_PG) scripts/bench
+
+# Production drills (scripts/drills): each starts its own PostgreSQL, Redis, gunicorn and
+# workers, prints one `DRILL <name> …` line and fails when the drill does. DRILLS=quick runs the
+# small load drill and the Redis and worker drills (CI).
+drills: install
+	scripts/drills/run $(DRILLS)
 
 lint: install
 	$(VENV)/bin/ruff check .

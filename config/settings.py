@@ -330,6 +330,13 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 # The worker logs through LOGGING above (JSON lines), not through Celery's own format.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# The worker uses no pub/sub: with remote control, gossip, mingle or heartbeats, kombu's Redis
+# transport ends the worker ("Unrecoverable error") when Redis goes away, instead of waiting
+# for it (the Redis drill). Start workers with --without-gossip --without-mingle
+# --without-heartbeat; their health is the age of MUSTERROLLE_WORKER_ALIVE_FILE instead of
+# `celery inspect ping`.
+CELERY_WORKER_ENABLE_REMOTE_CONTROL = env_bool("CELERY_WORKER_REMOTE_CONTROL", False)
+MUSTERROLLE_WORKER_ALIVE_FILE = env("MUSTERROLLE_WORKER_ALIVE_FILE", "")
 # A task whose worker was killed outright (not only its pool process) is delivered again after
 # this many seconds; longer than the longest task (a dues run at 500,000 members).
 CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -9,6 +9,9 @@ from django.views.generic import RedirectView
 from mailings.webhooks import tracking as tracking_webhook
 from ops.views import healthz
 
+# A database error outside a view (a middleware) gets the "database unreachable" page too.
+handler500 = "ops.views.server_error"
+
 admin.site.site_header = _("Musterrolle – federal office")
 admin.site.site_title = _("Musterrolle")
 admin.site.index_title = _("Administration")

@@ -24,7 +24,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.text import capfirst
@@ -1192,6 +1192,8 @@ def check_batch(*, batch_id: int, mapping: dict[str, str] | None = None) -> Impo
             progress=_progress(batch.pk, batch.total_rows),
         )
     except Exception as error:
+        if isinstance(error, OperationalError | InterfaceError):
+            raise  # the database went away: the task checks the file again (DATABASE_RETRY)
         if isinstance(error, SoftTimeLimitExceeded):
             error = SpreadsheetError(
                 _(
@@ -1407,6 +1409,10 @@ def run_apply(*, batch_id: int) -> None:
     """The task's body: apply, or put the batch back with the reason if anything fails."""
     try:
         apply_batch(batch_id=batch_id)
+    except (OperationalError, InterfaceError):
+        # The database went away: the transaction was rolled back and the task runs again;
+        # the batch stays "applying" meanwhile (the board's page keeps waiting).
+        raise
     except Exception as error:
         ImportBatch.objects.filter(pk=batch_id, status=ImportBatch.Status.APPLYING).update(
             status=ImportBatch.Status.CHECKED, error=_("Nothing was applied: %s") % error
@@ -1415,11 +1421,22 @@ def run_apply(*, batch_id: int) -> None:
             raise
 
 
+def give_up_apply(*, batch_id: int) -> None:
+    """The database stayed away through every retry: the board may submit again."""
+    connection.close()
+    ImportBatch.objects.filter(pk=batch_id, status=ImportBatch.Status.APPLYING).update(
+        status=ImportBatch.Status.CHECKED,
+        error=_("The database could not be reached; nothing was applied. Please submit again."),
+    )
+
+
 @transaction.atomic
 def apply_batch(*, batch_id: int) -> ImportBatch:
     """All or nothing: change requests for a state board, the register for the federal office."""
     batch = (
-        ImportBatch.objects.select_for_update()
+        # The batch's row only: locking the division's and the uploader's rows too would hold
+        # every insert that refers to them (the board's next page view) until the apply ends.
+        ImportBatch.objects.select_for_update(of=("self",))
         .select_related("division", "uploaded_by")
         .get(pk=batch_id)
     )
@@ -1526,7 +1543,8 @@ def apply_batch(*, batch_id: int) -> ImportBatch:
     batch.finished_at = timezone.now()
     batch.content = b""  # the sheet has served its purpose; keep only its hash and counts
     batch.cells = {}
-    batch.save(update_fields=["status", "finished_at", "content", "cells"])
+    batch.error = ""  # a failed try before this one said why; it no longer applies
+    batch.save(update_fields=["status", "finished_at", "content", "cells", "error"])
     services.record_audit(
         actor=by,
         action="import.applied" if direct else "import.submitted",

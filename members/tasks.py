@@ -1,6 +1,7 @@
 import logging
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from ops import dispatch
 
@@ -17,11 +18,16 @@ def check_import(batch_id: int, mapping: dict[str, str] | None = None) -> None:
     imports.check_batch(batch_id=batch_id, mapping=mapping)
 
 
-@shared_task(name="members.apply_import", **dispatch.DATABASE_RETRY)
-def apply_import(batch_id: int) -> None:
+@shared_task(bind=True, name="members.apply_import", **dispatch.DATABASE_RETRY)
+def apply_import(self, batch_id: int) -> None:
     from members import imports
 
-    imports.run_apply(batch_id=batch_id)
+    try:
+        imports.run_apply(batch_id=batch_id)
+    except (OperationalError, InterfaceError):
+        if self.request.retries >= self.max_retries:
+            imports.give_up_apply(batch_id=batch_id)
+        raise
 
 
 @shared_task(name="members.repair_figures")

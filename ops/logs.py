@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 from django.db import InterfaceError, OperationalError, connection
@@ -38,7 +39,6 @@ class RequestLogMiddleware:
             response = self.get_response(request)
         finally:
             current_user_id.reset(token)
-        user = getattr(request, "user", None)
         match = request.resolver_match
         request_logger.info(
             "request",
@@ -50,7 +50,7 @@ class RequestLogMiddleware:
                 "view": match.view_name if match else None,
                 "status": response.status_code,
                 "duration_ms": round(1000 * (time.monotonic() - started), 1),
-                "user_id": user.pk if user is not None and user.is_authenticated else None,
+                "user_id": _user_id(request),
             },
         )
         response["X-Request-ID"] = request_id
@@ -62,31 +62,53 @@ class RequestLogMiddleware:
             current_user_id.set(user.pk)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        # A connection lost (the database restarting) or a query cancelled: the request's
-        # transaction failed as a whole; the page says so and asks to try again.
-        if not isinstance(exception, OperationalError | InterfaceError):
-            return None
-        connection.close()  # a broken connection must not serve the next request
-        logging.getLogger("musterrolle.database").error(
-            "Database unreachable during a request: %s",
-            type(exception).__name__,
-            extra={"event": "database_unavailable"},
-        )
-        # Without the request: a context processor would ask the database again.
-        response = HttpResponse(render_to_string("503.html"), status=503)
-        response["Retry-After"] = "10"
-        return response
+        return database_unavailable(exception)
+
+
+def database_unavailable(exception: BaseException | None) -> HttpResponse | None:
+    """A connection lost (the database restarting) or a query cancelled: the request failed;
+    the page says so and asks to try again. None for any other error."""
+    if not isinstance(exception, OperationalError | InterfaceError):
+        return None
+    connection.close()  # a broken connection must not serve the next request
+    logging.getLogger("musterrolle.database").error(
+        "Database unreachable during a request: %s",
+        type(exception).__name__,
+        extra={"event": "database_unavailable"},
+    )
+    # Without the request: a context processor would ask the database again.
+    response = HttpResponse(render_to_string("503.html"), status=503)
+    response["Retry-After"] = "10"
+    return response
+
+
+def _user_id(request: HttpRequest) -> int | None:
+    user = getattr(request, "user", None)
+    try:
+        return user.pk if user is not None and user.is_authenticated else None
+    except (OperationalError, InterfaceError):  # the user could not be read: no id to log
+        return None
 
 
 _started: dict[str, float] = {}
 
 
 def connect_task_signals() -> None:
-    from celery.signals import before_task_publish, task_postrun, task_prerun
+    from celery.signals import before_task_publish, task_postrun, task_prerun, worker_ready
 
     before_task_publish.connect(_add_user, weak=False)
     task_prerun.connect(_task_started, weak=False)
     task_postrun.connect(_task_finished, weak=False)
+    worker_ready.connect(_alive, weak=False)
+
+
+def _alive(**kwargs: Any) -> None:
+    """The worker's health check reads this file's age: the redispatch job runs every minute,
+    so a worker that takes tasks touches it at least that often."""
+    from django.conf import settings
+
+    if path := settings.MUSTERROLLE_WORKER_ALIVE_FILE:
+        Path(path).touch()
 
 
 def _add_user(headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -99,6 +121,7 @@ def _task_started(task_id: str, **kwargs: Any) -> None:
 
 
 def _task_finished(task_id: str, task: Any, state: str | None = None, **kwargs: Any) -> None:
+    _alive()
     started = _started.pop(task_id, None)
     task_logger.info(
         "task",

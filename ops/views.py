@@ -1,8 +1,11 @@
+import sys
 import time
 
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 
+from ops import logs
 from ops.dispatch import broker_ping
 
 
@@ -35,3 +38,9 @@ def _database() -> str | None:
         connection.close()
         return type(error).__name__
     return None
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The 500 handler: a database error raised outside a view (in a middleware reading the
+    user or writing the access log) gets the same 503 page as one raised inside."""
+    return logs.database_unavailable(sys.exc_info()[1]) or defaults.server_error(request)

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from ops import dispatch as dispatch_task
 from outbox.models import OutboundAttachment, OutboundEmail
 
 logger = logging.getLogger(__name__)
@@ -77,8 +78,10 @@ def dispatch(email_id: int) -> None:
     from outbox import tasks
 
     try:
-        tasks.send_email.delay(email_id)
-    except Exception:  # a broker's and a mailer's errors are many; none may reach the caller
+        # With the broker gone the hand-off is kept (ops.PendingTask) and made again within a
+        # minute of its return; the row stays queued meanwhile.
+        dispatch_task.send(tasks.send_email.name, [email_id], task=tasks.send_email)
+    except Exception:  # a mailer's errors are many (tasks run at once); none may reach the caller
         logger.exception("E-mail %s could not be handed to the worker; it stays queued", email_id)
 
 

@@ -3,15 +3,19 @@
 import django.db.models.functions.text
 from django.db import migrations, models
 
+from ops.migrations_online import AddIndexConcurrently
+
 
 class Migration(migrations.Migration):
+    # CREATE INDEX CONCURRENTLY cannot run in a transaction; members keep being written meanwhile.
+    atomic = False
 
     dependencies = [
         ('members', '0021_access_log'),
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='member',
             index=models.Index(django.db.models.functions.text.Upper('email'), name='members_member_email_upper'),
         ),

@@ -249,6 +249,10 @@ class Stack:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if keep_logs := os.environ.get("DRILL_KEEP_LOGS"):  # to read after a failed drill
+            Path(keep_logs).mkdir(parents=True, exist_ok=True)
+            for log in self.work.glob("*.log"):
+                shutil.copy(log, Path(keep_logs) / log.name)
         for process in self.processes:
             stop(process)
         if self.redis:
@@ -364,6 +368,10 @@ class Stack:
                 str(concurrency),
                 "--loglevel",
                 "INFO",
+                # As docker-compose.yml starts it: no pub/sub (see CELERY_WORKER_ENABLE_REMOTE_CONTROL).
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
             ],
             **extra,
         )

@@ -34,13 +34,20 @@ def broker_gone(settings):
     conf.broker_url = f"redis://127.0.0.1:{_closed_port()}/0"
     conf.task_always_eager = False
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    dispatch._probe.at = float("-inf")
+    _fresh_connections()
     try:
         yield
     finally:
         conf.broker_url, conf.task_always_eager = saved
-        celery_app.pool.force_close_all()
-        dispatch._probe.at = float("-inf")
+        _fresh_connections()
+
+
+def _fresh_connections():
+    """Celery keeps its broker connections and producers in pools: new ones for the new URL
+    (the old ones are left open: kombu shares them between apps by URL)."""
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    dispatch._probe.at = float("-inf")
 
 
 def test_health_reports_the_database_and_the_broker_separately(client, broker_gone):
