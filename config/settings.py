@@ -48,6 +48,9 @@ MISSING_PRODUCTION_SETTINGS = [
     if not env(name) and not (DEBUG or TESTING)
 ]
 SECRET_KEY = env("DJANGO_SECRET_KEY") or "insecure-development-key-never-use-in-production"
+# Rotating the key: the new one in DJANGO_SECRET_KEY, the old ones here (comma-separated) until
+# the links they signed have expired (password resets, unsubscribe links in sent mailings).
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1" if DEBUG or TESTING else "")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")

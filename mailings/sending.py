@@ -51,14 +51,19 @@ MAX_ATTEMPTS = 3
 # --- The message ---------------------------------------------------------------------
 
 
-def unsubscribe_token(delivery_id: int, member_id: int) -> str:
+def unsubscribe_token(delivery_id: int, member_id: int, secret: str | None = None) -> str:
     return salted_hmac(
-        "mailings.unsubscribe", f"{delivery_id}:{member_id}", algorithm="sha256"
+        "mailings.unsubscribe", f"{delivery_id}:{member_id}", secret=secret, algorithm="sha256"
     ).hexdigest()[:40]
 
 
 def token_matches(delivery: Delivery, token: str) -> bool:
-    return constant_time_compare(unsubscribe_token(delivery.pk, delivery.member_id), token)
+    """Links in mailings sent before the secret key was rotated keep working: the previous keys
+    (DJANGO_SECRET_KEY_FALLBACKS) are tried too."""
+    return any(
+        constant_time_compare(unsubscribe_token(delivery.pk, delivery.member_id, secret), token)
+        for secret in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    )
 
 
 def unsubscribe_url(delivery_id: int, member_id: int) -> str:

@@ -53,6 +53,10 @@ def kill(stack: Stack, worker) -> None:
     stack.processes.remove(worker)
 
 
+def received(log: str, task: str) -> bool:
+    return f"Task {task}[" in log and " received" in log.split(f"Task {task}[", 1)[1][:80]
+
+
 def succeeded(log: str, task: str) -> int:
     return sum(
         1
@@ -72,7 +76,7 @@ def drill(
         args = args.replace(key, json.dumps(value))
         again = again.replace(
             key,
-            value if key != "PERIOD" else f"__import__('datetime').date.fromisoformat('{value}')",
+            str(value) if key != "PERIOD" else f"__import__('datetime').date.fromisoformat('{value}')",
         )
     worker = stack.worker(f"{name}1", concurrency=1, **extra)
     stack.python(f"from config.celery import app\napp.send_task('{job['task']}', {args})")
@@ -141,7 +145,7 @@ def run() -> bool:
             .splitlines()[-1]
         )
         year, month = int(today[:4]), int(today[5:7])
-        values = {"PERIOD": f"{year}-{month:02d}-01", "YEAR": str(year + 1)}
+        values = {"PERIOD": f"{year}-{month:02d}-01", "YEAR": year + 1}
         for name, job in JOBS.items():
             results[name] = drill(stack, name, job, rng, extra, values)
 

@@ -58,6 +58,24 @@ def test_the_unsubscribe_link_works_once(client, sent):
     assert MemberVersion.objects.filter(member=anna.member).count() == version.version
 
 
+def test_an_unsubscribe_link_sent_before_the_secret_key_was_rotated_still_works(
+    client, sent, settings
+):
+    anna = sent["Anna"]
+    url = sending.unsubscribe_url(anna.pk, anna.member_id)
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "the-new-key-after-rotation-" + "x" * 40
+    assert client.post(url).status_code == 200
+    anna.member.refresh_from_db()
+    assert not anna.member.newsletter_consent
+    # A key nobody kept signs nothing.
+    settings.SECRET_KEY_FALLBACKS = []
+    bert = sent["Clara"]
+    old = sending.unsubscribe_token(bert.pk, bert.member_id, "some-other-key")
+    path = reverse("mailings:unsubscribe", args=[bert.pk, old])
+    assert client.post(path).status_code == 404
+
+
 def test_one_click_unsubscribe_from_the_mail_program(client, sent):
     """RFC 8058: the mail program posts List-Unsubscribe=One-Click, without a CSRF token."""
     from django.test import Client

@@ -9,6 +9,8 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone as tz
 
+from ops import dispatch
+from ops.models import PendingTask
 from outbox import services as outbox
 from outbox.models import OutboundEmail
 from outbox.tasks import send_email
@@ -81,16 +83,25 @@ def test_a_broker_that_is_down_leaves_the_email_queued_for_the_safety_net(
     def broker_down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(send_email, "delay", broker_down)
+    monkeypatch.setattr(send_email, "apply_async", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         email = queue_one()
+        second = queue_one()
     email.refresh_from_db()
     assert (email.status, email.attempts, len(mail.outbox)) == (OutboundEmail.Status.QUEUED, 0, 0)
+    # The hand-off is kept and made again by the minutely job once the broker is back.
+    assert PendingTask.objects.count() == 2
     monkeypatch.undo()
-    with time_machine.travel(tz.now() + timedelta(minutes=11)):
-        assert outbox.requeue_stuck() == (1, 0)
+    PendingTask.objects.filter(args=[second.pk]).delete()  # as if that hand-off were lost
+    assert dispatch.redispatch() == 1
     email.refresh_from_db()
     assert email.status == OutboundEmail.Status.SENT
+    # The ten-minute safety net hands on what never reached a worker either way.
+    with time_machine.travel(tz.now() + timedelta(minutes=11)):
+        assert outbox.requeue_stuck() == (1, 0)
+    second.refresh_from_db()
+    assert second.status == OutboundEmail.Status.SENT
+    assert len(mail.outbox) == 2
 
 
 @override_settings(MAILERS={"default": {"BACKEND": "tests.outbox.broken.EmailBackend"}})
