@@ -76,7 +76,9 @@ def drill(
         args = args.replace(key, json.dumps(value))
         again = again.replace(
             key,
-            str(value) if key != "PERIOD" else f"__import__('datetime').date.fromisoformat('{value}')",
+            str(value)
+            if key != "PERIOD"
+            else f"__import__('datetime').date.fromisoformat('{value}')",
         )
     worker = stack.worker(f"{name}1", concurrency=1, **extra)
     stack.python(f"from config.celery import app\napp.send_task('{job['task']}', {args})")
