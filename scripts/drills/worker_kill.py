@@ -28,18 +28,21 @@ from harness import Stack, drill_line, main_guard, wait_for
 JOBS = {
     "statements": {
         "task": "finance.send_statements",
+        "kill_within": 1.0,  # seconds after the worker took it: the job takes about that long
         "args": "[PERIOD]",
         "rows": "SELECT count(*), count(DISTINCT (division_id, period)) FROM finance_monthlystatement",
         "again": "from finance import statements\nstatements.send_all(period=PERIOD)",
     },
     "dues": {
         "task": "finance.run_dues",
+        "kill_within": 3.0,
         "args": "[YEAR]",
         "rows": "SELECT count(*), count(DISTINCT (member_id, year, revision)) FROM finance_charge WHERE kind = 'dues'",
         "again": "from finance import services\nservices.run_dues(year=YEAR)",
     },
     "reminders": {
         "task": "finance.send_reminders",
+        "kill_within": 1.0,
         "args": "[]",
         "rows": "SELECT count(*), count(DISTINCT (member_id, arrears_since, level)) FROM finance_reminder",
         "again": "from finance import tasks\ntasks.send_reminders.run()",
@@ -87,7 +90,7 @@ def drill(
         30,
         f"{name}: the worker to take the task",
     )
-    delay = rng.uniform(0.2, 3.0)
+    delay = rng.uniform(0.05, job["kill_within"])
     time.sleep(delay)
     finished_before = succeeded(stack.log(worker.name), job["task"]) > 0
     kill(stack, worker)
