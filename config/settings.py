@@ -393,15 +393,10 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 60 * 60 * 8
-# With Redis (production), sessions are read from the cache and written through to the
-# database: a page saves a database round trip, and a flushed cache logs nobody out. Not with
-# the in-process cache: each server process would keep its own copy, and a logout handled by
-# one would leave the session alive in the others.
-SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cached_db"
-    if REDIS_URL
-    else "django.contrib.sessions.backends.db"
-)
+# Sessions live in the database only: every web process sees the same ones, and a logout is
+# final. (Read through the Redis cache, a logout while Redis is gone would be forgotten by the
+# cache and the session alive again once Redis is back.)
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 if not DEBUG and not TESTING:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # container health checks speak plain HTTP
@@ -427,7 +422,14 @@ LOGGING = {
         },
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    "filters": {"without_personal_data": {"()": "ops.logs.WithoutPersonalData"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["without_personal_data"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     # fpdf2 subsets the letters' font through fontTools, which reports every table at INFO.
     "loggers": {"fontTools": {"level": "WARNING"}},

@@ -37,6 +37,13 @@ def send(
         from config.celery import app
 
         task = app.tasks.get(name)  # a registered task runs at once where tasks are eager
+    from django.conf import settings
+
+    if not settings.CELERY_TASK_ALWAYS_EAGER and not broker_reachable():
+        # Known to be gone (the probe is a few seconds old): keep it at once instead of waiting
+        # for the publish to give up, which would hold a request queueing many e-mails.
+        PendingTask.objects.create(name=name, args=args, error="broker unreachable")
+        return False
     try:
         if task is not None:
             # Eager in development and tests: runs here.
@@ -47,6 +54,7 @@ def send(
             app.send_task(name, args)
     except BrokerError as error:
         logger.warning("Broker unreachable; task %s kept to be sent later", name)
+        _probe.down()
         PendingTask.objects.create(name=name, args=args, error=str(error)[:500])
         return False
     return True
@@ -89,6 +97,11 @@ class _Probe:
         if now - self.at >= self.TTL:
             self.ok, self.at = broker_ping() is None, now
         return self.ok
+
+    def down(self) -> None:
+        import time
+
+        self.ok, self.at = False, time.monotonic()
 
 
 _probe = _Probe()

@@ -66,14 +66,18 @@ class RequestLogMiddleware:
 
 
 def database_unavailable(exception: BaseException | None) -> HttpResponse | None:
-    """A connection lost (the database restarting) or a query cancelled: the request failed;
-    the page says so and asks to try again. None for any other error."""
+    """The connection was lost (the database restarting) or could not be made: the request
+    failed; the page says so and asks to try again. None for any other error, a deadlock or a
+    lock timeout on a connection that still works included: those are errors to see."""
     if not isinstance(exception, OperationalError | InterfaceError):
+        return None
+    if connection.connection is not None and connection.is_usable():
         return None
     connection.close()  # a broken connection must not serve the next request
     logging.getLogger("musterrolle.database").error(
         "Database unreachable during a request: %s",
         type(exception).__name__,
+        exc_info=exception,
         extra={"event": "database_unavailable"},
     )
     # Without the request: a context processor would ask the database again.
@@ -88,6 +92,25 @@ def _user_id(request: HttpRequest) -> int | None:
         return user.pk if user is not None and user.is_authenticated else None
     except (OperationalError, InterfaceError):  # the user could not be read: no id to log
         return None
+
+
+class WithoutPersonalData(logging.Filter):
+    """Django passes the request to its log records (`django.request` on every 4xx and 5xx,
+    `django.security`): a JSON formatter would write its full path, query string included
+    (search terms, addresses). Keep the method and the route's pattern instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = getattr(record, "request", None)
+        if request is not None and not isinstance(request, str):
+            match = getattr(request, "resolver_match", None)
+            record.request = f"{getattr(request, 'method', '')} {match.route if match else '?'}"
+        if isinstance(record.msg, str) and (
+            record.name == "django.request" or record.name.startswith("django.security.")
+        ):
+            # "Not Found: /path" and friends: the message is the path (no query string)
+            # with ids; keep the kind of message and the status only.
+            record.msg, record.args = record.msg.split(":", 1)[0], ()
+        return True
 
 
 _started: dict[str, float] = {}

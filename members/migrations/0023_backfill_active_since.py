@@ -1,5 +1,6 @@
 """Members activated before `active_since` existed (0020) get the day they became active, read
-from their versions: the first version that says active after one that said pending. Without
+from their versions (the first that says active after one that said pending) and their
+payments (the booking day of the last dues payment by then, as the payments code sets it). Without
 it, a member who was still pending at an assembly's cut-off and paid before this upgrade would
 count as active long before (assemblies.eligibility). Members who were never pending on record
 keep none: active since they came in."""
@@ -34,13 +35,23 @@ def backfill(apps, schema_editor):
                 seen_pending.add(member_id)
             elif status == "active" and member_id in seen_pending and member_id not in became:
                 became[member_id] = timezone.localdate(recorded_at)
+        # As the payments code does it: active from the booking day of the last dues payment
+        # by then (a statement imported late knows its own date), else the day recorded.
+        Payment = apps.get_model("finance", "Payment")
+        paid: dict[int, list] = {}
+        for member_id, booked_on in Payment.objects.filter(
+            member_id__in=list(became), purpose="dues"
+        ).values_list("member_id", "booked_on"):
+            paid.setdefault(member_id, []).append(booked_on)
         for member_id, day in became.items():
-            Member.objects.filter(pk=member_id).update(active_since=day)
+            before = [booked for booked in paid.get(member_id, []) if booked <= day]
+            Member.objects.filter(pk=member_id).update(active_since=max(before, default=day))
 
 
 class Migration(migrations.Migration):
     dependencies = [
         ("members", "0022_member_email_index"),
+        ("finance", "0018_settle_earlier_shares"),
     ]
 
     operations = [migrations.RunPython(backfill, migrations.RunPython.noop)]

@@ -8,6 +8,7 @@ Run as root, PostgreSQL runs as the `postgres` user (initdb refuses root), as in
 from __future__ import annotations
 
 import base64
+import collections
 import glob
 import hashlib
 import hmac
@@ -511,6 +512,18 @@ def _csrf(html: str) -> str:
     if not match:
         raise RuntimeError("no CSRF token on the page")
     return match.group(1)
+
+
+def mails(folder: Path) -> collections.Counter:
+    """Every message the mailer wrote, counted by subject and recipient."""
+    seen: collections.Counter = collections.Counter()
+    for path in folder.glob("*"):
+        for message in path.read_text(errors="replace").split("\n" + "-" * 79 + "\n"):
+            subject = re.search(r"^Subject: (.*)$", message, re.M)
+            to = re.search(r"^To: (.*)$", message, re.M)
+            if subject and to:
+                seen[(subject.group(1).strip(), to.group(1).strip())] += 1
+    return seen
 
 
 def main_guard(run: Any) -> None:

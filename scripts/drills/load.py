@@ -72,12 +72,30 @@ def locust(
                 f"  {row['Name']:<40} n={row['Request Count']:>6} p50={row['50%']:>5} p95={row['95%']:>5}",
                 file=sys.stderr,
             )
+    # A user whose login failed raised in on_start: Locust records it as an exception, not a
+    # failed request; count those as errors too, and every page must have been asked for.
+    exceptions = list(csv.DictReader(open(f"{prefix}_exceptions.csv")))  # noqa: SIM115
+    for exception in exceptions:
+        print(f"  exception x{exception['Count']}: {exception['Message']}", file=sys.stderr)
+    names = {row["Name"] for row in rows}
+    missing = {
+        "member list",
+        "search",
+        "member page",
+        "dashboard",
+        "finance overview",
+        "mailing compose",
+    } - names
+    if missing:
+        print(f"  pages never requested: {sorted(missing)}", file=sys.stderr)
     return {
         "requests": int(total["Request Count"]),
         "rps": round(float(total["Requests/s"]), 1),
         "p50_ms": total["50%"],
         "p95_ms": total["95%"],
-        "errors": int(total["Failure Count"]),
+        "errors": int(total["Failure Count"])
+        + sum(int(e["Count"]) for e in exceptions)
+        + len(missing),
     }
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import PYTHON, Stack, drill_line, log_in, main_guard, wait_for
+from harness import PYTHON, Stack, drill_line, log_in, mails, main_guard, wait_for
 
 PRODUCER = """
 import time
@@ -62,18 +62,6 @@ def sheet() -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
-
-
-def mails(folder: Path) -> collections.Counter:
-    """Every message the mailer wrote, counted by subject and recipient."""
-    seen: collections.Counter = collections.Counter()
-    for path in folder.glob("*"):
-        for message in path.read_text(errors="replace").split("\n" + "-" * 79 + "\n"):
-            subject = re.search(r"^Subject: (.*)$", message, re.M)
-            to = re.search(r"^To: (.*)$", message, re.M)
-            if subject and to:
-                seen[(subject.group(1).strip(), to.group(1).strip())] += 1
-    return seen
 
 
 def run() -> bool:
@@ -121,7 +109,16 @@ def run() -> bool:
         ]
         pages += [f"/members/{pk}/" for pk in second["members"][:5]]
 
+        outage = {"start": float("inf"), "end": float("inf")}
+        during: list[int] = []
+
         def browse() -> None:
+            try:
+                pages_until_stopped()
+            except Exception as error:  # the thread must not die quietly: a failure to count
+                failures.append(f"browsing stopped: {error!r}")
+
+        def pages_until_stopped() -> None:
             browser = requests.Session()
             # Another board member of the same state (a code is accepted once).
             log_in(browser, url, second["email"], second["secret"])
@@ -135,6 +132,8 @@ def run() -> bool:
                     failures.append(f"{path}: {error}")
                     continue
                 statuses[response.status_code] += 1
+                if outage["start"] <= time.monotonic() <= outage["end"]:
+                    during.append(response.status_code)
                 if response.status_code >= 500 or "/accounts/login" in response.headers.get(
                     "Location", ""
                 ):
@@ -158,7 +157,7 @@ def run() -> bool:
         time.sleep(8)
 
         stack.redis.stop()
-        outage_started = time.monotonic()
+        outage_started = outage["start"] = time.monotonic()
         print("Redis stopped", file=sys.stderr)
         time.sleep(2)
         # A board uploads an import while Redis is gone: the upload is kept, the check waits.
@@ -180,6 +179,7 @@ def run() -> bool:
         mailing_waiting = mailing_progress.status_code == 200 and "Warte" in mailing_progress.text
         health = session.get(f"{url}/healthz")
         time.sleep(max(0.0, args.outage - (time.monotonic() - outage_started)))
+        outage["end"] = time.monotonic()
         stack.redis.start()
         print("Redis back", file=sys.stderr)
 
@@ -238,6 +238,9 @@ def run() -> bool:
             1 for (subject, _), n in sent.items() if subject == "Drill-Rundschreiben"
         )
         errors = sum(n for code, n in statuses.items() if code >= 500) + len(failures)
+        if len(during) < 20:  # the board must really have worked while Redis was gone
+            failures.append(f"only {len(during)} pages asked for during the outage")
+            errors += 1
         for failure in failures[:10]:
             print("  " + failure, file=sys.stderr)
         print(

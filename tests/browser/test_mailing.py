@@ -26,7 +26,11 @@ def test_compose_preview_test_send_send_and_watch_progress(
     make_member(tree.leipzig, newsletter_consent=False)
     make_member(tree.kiel, newsletter_consent=True)
     handed_to_broker = []
-    monkeypatch.setattr(tasks.send_batch, "delay", lambda *args: handed_to_broker.append(args))
+    monkeypatch.setattr(
+        tasks.send_batch,
+        "apply_async",
+        lambda args, **options: handed_to_broker.append(tuple(args)),
+    )
 
     log_in(page, live_server.url, board.email)
     page.get_by_role("link", name="Mailings").click()

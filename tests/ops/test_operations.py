@@ -151,10 +151,48 @@ urlpatterns = [
 
 
 @pytest.mark.urls("tests.ops.test_operations")
-def test_a_request_that_loses_the_database_gets_a_page_that_says_so(client):
+def test_a_request_that_loses_the_database_gets_a_page_that_says_so(client, monkeypatch):
+    from django.db import connection
+
+    monkeypatch.setattr(connection, "is_usable", lambda: False)  # the server went away
     response = client.get("/gone/")
     assert response.status_code == 503
     assert response["Retry-After"]
     assert "Datenbank war gerade nicht erreichbar" in response.text
     # The next request gets a new connection.
     assert client.get("/fine/").status_code == 200
+
+
+def test_django_s_own_error_lines_carry_no_query_string(client, tree, board_sn):
+    """Django logs every 4xx with the request: the JSON line keeps method and route only."""
+    import io
+
+    from pythonjsonlogger.json import JsonFormatter
+
+    from ops.logs import WithoutPersonalData
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter("%(levelname)s %(name)s %(message)s"))
+    handler.addFilter(WithoutPersonalData())
+    logger = logging.getLogger("django.request")
+    logger.addHandler(handler)
+    try:
+        client.force_login(board_sn)
+        response = client.get("/members/999999/?q=Erika+Mustermann&email=erika%40example.org")
+    finally:
+        logger.removeHandler(handler)
+    assert response.status_code == 404
+    text = stream.getvalue()
+    assert text, "Django logged nothing for the 404"
+    assert "Mustermann" not in text and "erika" not in text and "q=" not in text
+    line = json.loads(text.splitlines()[0])
+    assert line["request"] == "GET members/<int:pk>/"
+
+
+@pytest.mark.urls("tests.ops.test_operations")
+def test_an_error_on_a_working_connection_is_not_hidden_behind_the_503_page(client):
+    """A deadlock or lock timeout is an OperationalError on a connection that still works: it
+    is a server error to see, not "the database is restarting"."""
+    client.raise_request_exception = False
+    assert client.get("/gone/").status_code == 500
